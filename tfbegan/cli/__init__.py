@@ -1,0 +1,1 @@
+"""Thin absl command-line mains; the only place tfbegan reads flags."""

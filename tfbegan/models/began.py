@@ -1,0 +1,345 @@
+"""BEGAN: Boundary Equilibrium GAN (Berthelot, Schumm, Metz 2017; seed 001)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfbegan import equilibrium, priors
+from tfbegan.config import ModelConfig
+from tfbegan.distances import pixel_distance
+from tfbegan.networks import build_discriminator, build_generator
+
+DEFAULT_LEARNING_RATE = 1e-4
+DEFAULT_BETA1 = 0.5
+
+
+def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1, name=None):
+    """Adam as the paper uses it (sec. 4.1: lr in [5e-5, 1e-4]; beta1 0.5 as 000/003)."""
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta1, name=name)
+
+
+def _replica_context():
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None:  # cross-replica context: called outside strategy.run
+        raise RuntimeError("BEGAN steps must run in a replica context (inside fit).")
+    return ctx
+
+
+@keras.saving.register_keras_serializable(package="tfbegan")
+class BEGAN(keras.Model):
+    """Boundary Equilibrium GAN with an auto-encoder discriminator.
+
+    Implements paper 001, sections 3.3-3.4:
+
+    * ``L(v) = mean |v - D(v)|^eta`` per sample (Eq. 1), batch-averaged.
+    * ``L_D = L(x) - k_t L(G(z))`` trains D only; ``L_G = L(G(z))`` trains G only
+      (footnote 2: never one joint backward pass). One z batch serves both.
+    * ``k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1)``, k_0 = ``k_init``.
+    * ``M_global = L(x) + |gamma L(x) - L(G(z))|`` (sec. 3.4.2).
+
+    Under ``tf.distribute`` each replica computes per-replica means; gradients are
+    scaled by ``1 / num_replicas`` before the optimizer's cross-replica sum, so any
+    replica count gives the gradient of the global-batch mean. Losses are all-reduced
+    (mean) before metrics and the k update, so k is one value on every replica. z is
+    drawn for the *global* batch from a stateless generator keyed by (seed, step) and
+    sliced per replica: one device and N replicas see the same z, and a resumed run
+    continues the same z sequence.
+
+    Args:
+      image_size: square image size, a power of two in [8, 256].
+      channels: 1 or 3.
+      filters: n, filters of the first scale (linear growth n, 2n, ...).
+      repeats: conv + ELU layers per scale.
+      z_dim: N_z. h_dim: N_h (independent, paper sec. 4.5).
+      gamma: diversity ratio in [0, 1]. lambda_k: k's gain (>= 0). eta: 1 or 2.
+      k_init: initial k. seed: seed of the training z sequence.
+
+    Example:
+
+    ```python
+    model = tfbegan.BEGAN(image_size=32, channels=1, filters=32, z_dim=64, h_dim=64)
+    model.compile(d_optimizer=keras.optimizers.Adam(1e-4, 0.5),
+                  g_optimizer=keras.optimizers.Adam(1e-4, 0.5))
+    model.fit(dataset_of_images_in_minus1_1, epochs=1, steps_per_epoch=100)
+    images = model.generate(16, seed=0)
+    ```
+
+    Reference: https://arxiv.org/abs/1703.10717
+    """
+
+    prior = "uniform"
+
+    def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
+                 h_dim=64, gamma=0.5, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
+                 **kwargs):
+        # Validate before any variable exists.
+        config = ModelConfig(image_size=image_size, channels=channels, filters=filters,
+                             repeats=repeats, z_dim=z_dim, h_dim=h_dim, gamma=gamma,
+                             lambda_k=lambda_k, eta=eta, k_init=k_init)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed={seed!r} must be an integer.")
+        super().__init__(**kwargs)
+        self.model_config = config
+        self.image_size = image_size
+        self.channels = channels
+        self.filters = filters
+        self.repeats = repeats
+        self.z_dim = z_dim
+        self.h_dim = h_dim
+        self.gamma = float(gamma)
+        self.lambda_k = float(lambda_k)
+        self.eta = eta
+        self.k_init = float(k_init)
+        self.seed = seed
+
+        self.generator = self.build_generator_network(config)
+        self.discriminator = self.build_discriminator_network(config)
+        # aggregation="mean": with the default, replicas drift apart (DESIGN.md).
+        self.k = self.add_weight(
+            name="k", shape=(), initializer=keras.initializers.Constant(self.k_init),
+            trainable=False, aggregation="mean", dtype="float32")
+        self._build_trackers()
+        self.d_optimizer = None
+        self.g_optimizer = None
+        self.built = True
+
+    # ------------------------------------------------------------------ networks
+    def build_generator_network(self, config):
+        """G; subclasses swap in variants (batch norm, skips, ...)."""
+        return build_generator(config)
+
+    def build_discriminator_network(self, config):
+        """D = decoder(encoder(x)); subclasses swap in variants."""
+        return build_discriminator(config)
+
+    def _build_trackers(self):
+        names = self.metric_names()
+        self._trackers = {n: keras.metrics.Mean(name=n) for n in names if n != "k"}
+
+    def metric_names(self):
+        """Names of the values each step reports (``k`` is the current value)."""
+        return ("loss_real", "loss_fake", "d_loss", "g_loss", "k", "m_global")
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Attaches one optimizer per network (Adam(1e-4, beta1=0.5) by default).
+
+        Both are built on their variables here, inside the model's strategy scope:
+        a lazily built Adam in a custom train_step under MirroredStrategy fails.
+        """
+        kwargs.pop("optimizer", None)
+        kwargs.pop("loss", None)
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = keras.optimizers.get(
+            d_optimizer if d_optimizer is not None else default_optimizer(name="d_adam"))
+        self.g_optimizer = keras.optimizers.get(
+            g_optimizer if g_optimizer is not None else default_optimizer(name="g_adam"))
+        if self.d_optimizer is self.g_optimizer:
+            raise ValueError("d_optimizer and g_optimizer must be two different "
+                             "optimizer objects (each keeps its own slot variables).")
+        with self.distribute_strategy.scope():
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+            self.g_optimizer.build(self.generator.trainable_variables)
+
+    def make_optimizers(self, learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1):
+        """Fresh optimizers for :meth:`compile`, as keyword arguments.
+
+        ``train_lib`` calls ``model.compile(**model.make_optimizers(lr, beta1))`` so
+        that each model family decides how many optimizers it needs.
+        """
+        return {"d_optimizer": default_optimizer(learning_rate, beta1, name="d_adam"),
+                "g_optimizer": default_optimizer(learning_rate, beta1, name="g_adam")}
+
+    #: The metric that ConvergenceLRDecay watches (paper 001 sec. 4.1).
+    convergence_metric = "m_global"
+
+    #: Models that infer z from x (VAE+BEGAN, BiGAN, AGE) set this to True and
+    #: implement :meth:`encode`; export then adds the ``encode`` signature.
+    has_encoder = False
+
+    def encode(self, images):
+        """images -> z; only for models with an encoder."""
+        raise NotImplementedError(f"{type(self).__name__} has no encoder.")
+
+    @property
+    def optimizers(self):
+        """The optimizers in a fixed order (D first); used by LR callbacks."""
+        return [o for o in (self.d_optimizer, self.g_optimizer) if o is not None]
+
+    def get_compile_config(self):
+        if self.d_optimizer is None:
+            return None
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+            g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]))
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update(
+            image_size=self.image_size, channels=self.channels, filters=self.filters,
+            repeats=self.repeats, z_dim=self.z_dim, h_dim=self.h_dim, gamma=self.gamma,
+            lambda_k=self.lambda_k, eta=self.eta, k_init=self.k_init, seed=self.seed)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def image_shape(self):
+        return (self.image_size, self.image_size, self.channels)
+
+    def distance(self, v, reconstruction):
+        """Per-sample auto-encoder loss L; the pixel loss with exponent eta."""
+        return pixel_distance(v, reconstruction, self.eta)
+
+    def sample_z(self, num, seed=0, counter=0):
+        """``num`` latents from the prior (U[-1, 1]^N_z), stateless in (seed, counter)."""
+        return priors.sample(self.prior, num, self.z_dim, seed, counter)
+
+    def generate(self, z_or_num, seed=0):
+        """G(z) in inference mode.
+
+        ``generate(z)`` maps the given ``[num, z_dim]`` latents;
+        ``generate(num, seed=s)`` draws ``num`` latents with :meth:`sample_z` first.
+        """
+        if isinstance(z_or_num, int) and not isinstance(z_or_num, bool):
+            if z_or_num <= 0:
+                raise ValueError(f"num={z_or_num!r} must be > 0.")
+            z = self.sample_z(z_or_num, seed)
+        else:
+            z = tf.convert_to_tensor(z_or_num, tf.float32)
+            if z.shape.rank != 2 or z.shape[-1] != self.z_dim:
+                raise ValueError(f"z must have shape [num, {self.z_dim}], got {z.shape}.")
+        return self.generator(z, training=False)
+
+    def reconstruct(self, x):
+        """D(x), the discriminator's auto-encoding, in inference mode."""
+        return self.discriminator(self._check_images(x), training=False)
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def _check_images(self, data):
+        """Takes the images out of ``data`` and checks shape and dtype."""
+        if isinstance(data, dict):
+            if "image" not in data:
+                raise ValueError(f"expected images of shape [batch, {self.image_size}, "
+                                 f"{self.image_size}, {self.channels}] (or a dict with "
+                                 f"key 'image'), got keys {sorted(data)}.")
+            data = data["image"]
+        elif isinstance(data, (tuple, list)):
+            data = data[0]
+        x = tf.convert_to_tensor(data)
+        expected = f"[batch, {self.image_size}, {self.image_size}, {self.channels}]"
+        if not x.dtype.is_floating:
+            raise ValueError(f"expected float images in [-1, 1] of shape {expected}; got "
+                             f"dtype {x.dtype.name} (scale uint8 images with "
+                             f"x / 127.5 - 1).")
+        if x.shape.rank != 4 or not x.shape[1:].is_compatible_with(self.image_shape):
+            raise ValueError(f"expected images of shape {expected}, got {x.shape}.")
+        return tf.cast(x, tf.float32)
+
+    def _global_z(self, local_batch, ctx, counter):
+        """This replica's slice of the global batch's z (see class docstring)."""
+        n = ctx.num_replicas_in_sync
+        z = self.sample_z(local_batch * n, self.seed, counter)
+        start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
+        return z[start:start + local_batch]
+
+    @staticmethod
+    def _all_mean(ctx, values):
+        """Cross-replica mean of a dict of scalars (identity on one replica)."""
+        keys = sorted(values)
+        if ctx.num_replicas_in_sync == 1:
+            return values
+        reduced = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [values[k] for k in keys])
+        return dict(zip(keys, reduced))
+
+    def _report(self, values):
+        for name, tracker in self._trackers.items():
+            tracker.update_state(values[name])
+        logs = {name: tracker.result() for name, tracker in self._trackers.items()}
+        logs["k"] = tf.convert_to_tensor(self.k)
+        return {name: logs[name] for name in self.metric_names()}
+
+    # ------------------------------------------------------------------ steps
+    def compute_began_losses(self, x, z, training):
+        """Forward pass: L(x), L(G(z)) and the images involved.
+
+        Returns a dict with ``loss_real``, ``loss_fake`` (scalars, this replica's
+        batch means), ``fake`` = G(z).
+        """
+        fake = self.generator(z, training=training)
+        loss_real = tf.reduce_mean(self.distance(x, self.discriminator(x, training=training)))
+        loss_fake = tf.reduce_mean(self.distance(fake, self.discriminator(fake, training=training)))
+        return {"loss_real": loss_real, "loss_fake": loss_fake, "fake": fake}
+
+    def discriminator_extra_loss(self, x, training):
+        """Extra discriminator terms (zero here; the denoising variant adds one)."""
+        del x, training
+        return tf.constant(0.0)
+
+    def train_step(self, data):
+        if self.d_optimizer is None:
+            raise RuntimeError("Call model.compile(d_optimizer=..., g_optimizer=...) "
+                               "before fit().")
+        x = self._check_images(data)
+        ctx = _replica_context()
+        n_rep = ctx.num_replicas_in_sync
+        step = tf.convert_to_tensor(self.d_optimizer.iterations)
+        z = self._global_z(tf.shape(x)[0], ctx, step)
+        k = tf.convert_to_tensor(self.k)
+
+        with tf.GradientTape(persistent=True) as tape:
+            out = self.compute_began_losses(x, z, training=True)
+            extra = self.discriminator_extra_loss(x, training=True)
+            d_loss = out["loss_real"] - k * out["loss_fake"] + extra
+            g_loss = out["loss_fake"]
+            # Per-replica means; the optimizer sums over replicas.
+            d_scaled = d_loss / n_rep
+            g_scaled = g_loss / n_rep
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+        d_grads = tape.gradient(d_scaled, d_vars)
+        g_grads = tape.gradient(g_scaled, g_vars)
+        del tape
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+
+        values = self._all_mean(ctx, {"loss_real": out["loss_real"],
+                                      "loss_fake": out["loss_fake"],
+                                      "d_loss": d_loss, "g_loss": g_loss})
+        self.k.assign(equilibrium.proportional_update(
+            k, values["loss_real"], values["loss_fake"], self.gamma, self.lambda_k))
+        values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
+                                                  self.gamma)
+        return self._report(values)
+
+    def test_step(self, data):
+        x = self._check_images(data)
+        ctx = _replica_context()
+        # A fixed z per evaluation batch position: comparable across evaluations.
+        z = self._global_z(tf.shape(x)[0], ctx, -1)
+        out = self.compute_began_losses(x, z, training=False)
+        k = tf.convert_to_tensor(self.k)
+        values = self._all_mean(ctx, {
+            "loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
+            "d_loss": out["loss_real"] - k * out["loss_fake"],
+            "g_loss": out["loss_fake"]})
+        values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
+                                                  self.gamma)
+        return self._report(values)

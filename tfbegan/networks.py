@@ -1,0 +1,92 @@
+"""BEGAN encoder, decoder and generator builders (paper 001, section 3.5, Figure 1).
+
+* 3x3 convolutions, each followed by an ELU, repeated ``repeats`` times per scale.
+* Filters grow linearly with each down-sampling: n, 2n, 3n, ...
+* Down-sampling is a stride-2 3x3 convolution (sub-sampling, no pooling);
+  up-sampling is nearest neighbour (no transposed convolutions).
+* Between encoder and decoder the 8x8 cube maps to and from the hidden state
+  h in R^{N_h} through fully connected layers with no non-linearity.
+* The bottleneck is always 8x8, so 8, 16, ..., 256 px differ only in the number of
+  scales: ``log2(image_size) - 2``.
+* The generator has the decoder's architecture with its own weights.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from tfbegan.config import ModelConfig
+
+BOTTLENECK = 8
+
+
+def apply_conv_elu(x, filters, name, strides=1):
+    """A 3x3 convolution followed by an ELU (the paper's only layer type)."""
+    return keras.layers.Conv2D(
+        filters, 3, strides=strides, padding="same", activation="elu", name=name
+    )(x)
+
+
+def apply_scale_block(x, filters, repeats, name):
+    """``repeats`` x (3x3 conv + ELU) at one resolution."""
+    for r in range(repeats):
+        x = apply_conv_elu(x, filters, f"{name}_conv{r}")
+    return x
+
+
+def build_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
+    """Encoder: image [S, S, C] -> h [N_h] (Figure 1b).
+
+    Scale i (0-based, from full resolution) works with (i + 1) * n filters; a
+    stride-2 convolution to (i + 2) * n filters leads to the next scale.
+    """
+    n = config.filters
+    inputs = keras.Input((config.image_size, config.image_size, config.channels),
+                         name="images")
+    x = apply_conv_elu(inputs, n, f"{name}_in")
+    for i in range(config.num_scales):
+        x = apply_scale_block(x, (i + 1) * n, config.repeats, f"{name}_s{i}")
+        if i < config.num_scales - 1:
+            x = apply_conv_elu(x, (i + 2) * n, f"{name}_down{i}", strides=2)
+    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+    h = keras.layers.Dense(config.h_dim, name=f"{name}_to_h")(x)
+    return keras.Model(inputs, h, name=name)
+
+
+def build_decoder(config: ModelConfig, input_dim: int | None = None,
+                  name: str = "decoder") -> keras.Model:
+    """Decoder / generator: vector [input_dim] -> image [S, S, C] (Figure 1a).
+
+    A Dense to 8x8xn (no activation), then per scale ``repeats`` x (conv + ELU)
+    with n filters, nearest-neighbour up-sampling between scales, and a final 3x3
+    convolution to ``channels`` with no activation.
+    """
+    n = config.filters
+    input_dim = config.h_dim if input_dim is None else input_dim
+    inputs = keras.Input((input_dim,), name="z" if name == "generator" else "h")
+    x = keras.layers.Dense(BOTTLENECK * BOTTLENECK * n, name=f"{name}_from_h")(inputs)
+    x = keras.layers.Reshape((BOTTLENECK, BOTTLENECK, n), name=f"{name}_reshape")(x)
+    for i in range(config.num_scales):
+        x = apply_scale_block(x, n, config.repeats, f"{name}_s{i}")
+        if i < config.num_scales - 1:
+            x = keras.layers.UpSampling2D(2, interpolation="nearest",
+                                          name=f"{name}_up{i}")(x)
+    # The output layer stays float32 under mixed precision: losses and the k
+    # update are computed on it.
+    outputs = keras.layers.Conv2D(config.channels, 3, padding="same",
+                                  name=f"{name}_out", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
+    """Generator G: z [N_z] -> image; the decoder's architecture, its own weights."""
+    return build_decoder(config, input_dim=config.z_dim, name=name)
+
+
+def build_discriminator(config: ModelConfig, name: str = "discriminator") -> keras.Model:
+    """Auto-encoder discriminator D = decoder(encoder(x)): image -> image."""
+    encoder = build_encoder(config, name="encoder")
+    decoder = build_decoder(config, name="decoder")
+    inputs = keras.Input((config.image_size, config.image_size, config.channels),
+                         name="images")
+    return keras.Model(inputs, decoder(encoder(inputs)), name=name)

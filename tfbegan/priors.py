@@ -1,0 +1,31 @@
+"""Latent priors, sampled with stateless random ops.
+
+Stateless sampling makes ``z`` a pure function of ``(seed, counter)``: the same on
+every call, in every process and on any number of replicas, which is what exact
+resume, the replica-equality tests and the exported ``sample`` signature rely on.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+PRIORS = ("uniform", "normal")
+
+
+def sample(prior, num, z_dim, seed, counter=0):
+    """Draws ``[num, z_dim]`` float32 latents.
+
+    Args:
+      prior: ``"uniform"`` (U[-1, 1], BEGAN sec. 3.5) or ``"normal"`` (N(0, I)).
+      num: number of vectors (int or scalar tensor).
+      z_dim: latent width.
+      seed: int or int64 scalar tensor.
+      counter: second seed word (for example the training step), int or tensor.
+    """
+    if prior not in PRIORS:
+        raise ValueError(f"prior={prior!r} is not supported; allowed: {PRIORS}.")
+    key = tf.stack([tf.cast(seed, tf.int64), tf.cast(counter, tf.int64)])
+    shape = tf.stack([tf.cast(num, tf.int32), z_dim])
+    if prior == "uniform":
+        return tf.random.stateless_uniform(shape, seed=key, minval=-1.0, maxval=1.0)
+    return tf.random.stateless_normal(shape, seed=key)

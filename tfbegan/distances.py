@@ -31,3 +31,15 @@ def pixel_distance(v, reconstruction, eta=1):
 def pixel_loss(v, reconstruction, eta=1):
     """Scalar ``L(v)``: the batch mean of :func:`pixel_distance`."""
     return tf.reduce_mean(pixel_distance(v, reconstruction, eta))
+
+
+def make_distance(spec=None, eta=1):
+    """Returns the per-sample distance ``f(v, reconstruction) -> [batch]``.
+
+    ``spec=None`` is the paper's pixel loss with exponent ``eta``.
+    """
+    if spec is None:
+        if eta not in (1, 2):
+            raise ValueError(f"eta={eta!r} is not supported; allowed values: 1, 2.")
+        return lambda v, r: pixel_distance(v, r, eta)
+    raise ValueError(f"distance={spec!r} is not supported yet.")

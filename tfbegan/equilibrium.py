@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+#: k_t controllers a BEGAN can use.
+CONTROLLERS = ("proportional",)
+
 
 def balance(loss_real, loss_fake, gamma):
     """The equilibrium error ``gamma * L(x) - L(G(z))`` (sec. 3.4)."""

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tfbegan import equilibrium, priors
 from tfbegan.config import ModelConfig
-from tfbegan.distances import pixel_distance
+from tfbegan.distances import make_distance
 from tfbegan.networks import build_discriminator, build_generator
 
 DEFAULT_LEARNING_RATE = 1e-4
@@ -72,13 +72,17 @@ class BEGAN(keras.Model):
 
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, gamma=0.5, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
-                 **kwargs):
+                 distance=None, controller="proportional", **kwargs):
         # Validate before any variable exists.
         config = ModelConfig(image_size=image_size, channels=channels, filters=filters,
                              repeats=repeats, z_dim=z_dim, h_dim=h_dim, gamma=gamma,
                              lambda_k=lambda_k, eta=eta, k_init=k_init)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed={seed!r} must be an integer.")
+        distance_fn = make_distance(distance, eta)  # validates the spec
+        if controller not in equilibrium.CONTROLLERS:
+            raise ValueError(f"controller={controller!r} is not supported; allowed: "
+                             f"{equilibrium.CONTROLLERS}.")
         super().__init__(**kwargs)
         self.model_config = config
         self.image_size = image_size
@@ -92,6 +96,9 @@ class BEGAN(keras.Model):
         self.eta = eta
         self.k_init = float(k_init)
         self.seed = seed
+        self.distance_spec = distance
+        self._distance_fn = distance_fn
+        self.controller = controller
 
         self.generator = self.build_generator_network(config)
         self.discriminator = self.build_discriminator_network(config)
@@ -190,7 +197,8 @@ class BEGAN(keras.Model):
         config.update(
             image_size=self.image_size, channels=self.channels, filters=self.filters,
             repeats=self.repeats, z_dim=self.z_dim, h_dim=self.h_dim, gamma=self.gamma,
-            lambda_k=self.lambda_k, eta=self.eta, k_init=self.k_init, seed=self.seed)
+            lambda_k=self.lambda_k, eta=self.eta, k_init=self.k_init, seed=self.seed,
+            distance=self.distance_spec, controller=self.controller)
         return config
 
     @classmethod
@@ -203,8 +211,9 @@ class BEGAN(keras.Model):
         return (self.image_size, self.image_size, self.channels)
 
     def distance(self, v, reconstruction):
-        """Per-sample auto-encoder loss L; the pixel loss with exponent eta."""
-        return pixel_distance(v, reconstruction, self.eta)
+        """Per-sample auto-encoder loss L (pixel loss with exponent eta by default,
+        or the weighted distance spec given as ``distance``)."""
+        return self._distance_fn(v, reconstruction)
 
     def sample_z(self, num, seed=0, counter=0):
         """``num`` latents from the prior (U[-1, 1]^N_z), stateless in (seed, counter)."""
@@ -323,11 +332,19 @@ class BEGAN(keras.Model):
         values = self._all_mean(ctx, {"loss_real": out["loss_real"],
                                       "loss_fake": out["loss_fake"],
                                       "d_loss": d_loss, "g_loss": g_loss})
-        self.k.assign(equilibrium.proportional_update(
-            k, values["loss_real"], values["loss_fake"], self.gamma, self.lambda_k))
+        values.update(self.update_k(k, values))
         values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
                                                   self.gamma)
         return self._report(values)
+
+    def update_k(self, k, values):
+        """Assigns k_{t+1} from the all-reduced losses; returns extra metrics.
+
+        Proportional control (sec. 3.4); every replica computes the same value.
+        """
+        self.k.assign(equilibrium.proportional_update(
+            k, values["loss_real"], values["loss_fake"], self.gamma, self.lambda_k))
+        return {}
 
     def test_step(self, data):
         x = self._check_images(data)

@@ -82,6 +82,11 @@ def save_checkpoint(model, workdir, step, state=None, keep=3):
     # Debris of an earlier run killed mid-write.
     for debris in glob.glob(os.path.join(directory, "*.tmp*")):
         _remove(debris)
+    # A kill between the sidecar's rename and the archive's leaves a sidecar with
+    # no archive; readers ignore it, pruning never sees it, so drop it here.
+    for sidecar in glob.glob(os.path.join(directory, "ckpt-*.json")):
+        if not os.path.exists(sidecar[:-len(".json")] + ".keras"):
+            _remove(sidecar)
     return base + ".keras"
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
 
 SUPPORTED_IMAGE_SIZES = (8, 16, 32, 64, 128, 256)
 
@@ -63,6 +65,12 @@ class ModelConfig:
       lambda_k: proportional gain of the k_t update (paper: 0.001), >= 0.
       eta: exponent of the pixel loss L(v) = mean |v - D(v)|^eta, 1 or 2.
       k_init: k_0 (paper: 0), in [0, 1].
+      batch_norm: batch normalization after the last (with the paper's two: the
+        second) convolution of each scale block in encoder, decoder and generator
+        (seed 003, Fig. 3).
+      skip_connections: concatenate the first decoder tensor H0, nearest-up-sampled,
+        with every up-sampled tensor in decoder and generator (seed 003, Fig. 3 "SC";
+        paper 001, sec. 4.1).
     """
 
     image_size: int = 32
@@ -75,6 +83,8 @@ class ModelConfig:
     lambda_k: float = 0.001
     eta: int = 1
     k_init: float = 0.0
+    batch_norm: bool = False
+    skip_connections: bool = False
 
     def __post_init__(self):
         check_range("image_size", self.image_size, integer=True)
@@ -94,6 +104,10 @@ class ModelConfig:
         check_range("eta", self.eta, integer=True)
         check_choice("eta", self.eta, (1, 2))
         check_range("k_init", self.k_init, 0.0, 1.0)
+        for flag in ("batch_norm", "skip_connections"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag}={getattr(self, flag)!r} must be a bool "
+                                 f"(True or False).")
         if self.gamma == 0 and self.k_init == 0:
             # Seed 002's critique: with gamma = 0 and k_0 = 0 the update
             # k += lambda_k * (0 - L(G(z))) <= 0 is clipped to 0 forever.
@@ -111,5 +125,177 @@ class ModelConfig:
         return int(math.log2(self.image_size)) - 2
 
     def replace(self, **changes) -> "ModelConfig":
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``tfbegan.train_lib.train`` needs besides the workdir.
+
+    Attributes:
+      model: a name in ``tfbegan.models.MODELS``.
+      model_kwargs: constructor keyword arguments of that model, including the
+        backbone (image_size, channels, filters, repeats, z_dim, h_dim, seed).
+      data: a ``tfbegan.data.DataConfig`` (dataset spec, crop, image size).
+      batch_size: the *global* batch (split across replicas), paper: 16.
+      steps: total optimizer steps of the run (a resumed run stops there too).
+      learning_rate, beta1: Adam for every network (paper sec. 4.1; beta1 0.5 as
+        seeds 000/003).
+      lr_decay_factor: factor applied to every optimizer's learning rate when
+        M_global stalls (paper: 0.5).
+      lr_patience: steps without M_global improvement before decaying; 0 disables.
+      lr_decay_every: also decay every this many steps (seed 000: 100,000); 0 = off.
+      min_learning_rate: floor of the decay.
+      log_every: steps between progress lines / metric rows (the Keras epoch length).
+      checkpoint_every, sample_every: steps between checkpoints / sample grids.
+      keep_checkpoints: checkpoints kept on disk.
+      seed: seeds data order, initial weights and the z sequence.
+      strategy: "default" (one device), "mirrored" (all local GPUs, or ``num_gpus``)
+        or "multi_worker" (TF_CONFIG).
+      num_gpus: GPUs for "mirrored"; 0 means all visible.
+      export_base: export the generator to ``<export_base>/<version>`` at the end.
+      mixed_precision: None, "bfloat16" or "float16".
+      jit_compile: XLA-compile the train step.
+      steps_per_execution: train steps per tf.function call.
+    """
+
+    model: str = "began"
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    data: object = None
+    batch_size: int = 16
+    steps: int = 1000
+    learning_rate: float = 1e-4
+    beta1: float = 0.5
+    lr_decay_factor: float = 0.5
+    lr_patience: int = 0
+    lr_decay_every: int = 0
+    min_learning_rate: float = 1e-6
+    log_every: int = 100
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    keep_checkpoints: int = 3
+    seed: int = 0
+    strategy: str = "default"
+    num_gpus: int = 0
+    export_base: str | None = None
+    mixed_precision: str | None = None
+    jit_compile: bool = False
+    steps_per_execution: int = 1
+
+    def __post_init__(self):
+        check_range("batch_size", self.batch_size, 1, 1 << 20, integer=True)
+        check_range("steps", self.steps, 1, integer=True)
+        check_range("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        check_range("beta1", self.beta1, 0.0, 1.0, high_open=True)
+        check_range("lr_decay_factor", self.lr_decay_factor, 0.0, 1.0, low_open=True)
+        check_range("lr_patience", self.lr_patience, 0, integer=True)
+        check_range("lr_decay_every", self.lr_decay_every, 0, integer=True)
+        check_range("min_learning_rate", self.min_learning_rate, 0.0, 1.0)
+        check_range("log_every", self.log_every, 1, integer=True)
+        check_range("checkpoint_every", self.checkpoint_every, 1, integer=True)
+        check_range("sample_every", self.sample_every, 1, integer=True)
+        check_range("keep_checkpoints", self.keep_checkpoints, 1, integer=True)
+        check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_range("num_gpus", self.num_gpus, 0, 1024, integer=True)
+        check_choice("mixed_precision", self.mixed_precision, (None, "bfloat16", "float16"))
+        check_range("steps_per_execution", self.steps_per_execution, 1, 100000,
+                    integer=True)
+        if not isinstance(self.model_kwargs, dict):
+            raise ValueError(f"model_kwargs={self.model_kwargs!r} must be a dict.")
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+DATASET_FORMS = ("'mnist5k'", "'tfds:NAME[:SPLIT]' (e.g. 'tfds:celeb_a')", "'folder:PATH'")
+CROPS = ("center", "celeba")
+
+
+def parse_dataset_spec(spec):
+    """Splits a dataset spec into ``(kind, target, split)``.
+
+    Grammar: ``mnist5k`` -> ("mnist5k", None, None); ``tfds:NAME[:SPLIT]`` ->
+    ("tfds", NAME, SPLIT or "train"); NAME may carry a builder config
+    (``NAME/CONFIG``); everything after the second colon is the split, so tfds
+    slicing such as ``tfds:mnist:train[:10%]`` works. ``folder:PATH`` ->
+    ("folder", PATH, None). Raises ``ValueError`` naming the spec and the allowed forms.
+    """
+    forms = ", ".join(DATASET_FORMS)
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"dataset={spec!r} is not a dataset spec; allowed forms: {forms}.")
+    if spec == "mnist5k":
+        return "mnist5k", None, None
+    kind, sep, rest = spec.partition(":")
+    if sep and kind == "folder":
+        if not rest:
+            raise ValueError(f"dataset={spec!r} names no folder; use 'folder:PATH'.")
+        return "folder", rest, None
+    if sep and kind == "tfds":
+        name, _, split = rest.partition(":")
+        if not re.fullmatch(r"[A-Za-z0-9_]+(/[A-Za-z0-9_.+-]+)?", name):
+            raise ValueError(f"dataset={spec!r}: {name!r} is not a tfds dataset name; "
+                             f"use 'tfds:NAME[:SPLIT]', e.g. 'tfds:cifar10:train'.")
+        return "tfds", name, split or "train"
+    hint = ""
+    if re.fullmatch(r"[A-Za-z0-9_]+", spec):
+        hint = f" (for the TensorFlow Datasets one, use 'tfds:{spec}')"
+    raise ValueError(f"dataset={spec!r} is not a dataset spec{hint}; allowed forms: "
+                     f"{forms}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where training images come from and how they are shaped (``tfbegan.data``).
+
+    Attributes:
+      dataset: ``mnist5k`` (5,000 embedded MNIST digits, offline), ``tfds:NAME[:SPLIT]``
+        or ``folder:PATH`` (see ``parse_dataset_spec``).
+      data_dir: tfds data directory (None: tfds' default ``~/tensorflow_datasets``).
+      download: let tfds download and prepare a missing dataset.
+      crop: ``center`` (largest centred square) or ``celeba`` (the 128x128 face box at
+        row 50, column 25 of the 218x178 aligned CelebA images that carpedm20's
+        BEGAN-tensorflow uses); ignored by ``mnist5k``.
+      image_size: output height = width in pixels.
+      shuffle_buffer: shuffle-buffer size for sources that are streamed.
+      cache_limit_mb: decoded, resized uint8 images are kept in memory when their
+        estimated size is at most this (MiB); 0 never caches. Below 2 GiB because a
+        distributed dataset is serialised as a GraphDef, which cannot exceed 2 GiB.
+    """
+
+    dataset: str = "mnist5k"
+    data_dir: str | None = None
+    download: bool = False
+    crop: str = "center"
+    image_size: int = 32
+    shuffle_buffer: int = 10000
+    cache_limit_mb: int = 1024
+
+    def __post_init__(self):
+        kind, _, _ = parse_dataset_spec(self.dataset)
+        if self.data_dir is not None and (not isinstance(self.data_dir, (str, os.PathLike))
+                                          or not str(self.data_dir)):
+            raise ValueError(f"data_dir={self.data_dir!r} must be None or a path.")
+        if not isinstance(self.download, bool):
+            raise ValueError(f"download={self.download!r} must be a bool (True or False).")
+        check_choice("crop", self.crop, CROPS)
+        if kind == "mnist5k" and self.crop != "center":
+            raise ValueError(f"crop={self.crop!r} is for face photos; dataset='mnist5k' "
+                             f"is padded, not cropped: use crop='center'.")
+        check_range("image_size", self.image_size, 1, 4096, integer=True)
+        check_range("shuffle_buffer", self.shuffle_buffer, 1, integer=True)
+        check_range("cache_limit_mb", self.cache_limit_mb, 0, 2047, integer=True)
+
+    @property
+    def source(self):
+        """``(kind, target, split)`` of ``dataset``, see ``parse_dataset_spec``."""
+        return parse_dataset_spec(self.dataset)
+
+    def replace(self, **changes) -> "DataConfig":
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 #: k_t controllers a BEGAN can use.
-CONTROLLERS = ("proportional",)
+CONTROLLERS = ("proportional", "pid")
+
+#: PID gains (lambda_1, lambda_2, lambda_3) of paper 004 (sec. 4).
+DEFAULT_PID_GAINS = (1e-3, 1e-5, 1e-5)
 
 
 def balance(loss_real, loss_fake, gamma):
@@ -32,3 +35,64 @@ def proportional_update(k, loss_real, loss_fake, gamma, lambda_k):
 def m_global(loss_real, loss_fake, gamma):
     """Convergence measure ``M_global = L(x) + |gamma L(x) - L(G(z))|`` (sec. 3.4.2)."""
     return loss_real + abs(balance(loss_real, loss_fake, gamma))
+
+
+def _clip01(value):
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        return tf.clip_by_value(value, 0.0, 1.0)
+    return min(max(float(value), 0.0), 1.0)
+
+
+def vae_began_error(loss_d, loss_g, loss_v, eta, alpha):
+    """VAE+BEGAN's equilibrium error ``e_t = eta L_d - L_g - alpha L_v``.
+
+    Paper 004, Eq. 11 as printed reads ``... - L_g + alpha L_v``; Eq. 10
+    (``eta = (E[L_g] + alpha E[L_v]) / E[L_d]``) and the convergence measure
+    ``L_d + |eta L_d - L_g - alpha L_v|`` both need the minus sign, so the printed
+    plus is a typo (DESIGN.md).
+    """
+    return eta * loss_d - loss_g - alpha * loss_v
+
+
+def pid_update(k, e_t, e_prev1, e_prev2, gains=DEFAULT_PID_GAINS):
+    """PID-style k update of paper 004 (Eq. 12), with the [0, 1] clip.
+
+    ``k_t = clip(k_{t-1} + l1 e_t + l2 (e_t - e_{t-1}) + l3 (e_t + e_{t-2} - 2 e_{t-1}),
+    0, 1)``
+
+    This is the incremental ("velocity") form of a PID controller: ``l1`` multiplies
+    the error itself, so summed over steps it is the integral term; ``l2`` the first
+    difference (proportional term); ``l3`` the second difference (derivative term).
+    The caller then shifts its state: ``e_{t-2} <- e_{t-1}``, ``e_{t-1} <- e_t``.
+    Before the first step both past errors are 0.
+
+    Args:
+      k: k_{t-1}. e_t: this step's error. e_prev1, e_prev2: e_{t-1}, e_{t-2}.
+      gains: (l1, l2, l3); paper 004 sec. 4 uses (1e-3, 1e-5, 1e-5).
+
+    Returns:
+      k_t, a tensor if any input is one, else a float.
+    """
+    l1, l2, l3 = gains
+    k_new = (k + l1 * e_t + l2 * (e_t - e_prev1)
+             + l3 * (e_t + e_prev2 - 2.0 * e_prev1))
+    return _clip01(k_new)
+
+
+def check_pid_gains(gains):
+    """Returns ``gains`` as a tuple of three finite floats >= 0, else ValueError."""
+    try:
+        values = tuple(float(g) for g in gains)
+    except (TypeError, ValueError):
+        raise ValueError(f"pid_gains={gains!r} must be three numbers "
+                         f"(lambda_1, lambda_2, lambda_3).") from None
+    if len(values) != 3 or any(not (v >= 0.0 and v < float("inf")) for v in values):
+        raise ValueError(f"pid_gains={gains!r} must be three finite numbers >= 0 "
+                         f"(lambda_1, lambda_2, lambda_3); paper 004 uses "
+                         f"{DEFAULT_PID_GAINS}.")
+    return values
+
+
+def vae_began_convergence(loss_d, loss_g, loss_v, eta, alpha):
+    """Paper 004's convergence measure ``L_d + |eta L_d - L_g - alpha L_v|`` (sec. 3.4)."""
+    return loss_d + abs(vae_began_error(loss_d, loss_g, loss_v, eta, alpha))

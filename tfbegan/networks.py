@@ -9,6 +9,18 @@
 * The bottleneck is always 8x8, so 8, 16, ..., 256 px differ only in the number of
   scales: ``log2(image_size) - 2``.
 * The generator has the decoder's architecture with its own weights.
+
+Options of seed 003 (Fig. 3), both off by default (``ModelConfig``):
+
+* ``batch_norm``: conv -> BatchNormalization -> ELU for the last (with the paper's
+  ``repeats = 2``: the second) convolution of every scale block, in encoder, decoder
+  and generator. The normalization sits before the non-linearity, as 003 sec. II-D
+  describes batch norm ("a normalization step ... before the nonlinearity"). The
+  layers use synchronized statistics, so under ``MirroredStrategy`` the batch
+  statistics are those of the global batch (N replicas behave as one device).
+* ``skip_connections``: H0, the decoder's first 8x8xn tensor (after Dense +
+  reshape), nearest-up-sampled to each scale and concatenated with the output of
+  every up-sampling layer ("SC" in 003 Fig. 3; paper 001 sec. 4.1).
 """
 
 from __future__ import annotations
@@ -27,10 +39,32 @@ def apply_conv_elu(x, filters, name, strides=1):
     )(x)
 
 
-def apply_scale_block(x, filters, repeats, name):
-    """``repeats`` x (3x3 conv + ELU) at one resolution."""
+def apply_conv_bn_elu(x, filters, name):
+    """3x3 convolution -> synchronized batch norm -> ELU (seed 003, Fig. 3).
+
+    Layers are named ``name`` (the conv), ``name + "_bn"`` and ``name + "_elu"``.
+    The convolution has no bias: batch norm subtracts the batch mean, so a bias
+    would get a zero gradient up to round-off, which Adam would amplify into
+    random steps (and replicas would differ); BN's beta is the shift.
+    """
+    x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
+    # synchronized=True: under MirroredStrategy the moments are all-reduced, so
+    # two replicas with half batches normalize exactly like one device.
+    x = keras.layers.BatchNormalization(synchronized=True, name=f"{name}_bn")(x)
+    return keras.layers.Activation("elu", name=f"{name}_elu")(x)
+
+
+def apply_scale_block(x, filters, repeats, name, batch_norm=False):
+    """``repeats`` x (3x3 conv + ELU) at one resolution.
+
+    With ``batch_norm`` the block's last convolution (the second with the paper's
+    two per block) is followed by batch norm before its ELU (seed 003, Fig. 3).
+    """
     for r in range(repeats):
-        x = apply_conv_elu(x, filters, f"{name}_conv{r}")
+        if batch_norm and r == repeats - 1:
+            x = apply_conv_bn_elu(x, filters, f"{name}_conv{r}")
+        else:
+            x = apply_conv_elu(x, filters, f"{name}_conv{r}")
     return x
 
 
@@ -45,7 +79,8 @@ def build_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
                          name="images")
     x = apply_conv_elu(inputs, n, f"{name}_in")
     for i in range(config.num_scales):
-        x = apply_scale_block(x, (i + 1) * n, config.repeats, f"{name}_s{i}")
+        x = apply_scale_block(x, (i + 1) * n, config.repeats, f"{name}_s{i}",
+                              batch_norm=config.batch_norm)
         if i < config.num_scales - 1:
             x = apply_conv_elu(x, (i + 2) * n, f"{name}_down{i}", strides=2)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
@@ -60,14 +95,26 @@ def build_decoder(config: ModelConfig, input_dim: int | None = None,
     A Dense to 8x8xn (no activation), then per scale ``repeats`` x (conv + ELU)
     with n filters, nearest-neighbour up-sampling between scales, and a final 3x3
     convolution to ``channels`` with no activation.
+
+    With ``config.skip_connections`` every up-sampled tensor (scale i >= 1, size
+    8 * 2^i) is concatenated with H0 (the 8x8xn tensor after the Dense), up-sampled
+    by 2^i with nearest neighbour: the block at scale i sees 2n channels (layers
+    ``{name}_h0_up{i}`` and ``{name}_skip{i}``). With ``config.batch_norm`` each
+    block ends in conv -> batch norm -> ELU.
     """
     n = config.filters
     input_dim = config.h_dim if input_dim is None else input_dim
     inputs = keras.Input((input_dim,), name="z" if name == "generator" else "h")
     x = keras.layers.Dense(BOTTLENECK * BOTTLENECK * n, name=f"{name}_from_h")(inputs)
     x = keras.layers.Reshape((BOTTLENECK, BOTTLENECK, n), name=f"{name}_reshape")(x)
+    h0 = x
     for i in range(config.num_scales):
-        x = apply_scale_block(x, n, config.repeats, f"{name}_s{i}")
+        if i > 0 and config.skip_connections:
+            h0_up = keras.layers.UpSampling2D(2 ** i, interpolation="nearest",
+                                              name=f"{name}_h0_up{i}")(h0)
+            x = keras.layers.Concatenate(name=f"{name}_skip{i}")([x, h0_up])
+        x = apply_scale_block(x, n, config.repeats, f"{name}_s{i}",
+                              batch_norm=config.batch_norm)
         if i < config.num_scales - 1:
             x = keras.layers.UpSampling2D(2, interpolation="nearest",
                                           name=f"{name}_up{i}")(x)

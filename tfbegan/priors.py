@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-PRIORS = ("uniform", "normal")
+PRIORS = ("uniform", "normal", "sphere")
 
 
 def sample(prior, num, z_dim, seed, counter=0):
     """Draws ``[num, z_dim]`` float32 latents.
 
     Args:
-      prior: ``"uniform"`` (U[-1, 1], BEGAN sec. 3.5) or ``"normal"`` (N(0, I)).
+      prior: ``"uniform"`` (U[-1, 1], BEGAN sec. 3.5), ``"normal"`` (N(0, I)) or
+        ``"sphere"`` (uniform on the unit sphere S^{z_dim - 1}: N(0, I) samples
+        L2-normalised, the latent space of AGE, seed 002 Eqs. 7-11).
       num: number of vectors (int or scalar tensor).
       z_dim: latent width.
       seed: int or int64 scalar tensor.
@@ -28,4 +30,8 @@ def sample(prior, num, z_dim, seed, counter=0):
     shape = tf.stack([tf.cast(num, tf.int32), z_dim])
     if prior == "uniform":
         return tf.random.stateless_uniform(shape, seed=key, minval=-1.0, maxval=1.0)
-    return tf.random.stateless_normal(shape, seed=key)
+    z = tf.random.stateless_normal(shape, seed=key)
+    if prior == "sphere":
+        # A standard normal is rotation invariant, so its direction is uniform.
+        z = tf.math.l2_normalize(z, axis=-1)
+    return z

@@ -54,6 +54,13 @@ class BEGAN(keras.Model):
       z_dim: N_z. h_dim: N_h (independent, paper sec. 4.5).
       gamma: diversity ratio in [0, 1]. lambda_k: k's gain (>= 0). eta: 1 or 2.
       k_init: initial k. seed: seed of the training z sequence.
+      controller: ``"proportional"`` (sec. 3.4) or ``"pid"`` (paper 004's Eq. 12,
+        driven by ``e_t = gamma L(x) - L(G(z))``; ``lambda_k`` is then unused).
+      pid_gains: (lambda_1, lambda_2, lambda_3) of the PID controller.
+      batch_norm, skip_connections: seed 003's architecture options (Fig. 3; see
+        ``tfbegan.networks``). Here D's real and generated batches are two calls,
+        so with ``batch_norm`` each is normalized with its own batch statistics;
+        ``DenoisingBEGAN`` normalizes one concatenated batch instead.
 
     Example:
 
@@ -72,17 +79,21 @@ class BEGAN(keras.Model):
 
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, gamma=0.5, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
-                 distance=None, controller="proportional", **kwargs):
+                 distance=None, controller="proportional",
+                 pid_gains=equilibrium.DEFAULT_PID_GAINS, batch_norm=False,
+                 skip_connections=False, **kwargs):
         # Validate before any variable exists.
         config = ModelConfig(image_size=image_size, channels=channels, filters=filters,
                              repeats=repeats, z_dim=z_dim, h_dim=h_dim, gamma=gamma,
-                             lambda_k=lambda_k, eta=eta, k_init=k_init)
+                             lambda_k=lambda_k, eta=eta, k_init=k_init,
+                             batch_norm=batch_norm, skip_connections=skip_connections)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed={seed!r} must be an integer.")
-        distance_fn = make_distance(distance, eta)  # validates the spec
+        distance_fn = make_distance(distance, eta, channels=channels)  # validates the spec
         if controller not in equilibrium.CONTROLLERS:
             raise ValueError(f"controller={controller!r} is not supported; allowed: "
                              f"{equilibrium.CONTROLLERS}.")
+        pid_gains = equilibrium.check_pid_gains(pid_gains)
         super().__init__(**kwargs)
         self.model_config = config
         self.image_size = image_size
@@ -96,9 +107,12 @@ class BEGAN(keras.Model):
         self.eta = eta
         self.k_init = float(k_init)
         self.seed = seed
-        self.distance_spec = distance
+        self.distance_spec = distance_fn.spec  # canonical string: dicts round-trip
         self._distance_fn = distance_fn
         self.controller = controller
+        self.pid_gains = pid_gains
+        self.batch_norm = batch_norm
+        self.skip_connections = skip_connections
 
         self.generator = self.build_generator_network(config)
         self.discriminator = self.build_discriminator_network(config)
@@ -106,6 +120,15 @@ class BEGAN(keras.Model):
         self.k = self.add_weight(
             name="k", shape=(), initializer=keras.initializers.Constant(self.k_init),
             trainable=False, aggregation="mean", dtype="float32")
+        if controller == "pid":
+            # e_{t-1}, e_{t-2} of paper 004's Eq. 12 (0 before the first step): model
+            # weights, so .keras checkpoints restore them; "mean" keeps replicas equal.
+            self.e_prev1 = self.add_weight(
+                name="e_prev1", shape=(), initializer="zeros", trainable=False,
+                aggregation="mean", dtype="float32")
+            self.e_prev2 = self.add_weight(
+                name="e_prev2", shape=(), initializer="zeros", trainable=False,
+                aggregation="mean", dtype="float32")
         self._build_trackers()
         self.d_optimizer = None
         self.g_optimizer = None
@@ -125,8 +148,14 @@ class BEGAN(keras.Model):
         self._trackers = {n: keras.metrics.Mean(name=n) for n in names if n != "k"}
 
     def metric_names(self):
-        """Names of the values each step reports (``k`` is the current value)."""
-        return ("loss_real", "loss_fake", "d_loss", "g_loss", "k", "m_global")
+        """Names of the values each step reports (``k`` is the current value).
+
+        With ``controller="pid"`` the equilibrium error ``e_t`` is reported too.
+        """
+        names = ("loss_real", "loss_fake", "d_loss", "g_loss", "k", "m_global")
+        if getattr(self, "controller", None) == "pid":
+            names += ("e_t",)
+        return names
 
     @property
     def metrics(self):
@@ -198,7 +227,9 @@ class BEGAN(keras.Model):
             image_size=self.image_size, channels=self.channels, filters=self.filters,
             repeats=self.repeats, z_dim=self.z_dim, h_dim=self.h_dim, gamma=self.gamma,
             lambda_k=self.lambda_k, eta=self.eta, k_init=self.k_init, seed=self.seed,
-            distance=self.distance_spec, controller=self.controller)
+            distance=self.distance_spec, controller=self.controller,
+            pid_gains=list(self.pid_gains), batch_norm=self.batch_norm,
+            skip_connections=self.skip_connections)
         return config
 
     @classmethod
@@ -260,6 +291,12 @@ class BEGAN(keras.Model):
                              f"x / 127.5 - 1).")
         if x.shape.rank != 4 or not x.shape[1:].is_compatible_with(self.image_shape):
             raise ValueError(f"expected images of shape {expected}, got {x.shape}.")
+        if not x.shape[1:].is_fully_defined():
+            # fit() retraces with relaxed shapes (reduce_retracing), so a second fit
+            # on wrong data may only be caught at run time.
+            x = tf.ensure_shape(x, (None,) + self.image_shape,
+                                name=f"expected_images_of_shape_batch_{self.image_size}"
+                                     f"x{self.image_size}x{self.channels}")
         return tf.cast(x, tf.float32)
 
     def _global_z(self, local_batch, ctx, counter):
@@ -341,10 +378,25 @@ class BEGAN(keras.Model):
         """Assigns k_{t+1} from the all-reduced losses; returns extra metrics.
 
         Proportional control (sec. 3.4); every replica computes the same value.
+        With ``controller="pid"``, paper 004's PID update (Eq. 12) driven by BEGAN's
+        error ``e_t = gamma L(x) - L(G(z))``, reported as ``e_t``.
         """
+        if self.controller == "pid":
+            return self.pid_step(k, equilibrium.balance(
+                values["loss_real"], values["loss_fake"], self.gamma))
         self.k.assign(equilibrium.proportional_update(
             k, values["loss_real"], values["loss_fake"], self.gamma, self.lambda_k))
         return {}
+
+    def pid_step(self, k, e_t):
+        """Assigns ``k_t = pid_update(k, e_t, e_{t-1}, e_{t-2})`` and shifts the past
+        errors (paper 004, Eq. 12); returns ``{"e_t": e_t}`` for the metrics."""
+        e1 = tf.convert_to_tensor(self.e_prev1)
+        e2 = tf.convert_to_tensor(self.e_prev2)
+        self.k.assign(equilibrium.pid_update(k, e_t, e1, e2, self.pid_gains))
+        self.e_prev2.assign(e1)
+        self.e_prev1.assign(e_t)
+        return {"e_t": e_t}
 
     def test_step(self, data):
         x = self._check_images(data)
@@ -357,6 +409,9 @@ class BEGAN(keras.Model):
             "loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
             "d_loss": out["loss_real"] - k * out["loss_fake"],
             "g_loss": out["loss_fake"]})
+        if self.controller == "pid":
+            values["e_t"] = equilibrium.balance(values["loss_real"], values["loss_fake"],
+                                                self.gamma)
         values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
                                                   self.gamma)
         return self._report(values)

@@ -1,0 +1,194 @@
+"""BEGAN training throughput: ``model.fit()`` against a hand-written tf.function loop.
+
+Both paths do the same work per step (paper 001, sec. 3.4): z ~ U[-1, 1] drawn
+statelessly for the step, L(x) and L(G(z)) through the same networks, one tape, the
+gradient of L_D = L(x) - k L(G(z)) applied to D and of L_G = L(G(z)) applied to G by
+two Adam optimizers, and the clipped proportional k update. The loop is the reference
+without Keras' machinery (metrics trackers, callbacks, epoch iterator, distribution
+wrappers); fit() should reach >= 0.95x of its throughput.
+
+Timing: each path first runs ``--warmup`` steps (tracing and the first executions),
+then ``--steps`` steady-state steps are timed. For fit() the warm-up is its own fit()
+call, so the timed call reuses the cached train function. Paths are interleaved
+(fit, loop, loop, fit, ...) over ``--rounds`` rounds so that load on a shared machine
+hits both alike; the summary reports the median per path and the median of the
+per-round ratios.
+
+Prints one JSON line per configuration and path (median over rounds), then one line
+per configuration with ``path = "fit/loop"`` and the ratio.
+
+Example:
+  python benchmarks/train_throughput.py --sizes 32,64 --filters 64 --batch 16 \
+      --steps 20 --warmup 3 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import tfbegan  # noqa: E402
+from tfbegan import equilibrium, networks, priors  # noqa: E402
+from tfbegan.config import ModelConfig  # noqa: E402
+
+
+def _ints(text):
+    return [int(v) for v in text.split(",") if v]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=_ints, default=[32, 64], help="image sizes, e.g. 32,64")
+    p.add_argument("--filters", type=_ints, default=[64], help="n values, e.g. 32,64")
+    p.add_argument("--batch", type=int, default=16, help="global batch size")
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    p.add_argument("--rounds", type=int, default=2, help="interleaved repetitions")
+    p.add_argument("--jit_compile", choices=["auto", "true", "false"], default="auto",
+                   help="passed to compile(); the loop uses what fit resolved to")
+    p.add_argument("--steps_per_execution", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-4)
+    return p.parse_args(argv)
+
+
+def make_data(size, channels, batch):
+    x = np.random.RandomState(0).uniform(-1, 1, (batch, size, size, channels))
+    return tf.data.Dataset.from_tensors(x.astype("float32")).repeat()
+
+
+class FitPath:
+    """tfbegan.BEGAN trained with model.fit()."""
+
+    name = "fit"
+
+    def __init__(self, cfg, dataset, args):
+        self.model = tfbegan.BEGAN(image_size=cfg.image_size, channels=cfg.channels,
+                                   filters=cfg.filters, z_dim=cfg.z_dim, h_dim=cfg.h_dim)
+        jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
+        self.model.compile(**self.model.make_optimizers(args.lr, 0.5), jit_compile=jit,
+                           steps_per_execution=args.steps_per_execution)
+        self.dataset = dataset
+
+    @property
+    def jit_compile(self):
+        return bool(self.model.jit_compile)
+
+    def run(self, steps):
+        history = self.model.fit(self.dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+        return history.history["loss_real"][-1]
+
+
+class LoopPath:
+    """The same networks, losses, optimizers and k update in a bare tf.function."""
+
+    name = "loop"
+
+    def __init__(self, cfg, dataset, args, jit_compile, seed=0):
+        self.cfg = cfg
+        self.seed = seed
+        self.generator = networks.build_generator(cfg)
+        self.discriminator = networks.build_discriminator(cfg)
+        self.d_opt = keras.optimizers.Adam(args.lr, beta_1=0.5)
+        self.g_opt = keras.optimizers.Adam(args.lr, beta_1=0.5)
+        self.d_opt.build(self.discriminator.trainable_variables)
+        self.g_opt.build(self.generator.trainable_variables)
+        self.k = tf.Variable(cfg.k_init, trainable=False, dtype=tf.float32)
+        self.iterator = iter(dataset)
+        self.step_fn = tf.function(self._step, jit_compile=jit_compile,
+                                   reduce_retracing=True)
+
+    def _loss(self, v, recon):
+        return tf.reduce_mean(tf.abs(v - recon))
+
+    def _step(self, iterator):
+        x = next(iterator)
+        z = priors.sample("uniform", tf.shape(x)[0], self.cfg.z_dim, self.seed,
+                          self.d_opt.iterations)
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+        with tf.GradientTape(persistent=True) as tape:
+            fake = self.generator(z, training=True)
+            loss_real = self._loss(x, self.discriminator(x, training=True))
+            loss_fake = self._loss(fake, self.discriminator(fake, training=True))
+            d_loss = loss_real - self.k * loss_fake
+        d_grads = tape.gradient(d_loss, d_vars)
+        g_grads = tape.gradient(loss_fake, g_vars)
+        del tape
+        self.d_opt.apply_gradients(zip(d_grads, d_vars))
+        self.g_opt.apply_gradients(zip(g_grads, g_vars))
+        self.k.assign(equilibrium.proportional_update(
+            self.k, loss_real, loss_fake, self.cfg.gamma, self.cfg.lambda_k))
+        return {"loss_real": loss_real,
+                "m_global": equilibrium.m_global(loss_real, loss_fake, self.cfg.gamma)}
+
+    def run(self, steps):
+        out = None
+        for _ in range(steps):
+            out = self.step_fn(self.iterator)
+        return float(out["loss_real"])  # blocks until the last step is done
+
+
+def timed(path, steps):
+    start = time.perf_counter()
+    path.run(steps)
+    return time.perf_counter() - start
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    configs = [(s, n) for s in args.sizes for n in args.filters]
+    setups = {}
+    for size, n in configs:
+        cfg = ModelConfig(image_size=size, channels=args.channels, filters=n, z_dim=64,
+                          h_dim=64)
+        data = make_data(size, args.channels, args.batch)
+        fit = FitPath(cfg, data, args)
+        loop = LoopPath(cfg, data, args, jit_compile=fit.jit_compile)
+        for path in (fit, loop):
+            path.run(args.warmup)  # tracing + first executions
+        setups[(size, n)] = (fit, loop)
+
+    seconds = {key: {"fit": [], "loop": []} for key in configs}
+    for r in range(args.rounds):
+        for key in configs:
+            order = setups[key] if r % 2 == 0 else setups[key][::-1]
+            for path in order:
+                seconds[key][path.name].append(timed(path, args.steps))
+                print(f"# round {r} {key} {path.name}: "
+                      f"{1000 * seconds[key][path.name][-1] / args.steps:.1f} ms/step",
+                      file=sys.stderr, flush=True)
+
+    for size, n in configs:
+        fit, _ = setups[(size, n)]
+        common = dict(image_size=size, filters=n, batch=args.batch, steps=args.steps,
+                      channels=args.channels, rounds=args.rounds, device=device,
+                      jit_compile=fit.jit_compile,
+                      steps_per_execution=args.steps_per_execution)
+        for name in ("fit", "loop"):
+            secs = statistics.median(seconds[(size, n)][name])
+            print(json.dumps({**common, "path": name,
+                              "images_per_sec": round(args.batch * args.steps / secs, 2),
+                              "ms_per_step": round(1000 * secs / args.steps, 2),
+                              "ms_per_step_rounds": [round(1000 * s / args.steps, 2)
+                                                     for s in seconds[(size, n)][name]]}))
+        ratios = [l / f for f, l in zip(seconds[(size, n)]["fit"],
+                                         seconds[(size, n)]["loop"])]
+        print(json.dumps({**common, "path": "fit/loop",
+                          "throughput_ratio": round(statistics.median(ratios), 3),
+                          "ratio_rounds": [round(q, 3) for q in ratios]}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""``tfbegan-export``: the newest checkpoint of a training run -> a SavedModel.
+
+    tfbegan-export --workdir=RUN --export_base=export/NAME [--version=N]
+
+writes the generator with the signatures of :mod:`tfbegan.export` to
+``<export_base>/<version>/`` (the layout TensorFlow Serving polls) and prints that
+path. Errors (unwritable export_base, no checkpoint, an existing version) are one
+line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The export flags (idempotent, so tests may call it more than once)."""
+    if "export_base" in FLAGS and "workdir" in FLAGS and "version" in FLAGS:
+        return
+    flags.DEFINE_string("workdir", None, "Training run directory (holds checkpoints/).")
+    flags.DEFINE_string("export_base", None,
+                        "Model base path for TensorFlow Serving, e.g. export/began; "
+                        "the export lands in <export_base>/<version>/.")
+    flags.DEFINE_integer("version", None,
+                         "Version directory to write (a positive integer, never "
+                         "overwritten); default: one more than the newest existing.")
+
+
+def _fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def main(argv):
+    if len(argv) > 1:
+        _fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
+    try:
+        # Validate everything cheap before loading TensorFlow and the model.
+        if not FLAGS.workdir:
+            raise ValueError("--workdir is required (a tfbegan-train run directory).")
+        if not FLAGS.export_base:
+            raise ValueError("--export_base is required (e.g. export/began).")
+        if FLAGS.version is not None and FLAGS.version < 1:
+            raise ValueError(f"--version={FLAGS.version} must be a positive integer.")
+        if not os.path.isdir(FLAGS.workdir):
+            raise FileNotFoundError(f"--workdir={FLAGS.workdir!r} is not a directory.")
+        from tfbegan import checkpoints, export
+
+        if checkpoints.latest_checkpoint(FLAGS.workdir) is None:
+            raise FileNotFoundError(
+                f"no checkpoint in {checkpoints.checkpoint_dir(FLAGS.workdir)!r} "
+                f"(expected ckpt-<step>.keras from tfbegan-train).")
+        export.check_export_base(FLAGS.export_base)
+        if FLAGS.version is not None:
+            target = os.path.join(FLAGS.export_base, str(FLAGS.version))
+            if os.path.exists(target):
+                raise ValueError(f"version {FLAGS.version} already exists at {target!r}; "
+                                 f"versions are never overwritten.")
+        path = export.export_from_workdir(FLAGS.workdir, FLAGS.export_base,
+                                          version=FLAGS.version)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    print(path)
+
+
+def run():
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,23 @@
+"""Flags of AGE (seed 002 Eqs. 10-11; Ulyanov et al. 2018): the weights lambda and mu."""
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+    """Defines the ``--age_*`` flags (prefixed: lambda/mu names are ambiguous)."""
+    flags.DEFINE_float("age_lambda_z", 1000.0, "lambda: weight of the latent "
+                       "reconstruction L_Z = ||z - e(g(z))||^2 in the generator loss "
+                       "V2 + lambda L_Z (seed 002 Eq. 10; AGE paper experiments: 1000).",
+                       flag_values=flag_values)
+    flags.DEFINE_float("age_mu_x", 10.0, "mu: weight of the image reconstruction "
+                       "L_X = mean |x - g(e(x))| in the encoder objective V2 - mu L_X "
+                       "(seed 002 Eq. 11; AGE paper experiments: 10).",
+                       flag_values=flag_values)
+
+
+def model_kwargs(flag_values=FLAGS):
+    """AGE constructor arguments beyond the backbone."""
+    f = flag_values
+    return {"lambda_z": f.age_lambda_z, "mu_x": f.age_mu_x}

@@ -1,0 +1,23 @@
+"""Flags of BiGAN (seed 002 Eq. 2; Donahue et al. 2017): D's width and the G/E loss."""
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+    """Defines the ``--bigan_*`` flags (prefixed: names shared with other models)."""
+    flags.DEFINE_integer("bigan_d_units", 256, "Width of the joint (x, z) hidden layer of "
+                         "the BiGAN discriminator D(x, z) (ours; the BiGAN paper's MNIST "
+                         "discriminator uses 1024-unit joint layers).",
+                         flag_values=flag_values)
+    flags.DEFINE_bool("bigan_non_saturating", True, "G and E minimise -log D(G(z), z) and "
+                      "-log(1 - D(x, E(x))) (BiGAN paper sec. 3.4, 'inverted' labels) "
+                      "instead of the minimax value of seed 002 Eq. 2 "
+                      "(--nobigan_non_saturating).", flag_values=flag_values)
+
+
+def model_kwargs(flag_values=FLAGS):
+    """BiGAN constructor arguments beyond the backbone."""
+    f = flag_values
+    return {"d_units": f.bigan_d_units, "non_saturating": f.bigan_non_saturating}

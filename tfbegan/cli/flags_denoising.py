@@ -1,0 +1,51 @@
+"""Flags of ``tfbegan-train --model=denoising_began`` (seed 003, denoising BEGAN).
+
+BEGAN's own flags (``--gamma``, ``--lambda_k``, ...) come from
+``tfbegan.cli.flags_began``; this module adds the denoising loss (Eq. 6), the
+architecture options of Fig. 3 and historical averaging (Table 1, "+HA"). The
+``denoise_`` prefix keeps the Eq. 6 flags apart from other families' names.
+"""
+
+from __future__ import annotations
+
+from absl import flags
+
+from tfbegan.cli import flags_began
+
+
+def define_flags():
+    """Defines the denoising-BEGAN flags (idempotent; each flag at most once)."""
+    f = flags.FLAGS
+    if "denoise_lambda" not in f:
+        flags.DEFINE_float("denoise_lambda", 2.0,
+                           "lambda_noise, weight of the denoising loss "
+                           "mean((D(x + n) - x)^2) in L_D (seed 003 Eq. 6: 2); 0 = off "
+                           "(Table 1 rows 'Baseline' and '+BN').")
+    if "denoise_std" not in f:
+        flags.DEFINE_float("denoise_std", 1.0,
+                           "sigma of the Gaussian corruption n ~ N(0, sigma^2) added to "
+                           "real images in [-1, 1] (seed 003 sec. III: 1).")
+    # Shared names: plain BEGAN takes the same architecture options, so another
+    # flag module may define them first.
+    if "batch_norm" not in f:
+        flags.DEFINE_bool("batch_norm", True,
+                          "Batch norm after the second conv of each block in encoder, "
+                          "decoder and generator (seed 003 Fig. 3; Table 1 '+BN').")
+    if "skip_connections" not in f:
+        flags.DEFINE_bool("skip_connections", True,
+                          "Concatenate the up-sampled first decoder tensor H0 with each "
+                          "up-sampled tensor (seed 003 Fig. 3 'SC'; paper 001 sec. 4.1).")
+    if "ha_weight" not in f:
+        flags.DEFINE_float("ha_weight", 0.0,
+                           "Weight of historical averaging ||theta - mean of past "
+                           "theta||^2 per network (Salimans et al. 2016; seed 003 Table 1 "
+                           "'+HA', weight not given); 0 = off.")
+
+
+def model_kwargs(FLAGS):  # noqa: N803 - absl's FLAGS object
+    """``DenoisingBEGAN`` kwargs: BEGAN's (``flags_began``) plus seed 003's options."""
+    kwargs = dict(flags_began.model_kwargs(FLAGS))
+    kwargs.update(lambda_noise=FLAGS.denoise_lambda, noise_std=FLAGS.denoise_std,
+                  batch_norm=FLAGS.batch_norm, skip_connections=FLAGS.skip_connections,
+                  ha_weight=FLAGS.ha_weight)
+    return kwargs

@@ -1,0 +1,49 @@
+"""Flags of ``tfbegan-train --model=vae_began`` (paper 004, VAE+BEGAN).
+
+Defaults are the paper's (sec. 4). The ``vae_`` prefix keeps them apart from BEGAN's
+``--gamma``/``--eta``, which mean other things (BEGAN's gamma is the diversity ratio
+that paper 004 calls eta; BEGAN's eta is the pixel-loss exponent).
+"""
+
+from __future__ import annotations
+
+from absl import flags
+
+from tfbegan import equilibrium
+
+
+def define_flags(flag_values=None):
+    """Defines the VAE+BEGAN flags on ``flag_values`` (absl's FLAGS by default;
+    idempotent)."""
+    fv = flags.FLAGS if flag_values is None else flag_values
+    if "vae_alpha" in fv:
+        return
+    flags.DEFINE_float(
+        "vae_alpha", 0.3, "alpha, weight of L_v (the discriminator's reconstruction loss "
+        "of VAE reconstructions) in L_gen, L_dis and e_t (paper 004 sec. 4).",
+        flag_values=fv)
+    flags.DEFINE_float(
+        "vae_beta", 0.1, "beta, weight of the learned-similarity loss L_s in L_gen and "
+        "L_enc (paper 004 sec. 4, Eq. 9).", flag_values=fv)
+    flags.DEFINE_float(
+        "vae_gamma", 0.1, "gamma, weight of the VAE content loss L_e in L_gen and L_enc "
+        "(paper 004 sec. 4, Eq. 2).", flag_values=fv)
+    flags.DEFINE_float(
+        "vae_eta", 0.5, "eta, the diversity ratio (E[L_g] + alpha E[L_v]) / E[L_d] "
+        "targeted by the k controller (paper 004 sec. 4, Eq. 10).", flag_values=fv)
+    flags.DEFINE_list(
+        "vae_pid_gains", [repr(g) for g in equilibrium.DEFAULT_PID_GAINS],
+        "lambda_1,lambda_2,lambda_3: gains of the PID k_t controller (paper 004 sec. 4, "
+        "Eq. 12).", flag_values=fv)
+    flags.DEFINE_float("vae_k_init", 0.0, "k_0 of the PID controller, in [0, 1] "
+                       "(paper 004: 0).", flag_values=fv)
+
+def model_kwargs(FLAGS):  # noqa: N803 - absl's FLAGS object
+    """``VAEBEGAN`` constructor kwargs beyond the backbone ones."""
+    try:
+        gains = tuple(float(g) for g in FLAGS.vae_pid_gains)
+    except ValueError:
+        raise ValueError(f"--vae_pid_gains={','.join(FLAGS.vae_pid_gains)} must be three "
+                         f"numbers, e.g. 1e-3,1e-5,1e-5.") from None
+    return {"alpha": FLAGS.vae_alpha, "beta": FLAGS.vae_beta, "gamma": FLAGS.vae_gamma,
+            "eta": FLAGS.vae_eta, "pid_gains": gains, "k_init": FLAGS.vae_k_init}

@@ -1,0 +1,123 @@
+"""``tfbegan-invert``: BEGAN Figure 4 (sec. 4.3) from an exported generator.
+
+    tfbegan-invert --export_dir=export/began --images=mnist5k --out=figure4.png
+    tfbegan-invert --export_dir=export/began/3 --images=faces/ --num_pairs=4 \\
+        --steps=8 --spherical --out=grid.png
+
+For ``--num_pairs`` pairs of real images, finds each image's latent ``z_r`` by
+minimising ``mean |x - G(z)|`` with Adam (z clipped to the prior's support), then
+draws one row per pair: the two real images in the first and last columns, their
+reconstructions ``G(z_r)`` next to them, and ``--steps`` images decoded along the
+linear (or, with ``--spherical``, spherical) interpolation between the two ``z_r``.
+Prints one JSON line (output path, per-image reconstruction errors). Needs only the
+SavedModel (``--export_dir``) or a training checkpoint (``--checkpoint``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from tfbegan.cli import common  # noqa: F401  (quiets TensorFlow first)
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The invert flags (idempotent)."""
+    if "images" in FLAGS:
+        return
+    flags.DEFINE_string("export_dir", None,
+                        "SavedModel from tfbegan-export (a version directory or a model "
+                        "base path: its newest version).")
+    flags.DEFINE_string("checkpoint", None,
+                        "Instead of --export_dir: a ckpt-<step>.keras file or a "
+                        "tfbegan-train workdir (newest checkpoint).")
+    flags.DEFINE_string("images", "mnist5k",
+                        "Real images: a folder (first 2 * num_pairs files, sorted), "
+                        "image files separated by commas, a .npy array, or mnist5k "
+                        "(a seeded choice of the embedded digits).")
+    flags.DEFINE_integer("num_pairs", 4, "Pairs of real images (rows of the figure).")
+    flags.DEFINE_integer("steps", 8, "Interpolated images between the two "
+                         "reconstructions of a row (BEGAN Figure 4c: 6).")
+    flags.DEFINE_boolean("spherical", False, "Spherical (slerp) instead of linear "
+                         "interpolation in z.")
+    flags.DEFINE_integer("inversion_steps", 500, "Adam steps of the z search "
+                         "(BEGAN sec. 4.3 does not state its count).")
+    flags.DEFINE_float("inversion_lr", 0.05, "Initial Adam learning rate of the z "
+                       "search (cosine-decayed to 0).")
+    flags.DEFINE_integer("seed", 0, "Seed of the initial z and of the mnist5k choice.")
+    flags.DEFINE_integer("scale", 2, "Integer upscaling of the PNG (nearest neighbour).")
+    flags.DEFINE_string("out", "figure4.png", "Output PNG path.")
+
+
+def _validate():
+    if not FLAGS.export_dir and not FLAGS.checkpoint:
+        raise ValueError("pass --export_dir=SAVEDMODEL (or --checkpoint=PATH).")
+    if FLAGS.export_dir and FLAGS.checkpoint:
+        raise ValueError("pass only one of --export_dir and --checkpoint.")
+    if not 1 <= FLAGS.num_pairs <= 64:
+        raise ValueError(f"--num_pairs={FLAGS.num_pairs} must be in [1, 64].")
+    if not 0 <= FLAGS.steps <= 64:
+        raise ValueError(f"--steps={FLAGS.steps} must be in [0, 64].")
+    if FLAGS.inversion_steps < 1:
+        raise ValueError(f"--inversion_steps={FLAGS.inversion_steps} must be >= 1.")
+    if not FLAGS.inversion_lr > 0:
+        raise ValueError(f"--inversion_lr={FLAGS.inversion_lr} must be > 0.")
+    if FLAGS.scale < 1:
+        raise ValueError(f"--scale={FLAGS.scale} must be >= 1.")
+    if not FLAGS.out:
+        raise ValueError("--out is required.")
+
+
+def draw(export_dir=None, checkpoint=None, images="mnist5k", num_pairs=4, steps=8,
+         spherical=False, inversion_steps=500, inversion_lr=0.05, seed=0):
+    """``(rows, errors, info)``: Figure 4 rows ``[pairs, steps + 4, H, W, C]``."""
+    from tfbegan import latent
+
+    generator, info = latent.load_generator(export_dir, checkpoint)
+    real = latent.load_images(images, 2 * num_pairs, info["image_size"],
+                              info["channels"], seed)
+    if len(real) < 2:
+        raise ValueError(f"--images={images!r} gave {len(real)} image(s); at least 2 "
+                         f"are needed for one pair.")
+    pairs = len(real) // 2
+    rows, errors = latent.figure4_rows(
+        generator, real[0:2 * pairs:2], real[1:2 * pairs:2], steps=steps,
+        spherical=spherical, prior=info["prior"], inversion_steps=inversion_steps,
+        learning_rate=inversion_lr, seed=seed)
+    return rows, errors, info
+
+
+def main(argv):
+    if len(argv) > 1:
+        common.fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
+    try:
+        _validate()
+        rows, errors, info = draw(FLAGS.export_dir, FLAGS.checkpoint, FLAGS.images,
+                                  FLAGS.num_pairs, FLAGS.steps, FLAGS.spherical,
+                                  FLAGS.inversion_steps, FLAGS.inversion_lr, FLAGS.seed)
+        from tfbegan import imaging
+
+        flat = rows.reshape((-1,) + rows.shape[2:])
+        imaging.save_grid(FLAGS.out, flat, rows=rows.shape[0], scale=FLAGS.scale)
+    except common.USER_ERRORS + (OSError, KeyError) as e:
+        common.fail(str(e) or type(e).__name__)
+    print(json.dumps({
+        "out": os.path.abspath(FLAGS.out), "source": info["source"],
+        "step": info["step"], "pairs": int(rows.shape[0]),
+        "columns": int(rows.shape[1]), "spherical": bool(FLAGS.spherical),
+        "reconstruction_error": [[round(float(e), 6) for e in pair] for pair in errors],
+        "mean_reconstruction_error": float(errors.mean())}))
+
+
+def run():
+    """Console-script entry point."""
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,114 @@
+"""``tfbegan-sample``: a PNG grid (or interpolation strips) from an exported SavedModel.
+
+    tfbegan-sample --export_dir=export/began/1 --num=64 --seed=0 --out=grid.png
+    tfbegan-sample --export_dir=export/began --interpolate --steps=8 --out=strip.png
+
+Calls the ``sample`` signature (``num`` images from ``seed``) or, with
+``--interpolate``, the ``interpolate`` signature between consecutive pairs of
+latents drawn from the model's prior with ``seed`` (so each strip starts and ends
+at images that ``sample`` with the same seed also draws). ``--export_dir`` may be a
+version directory or a model base path (its newest version is used). Needs only the
+SavedModel, not the training run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The sample flags (idempotent)."""
+    if "export_dir" in FLAGS:
+        return
+    flags.DEFINE_string("export_dir", None,
+                        "SavedModel directory (<export_base>/<version>) or a model base "
+                        "path, whose newest version is then used.")
+    flags.DEFINE_integer("num", 64, "Number of images in the grid (sample signature).")
+    flags.DEFINE_integer("seed", 0, "Seed of the stateless latent draw.")
+    flags.DEFINE_string("out", "grid.png", "Output PNG path.")
+    flags.DEFINE_boolean("interpolate", False,
+                         "Draw interpolation strips (BEGAN sec. 4.6) instead of a grid.")
+    flags.DEFINE_integer("steps", 8, "Images per interpolation strip (>= 2).")
+    flags.DEFINE_integer("strips", 1, "Number of interpolation strips (rows).")
+    flags.DEFINE_integer("scale", 1, "Integer upscaling of the PNG (nearest neighbour).")
+
+
+def _fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _validate():
+    from tfbegan import export as export_lib  # limits only; cheap after TF loads
+
+    if not FLAGS.export_dir:
+        raise ValueError("--export_dir is required.")
+    if not os.path.isdir(FLAGS.export_dir):
+        raise FileNotFoundError(f"--export_dir={FLAGS.export_dir!r} is not a directory.")
+    if not FLAGS.out:
+        raise ValueError("--out is required.")
+    if FLAGS.scale < 1:
+        raise ValueError(f"--scale={FLAGS.scale} must be >= 1.")
+    if FLAGS.interpolate:
+        if not 2 <= FLAGS.steps <= export_lib.MAX_STEPS:
+            raise ValueError(f"--steps={FLAGS.steps} must be in [2, {export_lib.MAX_STEPS}].")
+        if not 1 <= FLAGS.strips <= export_lib.MAX_NUM // 2:
+            raise ValueError(f"--strips={FLAGS.strips} must be in "
+                             f"[1, {export_lib.MAX_NUM // 2}].")
+    elif not 1 <= FLAGS.num <= export_lib.MAX_NUM:
+        raise ValueError(f"--num={FLAGS.num} must be in [1, {export_lib.MAX_NUM}].")
+    return export_lib.resolve_export_dir(FLAGS.export_dir)
+
+
+def draw(export_dir, num=64, seed=0, interpolate=False, steps=8, strips=1):
+    """uint8 images ``[N, H, W, C]`` and the grid's row count from a SavedModel."""
+    import tensorflow as tf
+
+    from tfbegan import export as export_lib
+    from tfbegan import priors
+
+    loaded = tf.saved_model.load(export_dir)
+    if not interpolate:
+        out = loaded.signatures["sample"](num=tf.constant(num, tf.int32),
+                                          seed=tf.constant(seed, tf.int64))
+        return out["images"].numpy(), None
+    meta = export_lib.read_metadata(export_dir)
+    fn = loaded.signatures["interpolate"]
+    z_dim = meta.get("z_dim") or int(fn.structured_input_signature[1]["z_start"].shape[0])
+    # The same (seed, 0) draw as the sample signature: strip i joins images 2i, 2i+1.
+    z = priors.sample(meta.get("prior", "uniform"), 2 * strips, z_dim, seed, 0)
+    rows = [fn(z_start=z[2 * i], z_end=z[2 * i + 1],
+               steps=tf.constant(steps, tf.int32))["images"].numpy()
+            for i in range(strips)]
+    import numpy as np
+
+    return np.concatenate(rows, axis=0), strips
+
+
+def main(argv):
+    if len(argv) > 1:
+        _fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
+    try:
+        export_dir = _validate()
+        images, rows = draw(export_dir, FLAGS.num, FLAGS.seed, FLAGS.interpolate,
+                            FLAGS.steps, FLAGS.strips)
+        from tfbegan import imaging
+
+        imaging.save_grid(FLAGS.out, images, rows=rows, scale=FLAGS.scale)
+    except (ValueError, FileNotFoundError, OSError, KeyError) as e:
+        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    print(FLAGS.out)
+
+
+def run():
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

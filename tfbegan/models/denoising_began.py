@@ -1,0 +1,330 @@
+"""Denoising BEGAN with batch norm, skip connections and historical averaging (seed 003)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfbegan import equilibrium
+from tfbegan.config import check_range
+from tfbegan.models.began import BEGAN, _replica_context
+
+#: Salt folded into the (seed, step) key of the corruption noise, so that the noise
+#: stream is independent of the z stream, which uses the same (seed, step) key.
+NOISE_SALT = 0x6E6F6973  # "nois"
+
+
+def denoising_loss(x, reconstruction):
+    """``L_DAE = mean((D(x + n) - x)^2)``, the denoising term of Eq. 6 (seed 003).
+
+    ``reconstruction`` is ``D(x + n)``. 003 writes ``||D(x + n) - x||_2^2``; we take
+    the *mean* over pixels and batch (not the sum) so that ``lambda_noise = 2``
+    weighs it on the same per-pixel scale as ``L(x)``, itself a mean (DESIGN.md).
+    """
+    diff = tf.cast(reconstruction, tf.float32) - tf.cast(x, tf.float32)
+    return tf.reduce_mean(tf.square(diff))
+
+
+def historical_averaging_penalty(variables, averages):
+    """``sum_i ||theta_i - avg_i||_2^2`` over a network's trainable variables.
+
+    Salimans et al. 2016 (sec. 3.3): ``||theta - (1/t) sum_{i=1}^t theta[i]||^2``.
+    ``averages`` are read as constants (no gradient flows into them), so the
+    gradient is ``2 (theta - avg)``.
+    """
+    terms = [tf.reduce_sum(tf.square(tf.convert_to_tensor(v) - tf.convert_to_tensor(a)))
+             for v, a in zip(variables, averages)]
+    if not terms:
+        return tf.constant(0.0)
+    return tf.add_n(terms)
+
+
+@keras.saving.register_keras_serializable(package="tfbegan")
+class DenoisingBEGAN(BEGAN):
+    """BEGAN with a denoising discriminator loss and seed 003's options.
+
+    Implements seed 003 (Eq. 6, Fig. 3, Table 1):
+
+    * ``L_D = L(x) - k_t L(G(z)) + lambda_noise * mean((D(x + n) - x)^2)``,
+      ``n ~ N(0, noise_std^2)`` (Eq. 6; 003 uses lambda_noise = 2, sigma = 1).
+      ``L_G = L(G(z))`` and the k update are BEGAN's, unchanged.
+    * ``batch_norm``: conv -> batch norm -> ELU at the last (paper: second)
+      convolution of each block in encoder, decoder and generator (Fig. 3), with
+      synchronized statistics under ``MirroredStrategy``.
+    * ``skip_connections``: H0 up-sampled and concatenated with each up-sampled
+      tensor of decoder and generator ("SC", Fig. 3).
+    * ``ha_weight``: historical averaging (Salimans et al. 2016, "+HA" in Table 1):
+      ``L_D += w ||theta_D - avg(theta_D)||^2`` and ``L_G += w ||theta_G -
+      avg(theta_G)||^2``. ``avg`` is the *cumulative mean over all past steps*, as
+      in Salimans et al. (``(1/t) sum_{i=1}^t theta[i]``), not an exponential
+      average: at training step t (1-based) the average of the parameter values
+      theta_0 ... theta_{t-1} seen at the start of steps 1 ... t, including the
+      current one, so the penalty is 0 at step 1. Averages and the count are
+      non-trainable model weights (in ``.keras`` checkpoints); they exist only when
+      ``ha_weight > 0``. The averages are constants for the gradient.
+
+    **Batch statistics in the discriminator.** D sees real, noisy-real and
+    generated images. Training runs D *once* on the concatenated batch
+    ``[x, x + n, G(z)]`` (``[x, G(z)]`` when ``lambda_noise = 0``), so batch norm
+    computes one set of statistics over the three. Reasons: 003 describes the
+    discriminator as encoding "all images (including real images, noisy real
+    images, and generated images)" in one data flow (Fig. 2b), and the reference
+    TensorFlow BEGAN feeds D ``concat([G(z), x])``; one batch also makes the moving
+    averages (one update per step) estimate exactly the statistics D trains with,
+    whereas three calls would update them three times per step in a fixed order
+    and D would see differently normalized inputs at training and inference time;
+    and separate statistics would normalize away per-channel mean/variance
+    differences between real and generated batches, which D should be able to
+    penalize. Without batch norm D is per-sample and the concatenation changes
+    nothing but speed. Under ``MirroredStrategy`` the statistics are those of the
+    global concatenated batch (synchronized batch norm), so N replicas equal one
+    device.
+
+    The corruption noise is drawn like z: statelessly for the *global* batch from
+    the key (seed, step) folded with :data:`NOISE_SALT`, then sliced per replica.
+
+    Reported metrics: BEGAN's plus ``loss_denoise`` (unweighted ``L_DAE``, when
+    ``lambda_noise > 0``) and ``ha_d`` / ``ha_g`` (unweighted penalties, when
+    ``ha_weight > 0``); ``d_loss`` and ``g_loss`` include the weighted terms.
+
+    Args:
+      image_size, channels, filters, repeats, z_dim, h_dim, gamma, lambda_k, eta,
+        k_init, seed, distance, controller, pid_gains: as :class:`BEGAN`.
+      lambda_noise: weight of the denoising term, >= 0 (003: 2); 0 turns it off.
+      noise_std: sigma of the Gaussian corruption, >= 0 (003: 1).
+      batch_norm: batch norm after each block's second conv (003 Fig. 3).
+      skip_connections: H0 skip connections in decoder and generator.
+      ha_weight: historical-averaging weight, >= 0; 0 = off (003 "+HA" does not
+        give its value).
+
+    Example:
+
+    ```python
+    model = tfbegan.DenoisingBEGAN(image_size=32, channels=3, filters=64, gamma=1.0)
+    model.compile(**model.make_optimizers(1e-4, 0.5))
+    model.fit(images_in_minus1_1, epochs=1, steps_per_epoch=100)
+    samples = model.generate(16, seed=0)  # batch norm in inference mode
+    ```
+
+    Reference: Gao et al. (seed 003), "Improving BEGANs with a denoising loss and
+    batch normalization"; Salimans et al. 2016, https://arxiv.org/abs/1606.03498
+    """
+
+    def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
+                 h_dim=64, gamma=1.0, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
+                 distance=None, controller="proportional", lambda_noise=2.0,
+                 noise_std=1.0, batch_norm=True, skip_connections=True, ha_weight=0.0,
+                 **kwargs):
+        check_range("lambda_noise", lambda_noise, 0.0)
+        check_range("noise_std", noise_std, 0.0)
+        check_range("ha_weight", ha_weight, 0.0)
+        # Read by metric_names() during BEGAN.__init__.
+        self.lambda_noise = float(lambda_noise)
+        self.noise_std = float(noise_std)
+        self.ha_weight = float(ha_weight)
+        super().__init__(image_size=image_size, channels=channels, filters=filters,
+                         repeats=repeats, z_dim=z_dim, h_dim=h_dim, gamma=gamma,
+                         lambda_k=lambda_k, eta=eta, k_init=k_init, seed=seed,
+                         distance=distance, controller=controller,
+                         batch_norm=batch_norm, skip_connections=skip_connections,
+                         **kwargs)
+        self.ha_count = None
+        self.ha_avg_d = []
+        self.ha_avg_g = []
+        if self.ha_weight > 0:
+            # "mean": every replica assigns the same value (parameters are mirrored),
+            # and replica-context assigns need an aggregation.
+            self.ha_count = self.add_weight(
+                name="ha_count", shape=(), initializer="zeros", trainable=False,
+                aggregation="mean", dtype="float32")
+            self.ha_avg_d = [self._average_slot(v, f"ha_avg_d{i}") for i, v in
+                             enumerate(self.discriminator.trainable_variables)]
+            self.ha_avg_g = [self._average_slot(v, f"ha_avg_g{i}") for i, v in
+                             enumerate(self.generator.trainable_variables)]
+
+    def _average_slot(self, variable, name):
+        return self.add_weight(name=name, shape=variable.shape, initializer="zeros",
+                               trainable=False, aggregation="mean", dtype="float32")
+
+    def metric_names(self):
+        """BEGAN's metrics, plus ``loss_denoise`` and ``ha_d`` / ``ha_g`` when on."""
+        names = tuple(super().metric_names())
+        if self.lambda_noise > 0:
+            names += ("loss_denoise",)
+        if self.ha_weight > 0:
+            names += ("ha_d", "ha_g")
+        return names
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(lambda_noise=self.lambda_noise, noise_std=self.noise_std,
+                      ha_weight=self.ha_weight)
+        return config
+
+    # ------------------------------------------------------------------ noise
+    def sample_noise(self, num, counter):
+        """``[num, S, S, C]`` corruption noise ``n ~ N(0, noise_std^2)``, stateless in
+        (seed, counter): the global batch's noise at training step ``counter``."""
+        key = tf.random.experimental.stateless_fold_in(
+            tf.stack([tf.cast(self.seed, tf.int64), tf.cast(counter, tf.int64)]),
+            NOISE_SALT)
+        shape = tf.stack([tf.cast(num, tf.int32), self.image_size, self.image_size,
+                          self.channels])
+        return self.noise_std * tf.random.stateless_normal(shape, seed=key)
+
+    def _global_noise(self, local_batch, ctx, counter):
+        """This replica's slice of the global batch's noise (like ``_global_z``)."""
+        noise = self.sample_noise(local_batch * ctx.num_replicas_in_sync, counter)
+        start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
+        return noise[start:start + local_batch]
+
+    # ------------------------------------------------------------------ losses
+    def denoising_term(self, x, noise, training=False):
+        """Unweighted ``L_DAE = mean((D(x + noise) - x)^2)`` for a given noise tensor."""
+        x = self._check_images(x)
+        noise = tf.convert_to_tensor(noise, tf.float32)
+        return denoising_loss(x, self.discriminator(x + noise, training=training))
+
+    def historical_penalties(self):
+        """``(||theta_D - avg_D||^2, ||theta_G - avg_G||^2)`` with the current
+        averages (zeros when ``ha_weight = 0``)."""
+        if self.ha_weight <= 0:
+            return tf.constant(0.0), tf.constant(0.0)
+        return (historical_averaging_penalty(self.discriminator.trainable_variables,
+                                             self.ha_avg_d),
+                historical_averaging_penalty(self.generator.trainable_variables,
+                                             self.ha_avg_g))
+
+    def update_historical_averages(self):
+        """Folds the current parameters into the cumulative means:
+        ``count += 1; avg += (theta - avg) / count`` (Salimans et al. 2016)."""
+        count = tf.convert_to_tensor(self.ha_count) + 1.0
+        self.ha_count.assign(count)
+        for variables, averages in ((self.discriminator.trainable_variables, self.ha_avg_d),
+                                    (self.generator.trainable_variables, self.ha_avg_g)):
+            for v, a in zip(variables, averages):
+                a_val = tf.convert_to_tensor(a)
+                a.assign(a_val + (tf.convert_to_tensor(v) - a_val) / count)
+
+    def discriminator_extra_loss(self, x, training):
+        """D's extra terms for a batch on its own: ``lambda_noise * L_DAE`` with this
+        step's noise (D applied to ``x + n`` in a separate call) plus ``ha_weight *
+        ||theta_D - avg_D||^2``. ``train_step`` computes the same terms, but inside
+        its single concatenated D pass (see the class docstring)."""
+        x = self._check_images(x)
+        ctx = _replica_context()
+        extra = tf.constant(0.0)
+        if self.lambda_noise > 0:
+            step = (tf.convert_to_tensor(self.d_optimizer.iterations)
+                    if self.d_optimizer is not None else 0)
+            noise = self._global_noise(tf.shape(x)[0], ctx, step)
+            extra += self.lambda_noise * self.denoising_term(x, noise, training=training)
+        if self.ha_weight > 0:
+            extra += self.ha_weight * self.historical_penalties()[0]
+        return extra
+
+    def compute_denoising_losses(self, x, z, noise, training):
+        """One D pass over ``[x, x + noise, G(z)]`` (``noise=None``: ``[x, G(z)]``).
+
+        Returns ``loss_real``, ``loss_fake``, ``loss_denoise`` (0 without noise) and
+        ``fake``; one batch means one set of batch-norm statistics (class docstring).
+        """
+        fake = self.generator(z, training=training)
+        b = tf.shape(x)[0]
+        parts = [x] if noise is None else [x, x + noise]
+        recon = self.discriminator(tf.concat(parts + [fake], axis=0), training=training)
+        loss_real = tf.reduce_mean(self.distance(x, recon[:b]))
+        offset = b * len(parts)
+        loss_fake = tf.reduce_mean(self.distance(fake, recon[offset:]))
+        loss_denoise = (tf.constant(0.0) if noise is None
+                        else denoising_loss(x, recon[b:2 * b]))
+        return {"loss_real": loss_real, "loss_fake": loss_fake,
+                "loss_denoise": loss_denoise, "fake": fake}
+
+    # ------------------------------------------------------------------ steps
+    def train_step(self, data):
+        """BEGAN's step (per-replica means, gradients / num_replicas, all-reduced
+        metrics, k update) with Eq. 6's D loss and the historical-averaging terms.
+
+        Overrides BEGAN.train_step rather than using only the
+        ``discriminator_extra_loss`` hook because (a) real, noisy and generated
+        images share one D pass, so L(x), L(G(z)) and L_DAE come from the same
+        forward computation, and (b) historical averaging adds a term to L_G too.
+        Batch-norm moving statistics are updated by the ``training=True`` calls
+        (Keras 3 assigns them inside the layer): once per step for G and once for D.
+        """
+        if self.d_optimizer is None:
+            raise RuntimeError("Call model.compile(d_optimizer=..., g_optimizer=...) "
+                               "before fit().")
+        x = self._check_images(data)
+        ctx = _replica_context()
+        n_rep = ctx.num_replicas_in_sync
+        step = tf.convert_to_tensor(self.d_optimizer.iterations)
+        local_batch = tf.shape(x)[0]
+        z = self._global_z(local_batch, ctx, step)
+        noise = (self._global_noise(local_batch, ctx, step) if self.lambda_noise > 0
+                 else None)
+        k = tf.convert_to_tensor(self.k)
+        if self.ha_weight > 0:
+            self.update_historical_averages()
+
+        with tf.GradientTape(persistent=True) as tape:
+            out = self.compute_denoising_losses(x, z, noise, training=True)
+            d_loss = out["loss_real"] - k * out["loss_fake"]
+            g_loss = out["loss_fake"]
+            if self.lambda_noise > 0:
+                d_loss += self.lambda_noise * out["loss_denoise"]
+            ha_d, ha_g = self.historical_penalties()
+            if self.ha_weight > 0:
+                d_loss += self.ha_weight * ha_d
+                g_loss += self.ha_weight * ha_g
+            d_scaled = d_loss / n_rep
+            g_scaled = g_loss / n_rep
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+        d_grads = tape.gradient(d_scaled, d_vars)
+        g_grads = tape.gradient(g_scaled, g_vars)
+        del tape
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+
+        values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
+                  "d_loss": d_loss, "g_loss": g_loss}
+        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g)
+        values = self._all_mean(ctx, values)
+        values.update(self.update_k(k, values))
+        values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
+                                                  self.gamma)
+        return self._report(values)
+
+    def _add_extra_values(self, values, loss_denoise, ha_d, ha_g):
+        if self.lambda_noise > 0:
+            values["loss_denoise"] = loss_denoise
+        if self.ha_weight > 0:
+            values["ha_d"] = ha_d
+            values["ha_g"] = ha_g
+
+    def test_step(self, data):
+        """Inference-mode losses; noise and z fixed per batch position (counter -1)."""
+        x = self._check_images(data)
+        ctx = _replica_context()
+        local_batch = tf.shape(x)[0]
+        z = self._global_z(local_batch, ctx, -1)
+        noise = (self._global_noise(local_batch, ctx, -1) if self.lambda_noise > 0
+                 else None)
+        out = self.compute_denoising_losses(x, z, noise, training=False)
+        k = tf.convert_to_tensor(self.k)
+        ha_d, ha_g = self.historical_penalties()
+        d_loss = (out["loss_real"] - k * out["loss_fake"]
+                  + self.lambda_noise * out["loss_denoise"] + self.ha_weight * ha_d)
+        g_loss = out["loss_fake"] + self.ha_weight * ha_g
+        values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
+                  "d_loss": d_loss, "g_loss": g_loss}
+        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g)
+        values = self._all_mean(ctx, values)
+        if "e_t" in self.metric_names():
+            values["e_t"] = equilibrium.balance(values["loss_real"], values["loss_fake"],
+                                                self.gamma)
+        values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
+                                                  self.gamma)
+        return self._report(values)

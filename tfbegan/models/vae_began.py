@@ -1,0 +1,351 @@
+"""VAE+BEGAN: adversarial training of a VAE against an auto-encoder discriminator.
+
+Khan, Hayat, Barnes, "Adversarial Training of Variational Auto-encoders for High
+Fidelity Image Generation" (seed 004): a VAE whose decoder is the generator, BEGAN's
+auto-encoder discriminator, a learned similarity metric in the discriminator's latent
+space, and a PID-style k_t controller.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from tfbegan import equilibrium
+from tfbegan.distances import pixel_distance
+from tfbegan.models.began import BEGAN, DEFAULT_BETA1, _replica_context, default_optimizer
+from tfbegan.networks import build_encoder
+
+#: Paper 004, sec. 4: "Adam optimizer initialized with a small learning rate of 5e-5".
+DEFAULT_LEARNING_RATE = 5e-5
+
+
+def gaussian_kl(mu, log_var):
+    """``L_n``: KL(N(mu, sigma^2) || N(0, I)) of a diagonal Gaussian (paper 004, Eq. 3).
+
+    ``L_n = mean_batch sum_j 0.5 (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)``
+
+    Eq. 3 is the KL divergence between the two distributions over the whole latent
+    vector, so it is summed over the latent dimensions (unlike the pixel and latent
+    l1 terms, which Eqs. 2, 7 and 9 normalise by the cardinality); the scalar loss is
+    the mean over the batch, like every other term.
+
+    Args:
+      mu: ``[batch, z_dim]`` means. log_var: ``[batch, z_dim]`` log-variances.
+
+    Returns:
+      float32 scalar.
+    """
+    mu = tf.cast(mu, tf.float32)
+    log_var = tf.cast(log_var, tf.float32)
+    per_sample = 0.5 * tf.reduce_sum(
+        tf.square(mu) + tf.exp(log_var) - log_var - 1.0, axis=-1)
+    return tf.reduce_mean(per_sample)
+
+
+def l1_mean(a, b):
+    """``(1/|a|) ||a - b||_1``: the mean absolute difference (Eqs. 2 and 9)."""
+    return tf.reduce_mean(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32)))
+
+
+def _check_weight(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name}={value!r} is out of range; allowed: [0, inf).")
+    return float(value)
+
+
+@keras.saving.register_keras_serializable(package="tfbegan")
+class VAEBEGAN(BEGAN):
+    """VAE generator + auto-encoder discriminator + PID equilibrium (paper 004).
+
+    Networks (all with the BEGAN backbone, sec. 4):
+
+    * ``vae_encoder`` E: image -> ``[mu, log sigma^2]`` (a BEGAN encoder whose final
+      Dense has ``2 * z_dim`` units); ``z_v = mu + eps * sigma``, eps ~ N(0, I) (Eq. 4).
+    * ``generator`` G (the VAE decoder): z -> image; ``x_v = G(z_v)``,
+      ``x_g = G(z_g)`` with z_g ~ N(0, I) (``prior = "normal"``).
+    * ``discriminator`` D = D_dec(D_enc(.)), BEGAN's auto-encoder;
+      ``z_d = D_enc(x)``, ``z'_v = D_enc(x_v)``, ``x'_* = D(x_*)``.
+
+    Losses of one training step (Algorithm 1; scalars are batch means):
+
+    ========  =========================================  =====================
+    metric    paper term                                 definition
+    ========  =========================================  =====================
+    loss_e    L_e (Eq. 2)                                mean |x - x_v|
+    loss_n    L_n (Eq. 3)                                :func:`gaussian_kl`
+    loss_real L_d (Eq. 7)                                mean |x - x'_d|
+    loss_fake L_g (Eq. 7)                                mean |x_g - x'_g|
+    loss_v    L_v (Eq. 7)                                mean |x_v - x'_v|
+    loss_s    L_s (Eq. 9)                                mean |z_d - z'_v|
+    d_loss    L_dis (Eq. 13), trains D only              L_d - k_{t-1}(L_g + alpha L_v)
+    g_loss    L_gen (Eq. 14), trains G only              L_g + alpha L_v + beta L_s + gamma L_e
+    e_loss    L_enc (Eq. 15), trains E only              L_n + beta L_s + gamma L_e
+    e_t       Eq. 11 (sign typo read as in DESIGN.md)    eta L_d - L_g - alpha L_v
+    k         k_t after this step (Eq. 12, clipped)
+    m_global  convergence measure (sec. 3.4)             L_d + |e_t|
+    ========  =========================================  =====================
+
+    (Eq. 7 prints ``L_g = ||x - x'_g||``; the text and Fig. 1 define it on the
+    generated images, as here.) All three gradients come from one forward pass, each
+    of its own loss with respect to its own network's variables only, and D's loss
+    uses ``k_{t-1}`` (Eq. 13). Then ``k_t = clip(k_{t-1} + l1 e_t + l2 (e_t - e_{t-1})
+    + l3 (e_t + e_{t-2} - 2 e_{t-1}), 0, 1)`` with ``e_{t-1}``, ``e_{t-2}`` kept as
+    non-trainable weights ``e_prev1``, ``e_prev2`` that start at 0 and are saved in
+    ``.keras`` checkpoints.
+
+    Distribution follows :class:`~tfbegan.BEGAN`: eps and z_g are drawn for the
+    global batch from stateless normals keyed by ``(seed, 2 * step)`` and
+    ``(seed, 2 * step + 1)`` and sliced per replica; gradients of per-replica means
+    are divided by the replica count; metrics and the k update use all-reduced values.
+
+    Naming: ``alpha, beta, gamma, eta`` are paper 004's (eta is the diversity ratio
+    that BEGAN calls gamma; gamma weights L_e). The pixel losses are l1 (BEGAN's
+    exponent 1); ``distance`` swaps in another per-sample distance for L_d, L_g, L_v.
+
+    Args:
+      image_size, channels, filters, repeats, z_dim, h_dim, seed: the BEGAN backbone
+        (see :class:`~tfbegan.BEGAN`); h_dim is the size of z_d.
+      alpha: weight of L_v (0.3). beta: weight of L_s (0.1). gamma: weight of L_e
+        (0.1). eta: diversity ratio in (0, 1] (0.5). All from sec. 4.
+      pid_gains: (lambda_1, lambda_2, lambda_3), sec. 4: (1e-3, 1e-5, 1e-5).
+      k_init: k_0 in [0, 1].
+
+    Example:
+
+    ```python
+    model = tfbegan.VAEBEGAN(image_size=64, channels=3, filters=64, z_dim=64, h_dim=64)
+    model.compile(**model.make_optimizers())
+    model.fit(images_in_minus1_1, epochs=1, steps_per_epoch=100)
+    z = model.encode(images)            # mu of q(z | x)
+    edited = model.generate(z + 1.5 * attribute_vector)
+    ```
+
+    Reference: Khan, Hayat, Barnes, "Adversarial Training of Variational
+    Auto-encoders for High Fidelity Image Generation" (WACV 2018), seed 004.
+    """
+
+    prior = "normal"
+    has_encoder = True
+    convergence_metric = "m_global"
+
+    def __init__(self, image_size=64, channels=3, filters=64, repeats=2, z_dim=64,
+                 h_dim=64, alpha=0.3, beta=0.1, gamma=0.1, eta=0.5,
+                 pid_gains=equilibrium.DEFAULT_PID_GAINS, k_init=0.0, seed=0,
+                 distance=None, **kwargs):
+        alpha = _check_weight("alpha", alpha)
+        beta = _check_weight("beta", beta)
+        gamma = _check_weight("gamma", gamma)
+        if isinstance(eta, bool) or not isinstance(eta, (int, float)) \
+                or not (0.0 < eta <= 1.0):
+            raise ValueError(f"eta={eta!r} is out of range; allowed: (0, 1] "
+                             f"(the diversity ratio of paper 004, Eq. 10).")
+        pid_gains = equilibrium.check_pid_gains(pid_gains)
+        kwargs.pop("controller", None)
+        kwargs.pop("lambda_k", None)
+        # BEGAN's gamma is the diversity ratio (our eta); its eta is the pixel
+        # exponent (1: the paper's l1).
+        super().__init__(image_size=image_size, channels=channels, filters=filters,
+                         repeats=repeats, z_dim=z_dim, h_dim=h_dim, gamma=float(eta),
+                         lambda_k=pid_gains[0], eta=1, k_init=k_init, seed=seed,
+                         distance=distance, controller="pid", pid_gains=pid_gains,
+                         **kwargs)
+        self.alpha = alpha
+        self.beta = beta
+        self.gamma = gamma
+        self.eta = float(eta)
+        self.vae_encoder = self.build_vae_encoder_network(self.model_config)
+        self.e_optimizer = None
+
+    # ------------------------------------------------------------------ networks
+    def build_vae_encoder_network(self, config):
+        """E: image -> [mu, log sigma^2] (``2 * z_dim``), BEGAN's encoder backbone."""
+        return build_encoder(config.replace(h_dim=2 * config.z_dim), name="vae_encoder")
+
+    @property
+    def discriminator_encoder(self):
+        """D's encoder: image -> z_d (its latent is used by L_s, Eq. 9)."""
+        return self.discriminator.get_layer("encoder")
+
+    @property
+    def discriminator_decoder(self):
+        """D's decoder: z_d -> image."""
+        return self.discriminator.get_layer("decoder")
+
+    def metric_names(self):
+        return ("loss_real", "loss_fake", "loss_v", "loss_e", "loss_n", "loss_s",
+                "d_loss", "g_loss", "e_loss", "k", "e_t", "m_global")
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, e_optimizer=None, g_optimizer=None, d_optimizer=None, **kwargs):
+        """Attaches one optimizer per network (Adam(5e-5, beta1=0.5) by default) and
+        builds each on its variables inside the strategy scope."""
+        kwargs.pop("optimizer", None)
+        kwargs.pop("loss", None)
+        keras.Model.compile(self, optimizer=None, **kwargs)
+        made = self.make_optimizers()
+        self.e_optimizer = keras.optimizers.get(
+            e_optimizer if e_optimizer is not None else made["e_optimizer"])
+        self.g_optimizer = keras.optimizers.get(
+            g_optimizer if g_optimizer is not None else made["g_optimizer"])
+        self.d_optimizer = keras.optimizers.get(
+            d_optimizer if d_optimizer is not None else made["d_optimizer"])
+        opts = (self.e_optimizer, self.g_optimizer, self.d_optimizer)
+        if len({id(o) for o in opts}) != 3:
+            raise ValueError("e_optimizer, g_optimizer and d_optimizer must be three "
+                             "different optimizer objects (each keeps its own slots).")
+        with self.distribute_strategy.scope():
+            self.e_optimizer.build(self.vae_encoder.trainable_variables)
+            self.g_optimizer.build(self.generator.trainable_variables)
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def make_optimizers(self, learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1):
+        """Fresh Adam optimizers for :meth:`compile` (paper 004 sec. 4: lr 5e-5)."""
+        return {"e_optimizer": default_optimizer(learning_rate, beta1, name="e_adam"),
+                "g_optimizer": default_optimizer(learning_rate, beta1, name="g_adam"),
+                "d_optimizer": default_optimizer(learning_rate, beta1, name="d_adam")}
+
+    @property
+    def optimizers(self):
+        """D, G, E optimizers (D first, as in BEGAN)."""
+        return [o for o in (self.d_optimizer, self.g_optimizer,
+                            getattr(self, "e_optimizer", None)) if o is not None]
+
+    def get_compile_config(self):
+        if self.d_optimizer is None:
+            return None
+        ser = keras.saving.serialize_keras_object
+        return {"e_optimizer": ser(self.e_optimizer), "g_optimizer": ser(self.g_optimizer),
+                "d_optimizer": ser(self.d_optimizer)}
+
+    def compile_from_config(self, config):
+        de = keras.saving.deserialize_keras_object
+        self.compile(e_optimizer=de(config["e_optimizer"]),
+                     g_optimizer=de(config["g_optimizer"]),
+                     d_optimizer=de(config["d_optimizer"]))
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "image_size": self.image_size, "channels": self.channels,
+                "filters": self.filters, "repeats": self.repeats, "z_dim": self.z_dim,
+                "h_dim": self.h_dim, "alpha": self.alpha, "beta": self.beta,
+                "gamma": self.gamma, "eta": self.eta, "pid_gains": list(self.pid_gains),
+                "k_init": self.k_init, "seed": self.seed, "distance": self.distance_spec}
+
+    # ------------------------------------------------------------------ encoder
+    def encode_stats(self, images, training=False):
+        """``(mu, log sigma^2)`` of q(z | x), each ``[batch, z_dim]``."""
+        stats = self.vae_encoder(self._check_images(images), training=training)
+        return stats[:, :self.z_dim], stats[:, self.z_dim:]
+
+    def encode(self, images):
+        """images in [-1, 1] -> mu, the mean of q(z | x) (deterministic; sec. 5.5)."""
+        return self.encode_stats(images)[0]
+
+    def reconstruct_vae(self, images):
+        """``G(mu(x))``: the VAE's own reconstruction, in inference mode."""
+        return self.generator(self.encode(images), training=False)
+
+    # ------------------------------------------------------------------ steps
+    def compute_vae_losses(self, x, eps, z_g, k, training):
+        """Forward pass of Algorithm 1 (lines 3-10) and every loss term.
+
+        Args:
+          x: real images. eps: N(0, I) noise for Eq. 4. z_g: latents from the prior.
+          k: k_{t-1}, used by L_dis (Eq. 13).
+
+        Returns:
+          dict of scalar tensors named as in the class docstring (this replica's
+          batch means), plus ``mu``, ``log_var``, ``x_v``, ``x_g``.
+        """
+        mu, log_var = self.encode_stats(x, training=training)
+        z_v = mu + eps * tf.exp(0.5 * log_var)
+        x_v = self.generator(z_v, training=training)
+        x_g = self.generator(z_g, training=training)
+        d_enc, d_dec = self.discriminator_encoder, self.discriminator_decoder
+        z_d = d_enc(x, training=training)
+        z_g_d = d_enc(x_g, training=training)
+        z_v_d = d_enc(x_v, training=training)
+        loss_real = tf.reduce_mean(self.distance(x, d_dec(z_d, training=training)))
+        loss_fake = tf.reduce_mean(self.distance(x_g, d_dec(z_g_d, training=training)))
+        loss_v = tf.reduce_mean(self.distance(x_v, d_dec(z_v_d, training=training)))
+        loss_e = tf.reduce_mean(pixel_distance(x, x_v, 1))
+        loss_n = gaussian_kl(mu, log_var)
+        loss_s = l1_mean(z_d, z_v_d)
+        adversarial = loss_fake + self.alpha * loss_v
+        return {
+            "loss_real": loss_real, "loss_fake": loss_fake, "loss_v": loss_v,
+            "loss_e": loss_e, "loss_n": loss_n, "loss_s": loss_s,
+            "d_loss": loss_real - k * adversarial,
+            "g_loss": adversarial + self.beta * loss_s + self.gamma * loss_e,
+            "e_loss": loss_n + self.beta * loss_s + self.gamma * loss_e,
+            "mu": mu, "log_var": log_var, "x_v": x_v, "x_g": x_g,
+        }
+
+    _SCALARS = ("loss_real", "loss_fake", "loss_v", "loss_e", "loss_n", "loss_s",
+                "d_loss", "g_loss", "e_loss")
+
+    def _noise(self, local_batch, ctx, step):
+        """(eps, z_g) for this replica: slices of global-batch stateless normals."""
+        eps = self._global_z(local_batch, ctx, 2 * step + 1)
+        z_g = self._global_z(local_batch, ctx, 2 * step)
+        return eps, z_g
+
+    def train_step(self, data):
+        if self.d_optimizer is None or self.e_optimizer is None:
+            raise RuntimeError("Call model.compile(**model.make_optimizers()) before "
+                               "fit().")
+        x = self._check_images(data)
+        ctx = _replica_context()
+        n_rep = ctx.num_replicas_in_sync
+        step = tf.cast(tf.convert_to_tensor(self.d_optimizer.iterations), tf.int64)
+        eps, z_g = self._noise(tf.shape(x)[0], ctx, step)
+        k = tf.convert_to_tensor(self.k)
+
+        with tf.GradientTape(persistent=True) as tape:
+            out = self.compute_vae_losses(x, eps, z_g, k, training=True)
+            # Per-replica means; the optimizers sum over replicas.
+            e_scaled = out["e_loss"] / n_rep
+            g_scaled = out["g_loss"] / n_rep
+            d_scaled = out["d_loss"] / n_rep
+        e_vars = self.vae_encoder.trainable_variables
+        g_vars = self.generator.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        e_grads = tape.gradient(e_scaled, e_vars)
+        g_grads = tape.gradient(g_scaled, g_vars)
+        d_grads = tape.gradient(d_scaled, d_vars)
+        del tape
+        self.e_optimizer.apply_gradients(zip(e_grads, e_vars))
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+
+        values = self._all_mean(ctx, {n: out[n] for n in self._SCALARS})
+        values.update(self.update_k(k, values))
+        values["m_global"] = equilibrium.vae_began_convergence(
+            values["loss_real"], values["loss_fake"], values["loss_v"], self.eta,
+            self.alpha)
+        return self._report(values)
+
+    def equilibrium_error(self, values):
+        """``e_t = eta L_d - L_g - alpha L_v`` (Eq. 11, sign as in DESIGN.md)."""
+        return equilibrium.vae_began_error(values["loss_real"], values["loss_fake"],
+                                           values["loss_v"], self.eta, self.alpha)
+
+    def update_k(self, k, values):
+        """PID update of k (Eq. 12) from the all-reduced losses; reports ``e_t``."""
+        return self.pid_step(k, self.equilibrium_error(values))
+
+    def test_step(self, data):
+        x = self._check_images(data)
+        ctx = _replica_context()
+        # Fixed noise per evaluation batch position: comparable across evaluations.
+        eps, z_g = self._noise(tf.shape(x)[0], ctx, tf.constant(-1, tf.int64))
+        k = tf.convert_to_tensor(self.k)
+        out = self.compute_vae_losses(x, eps, z_g, k, training=False)
+        values = self._all_mean(ctx, {n: out[n] for n in self._SCALARS})
+        values["e_t"] = self.equilibrium_error(values)
+        values["m_global"] = values["loss_real"] + tf.abs(values["e_t"])
+        return self._report(values)

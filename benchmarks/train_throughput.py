@@ -17,9 +17,24 @@ per-round ratios.
 Prints one JSON line per configuration and path (median over rounds), then one line
 per configuration with ``path = "fit/loop"`` and the ratio.
 
+The matrix of issue 9 (``--matrix``, or pick axes with ``--dtypes`` and
+``--jit_modes``) crosses sizes, filters, dtype policy (float32, mixed_bfloat16) and
+XLA on/off; every cell reports ``gflop_per_step`` and the achieved GFLOP/s against
+the measured matrix-multiply ceiling of the machine (``--ceiling_float32``,
+``--ceiling_bfloat16``). FLOPs of one train step (see :func:`step_flops`)::
+
+    F = 3 * 2 * batch * (MAC(G) + 2 * MAC(D))
+
+MAC(net) are the multiply-accumulates of one sample's forward pass through the
+Conv2D and Dense layers (ELU, up-sampling and the loss are ignored); D runs on x and
+on G(z); "3x" counts the backward pass as twice the forward (input and weight
+gradients). It slightly under-counts: L_G's gradient back-propagates through D(G(z))
+a second time (persistent tape, one gradient call per network).
+
 Example:
   python benchmarks/train_throughput.py --sizes 32,64 --filters 64 --batch 16 \
       --steps 20 --warmup 3 --rounds 2
+  python benchmarks/train_throughput.py --matrix --steps 3 --warmup 1 --rounds 1
 """
 
 from __future__ import annotations
@@ -46,6 +61,13 @@ def _ints(text):
     return [int(v) for v in text.split(",") if v]
 
 
+def _words(text):
+    return [v for v in text.split(",") if v]
+
+
+DTYPES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", type=_ints, default=[32, 64], help="image sizes, e.g. 32,64")
@@ -59,7 +81,50 @@ def parse_args(argv=None):
                    help="passed to compile(); the loop uses what fit resolved to")
     p.add_argument("--steps_per_execution", type=int, default=1)
     p.add_argument("--lr", type=float, default=1e-4)
-    return p.parse_args(argv)
+    p.add_argument("--dtypes", type=_words, default=["float32"],
+                   help=f"compute dtypes, comma-separated: {', '.join(DTYPES)} (mixed "
+                        f"precision: variables, losses, k and outputs stay float32)")
+    p.add_argument("--jit_modes", type=_words, default=None,
+                   help="XLA settings to cross, e.g. false,true (default: --jit_compile)")
+    p.add_argument("--matrix", action="store_true",
+                   help="issue 9's matrix: sizes 32,64,128 x filters 64,128 x dtypes "
+                        "float32,bfloat16 x jit false,true (overrides those flags)")
+    p.add_argument("--ceiling_float32", type=float, default=180.0,
+                   help="measured float32 matmul GFLOP/s of this machine")
+    p.add_argument("--ceiling_bfloat16", type=float, default=317.0,
+                   help="measured bfloat16 matmul GFLOP/s (AVX512-BF16)")
+    args = p.parse_args(argv)
+    if args.matrix:
+        args.sizes, args.filters = [32, 64, 128], [64, 128]
+        args.dtypes, args.jit_modes = ["float32", "bfloat16"], ["false", "true"]
+    args.jit_modes = args.jit_modes or [args.jit_compile]
+    for d in args.dtypes:
+        if d not in DTYPES:
+            p.error(f"--dtypes: {d!r} is not one of {', '.join(DTYPES)}")
+    for j in args.jit_modes:
+        if j not in ("auto", "true", "false"):
+            p.error(f"--jit_modes: {j!r} is not one of auto, true, false")
+    return args
+
+
+def forward_macs(model):
+    """Multiply-accumulates of one sample's forward pass (Conv2D and Dense layers)."""
+    total = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.Conv2D):
+            h, w, c_out = layer.output.shape[1:]
+            kh, kw = layer.kernel_size
+            total += h * w * kh * kw * layer.input.shape[-1] * c_out
+        elif isinstance(layer, keras.layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return total
+
+
+def step_flops(cfg, batch):
+    """FLOPs of one BEGAN train step: 3 * 2 * batch * (MAC(G) + 2 MAC(D))."""
+    generator = networks.build_generator(cfg)
+    discriminator = networks.build_discriminator(cfg)
+    return 3 * 2 * batch * (forward_macs(generator) + 2 * forward_macs(discriminator))
 
 
 def make_data(size, channels, batch):
@@ -72,10 +137,11 @@ class FitPath:
 
     name = "fit"
 
-    def __init__(self, cfg, dataset, args):
+    def __init__(self, cfg, dataset, args, jit_compile=None):
         self.model = tfbegan.BEGAN(image_size=cfg.image_size, channels=cfg.channels,
                                    filters=cfg.filters, z_dim=cfg.z_dim, h_dim=cfg.h_dim)
-        jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
+        jit = {"auto": "auto", "true": True, "false": False}[
+            jit_compile or args.jit_compile]
         self.model.compile(**self.model.make_optimizers(args.lr, 0.5), jit_compile=jit,
                            steps_per_execution=args.steps_per_execution)
         self.dataset = dataset
@@ -105,14 +171,19 @@ class LoopPath:
         self.g_opt.build(self.generator.trainable_variables)
         self.k = tf.Variable(cfg.k_init, trainable=False, dtype=tf.float32)
         self.iterator = iter(dataset)
-        self.step_fn = tf.function(self._step, jit_compile=jit_compile,
-                                   reduce_retracing=True)
+        # As fit does: XLA compiles the step on a batch; the iterator read stays
+        # outside (XLA has no IteratorGetNext kernel).
+        self.update_fn = tf.function(self._update, jit_compile=jit_compile,
+                                     reduce_retracing=True)
+        self.step_fn = tf.function(self._step, reduce_retracing=True)
 
     def _loss(self, v, recon):
         return tf.reduce_mean(tf.abs(v - recon))
 
     def _step(self, iterator):
-        x = next(iterator)
+        return self.update_fn(next(iterator))
+
+    def _update(self, x):
         z = priors.sample("uniform", tf.shape(x)[0], self.cfg.z_dim, self.seed,
                           self.d_opt.iterations)
         d_vars = self.discriminator.trainable_variables
@@ -140,54 +211,83 @@ class LoopPath:
 
 
 def timed(path, steps):
-    start = time.perf_counter()
+    """(wall seconds, process CPU seconds) of ``steps`` steps.
+
+    CPU time is reported too because on a shared, oversubscribed machine the wall
+    time mostly measures waiting for a core.
+    """
+    start, cpu_start = time.perf_counter(), time.process_time()
     path.run(steps)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def main(argv=None):
     args = parse_args(argv)
     device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
-    configs = [(s, n) for s in args.sizes for n in args.filters]
-    setups = {}
-    for size, n in configs:
+    configs = [(s, n, d, j) for s in args.sizes for n in args.filters
+               for d in args.dtypes for j in args.jit_modes]
+    setups, flops = {}, {}
+    previous_policy = keras.mixed_precision.global_policy()
+    for size, n, dtype, jit in configs:
         cfg = ModelConfig(image_size=size, channels=args.channels, filters=n, z_dim=64,
                           h_dim=64)
+        flops[size, n] = flops.get((size, n)) or step_flops(cfg, args.batch)
         data = make_data(size, args.channels, args.batch)
-        fit = FitPath(cfg, data, args)
-        loop = LoopPath(cfg, data, args, jit_compile=fit.jit_compile)
+        # Layers read the global policy when they are built.
+        keras.mixed_precision.set_global_policy(DTYPES[dtype])
+        try:
+            fit = FitPath(cfg, data, args, jit_compile=jit)
+            loop = LoopPath(cfg, data, args, jit_compile=fit.jit_compile)
+        finally:
+            keras.mixed_precision.set_global_policy(previous_policy)
         for path in (fit, loop):
             path.run(args.warmup)  # tracing + first executions
-        setups[(size, n)] = (fit, loop)
+        setups[(size, n, dtype, jit)] = (fit, loop)
 
     seconds = {key: {"fit": [], "loop": []} for key in configs}
+    cpu = {key: {"fit": [], "loop": []} for key in configs}
     for r in range(args.rounds):
         for key in configs:
             order = setups[key] if r % 2 == 0 else setups[key][::-1]
             for path in order:
-                seconds[key][path.name].append(timed(path, args.steps))
-                print(f"# round {r} {key} {path.name}: "
-                      f"{1000 * seconds[key][path.name][-1] / args.steps:.1f} ms/step",
+                wall, cpu_s = timed(path, args.steps)
+                seconds[key][path.name].append(wall)
+                cpu[key][path.name].append(cpu_s)
+                print(f"# round {r} {key} {path.name}: {1000 * wall / args.steps:.1f} "
+                      f"ms/step wall, {1000 * cpu_s / args.steps:.1f} ms/step CPU",
                       file=sys.stderr, flush=True)
 
-    for size, n in configs:
-        fit, _ = setups[(size, n)]
+    for key in configs:
+        size, n, dtype, _ = key
+        fit, _ = setups[key]
         common = dict(image_size=size, filters=n, batch=args.batch, steps=args.steps,
                       channels=args.channels, rounds=args.rounds, device=device,
                       jit_compile=fit.jit_compile,
-                      steps_per_execution=args.steps_per_execution)
+                      steps_per_execution=args.steps_per_execution, dtype=dtype)
+        gflop = flops[size, n] / 1e9
+        ceiling = args.ceiling_bfloat16 if dtype == "bfloat16" else args.ceiling_float32
         for name in ("fit", "loop"):
-            secs = statistics.median(seconds[(size, n)][name])
+            secs = statistics.median(seconds[key][name])
+            achieved = gflop * args.steps / secs
             print(json.dumps({**common, "path": name,
+                              "gflop_per_step": round(gflop, 2),
+                              "achieved_gflops": round(achieved, 2),
+                              "ceiling_gflops": ceiling,
+                              "fraction_of_ceiling": round(achieved / ceiling, 3),
                               "images_per_sec": round(args.batch * args.steps / secs, 2),
                               "ms_per_step": round(1000 * secs / args.steps, 2),
                               "ms_per_step_rounds": [round(1000 * s / args.steps, 2)
-                                                     for s in seconds[(size, n)][name]]}))
-        ratios = [l / f for f, l in zip(seconds[(size, n)]["fit"],
-                                         seconds[(size, n)]["loop"])]
+                                                     for s in seconds[key][name]],
+                              "cpu_ms_per_step": round(1000 * statistics.median(
+                                  cpu[key][name]) / args.steps, 2)}))
+        # Throughput ratio fit/loop = loop time / fit time, per round (interleaved).
+        ratios = [lp / f for f, lp in zip(seconds[key]["fit"], seconds[key]["loop"])]
+        cpu_ratios = [lp / f for f, lp in zip(cpu[key]["fit"], cpu[key]["loop"])]
         print(json.dumps({**common, "path": "fit/loop",
                           "throughput_ratio": round(statistics.median(ratios), 3),
-                          "ratio_rounds": [round(q, 3) for q in ratios]}))
+                          "ratio_rounds": [round(q, 3) for q in ratios],
+                          "cpu_ratio": round(statistics.median(cpu_ratios), 3),
+                          "cpu_ratio_rounds": [round(q, 3) for q in cpu_ratios]}))
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def test_age_losses_hand_computed():
     z = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
     z_fake = np.array([[0.6, 0.8], [0.0, -1.0]], np.float32)
     z_real = np.array([[0.6, 0.8], [1.0, 0.0]], np.float32)
-    out = {k: float(v) for k, v in age_losses(x, z, z_real, None, z_fake, recon,
+    out = {k: float(v) for k, v in age_losses(x, z, z_real, z_fake, recon,
                                               lambda_z=3.0, mu_x=2.0).items()}
     # L_X = mean(|.5-0|, 0, |0-.5|, |1-0|) = 2/4; L_Z = ((.4^2+.8^2) + (0+2^2)) / 2 = 2.4
     assert out["l_x"] == pytest.approx(0.5, abs=1e-6)
@@ -125,6 +125,8 @@ def test_sphere_prior_and_api():
         tfbegan.AGE(**{**TINY, "lambda_z": -1})
     with pytest.raises(ValueError, match="mu_x=nan"):
         tfbegan.AGE(**{**TINY, "mu_x": float("nan")})
+    with pytest.raises(ValueError, match="g_steps=0"):
+        tfbegan.AGE(**{**TINY, "g_steps": 0})
     with pytest.raises(ValueError, match="z_dim=1"):
         tfbegan.AGE(**{**TINY, "z_dim": 1})
     with pytest.raises(ValueError, match="prior='ball'"):
@@ -155,6 +157,38 @@ def test_each_optimizer_uses_only_its_own_loss():
                                        rtol=1e-4, err_msg=f"{k} update")
 
 
+def test_extra_generator_steps_use_fresh_z():
+    lr = 0.01
+    model = _model(g_steps=2)
+    _sgd(model, lr)
+    x = _images()
+    z0, z1 = model.sample_z(4, model.seed, 0), model.sample_z(4, model.seed, 1)
+    model.train_on_batch(x)
+    # Replay: the joint step (e and g on z0), then a g-only step on z1.
+    ref = _model(g_steps=2)
+    with tf.GradientTape(persistent=True) as tape:
+        out = ref.compute_losses(tf.constant(x), z0, training=True)
+    e_vars, g_vars = ref.encoder.trainable_variables, ref.generator.trainable_variables
+    e_grads = tape.gradient(out["e_loss"], e_vars)
+    g_grads = tape.gradient(out["g_loss"], g_vars)
+    for v, g in zip(e_vars, e_grads):
+        v.assign(v - lr * g)
+    for v, g in zip(g_vars, g_grads):
+        v.assign(v - lr * g)
+    after_joint = [v.numpy() for v in g_vars]
+    with tf.GradientTape() as tape:
+        z_fake = ref.encoder(ref.generator(z1))
+        loss = gaussian_kl_to_standard(*fit_gaussian(z_fake)) + ref.lambda_z * tf.reduce_mean(
+            tf.reduce_sum(tf.square(z1 - z_fake), axis=-1))
+    for v, g in zip(g_vars, tape.gradient(loss, g_vars)):
+        v.assign(v - lr * g)
+    # The g-only step moves weights far more than the tolerance below.
+    assert max(np.max(np.abs(v.numpy() - w)) for v, w in zip(g_vars, after_joint)) > 1e-2
+    for a, b in zip(model.trainable_variables, ref.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4, rtol=1e-4)
+    assert [int(o.iterations) for o in model.optimizers] == [1, 2]
+
+
 def test_two_replicas_equal_one(two_replica_strategy):
     x = _images(8, seed=4)
     # The Gaussian fit is not a mean of per-sample terms: per-replica fits differ
@@ -167,7 +201,7 @@ def test_two_replicas_equal_one(two_replica_strategy):
         with strategy.scope():
             model = _model()
             _sgd(model, 0.002)
-        history = model.fit(x, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        history = model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0)
         weights.append([v.numpy() for v in model.trainable_variables])
         logs.append(history.history)
     for a, b in zip(*weights):
@@ -178,7 +212,7 @@ def test_two_replicas_equal_one(two_replica_strategy):
 
 def test_keras_round_trip_resumes_exactly(tmp_path):
     x = _images(8, seed=2)
-    model = _model(lambda_z=50.0, mu_x=3.0)
+    model = _model(lambda_z=50.0, mu_x=3.0, g_steps=2)
     model.compile(**model.make_optimizers(1e-3, 0.5))
     model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0)
     path = str(tmp_path / "age.keras")
@@ -186,8 +220,9 @@ def test_keras_round_trip_resumes_exactly(tmp_path):
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, tfbegan.AGE)
     assert loaded.get_config() == model.get_config()
-    assert loaded.lambda_z == 50.0 and loaded.mu_x == 3.0
-    assert [int(o.iterations) for o in loaded.optimizers] == [2, 2]
+    assert loaded.lambda_z == 50.0 and loaded.mu_x == 3.0 and loaded.g_steps == 2
+    # Two steps: e updated twice, g twice per step (g_steps = 2).
+    assert [int(o.iterations) for o in loaded.optimizers] == [2, 4]
     for a, b in zip(model.variables, loaded.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     model.fit(x[:4], batch_size=4, epochs=1, verbose=0)
@@ -243,9 +278,9 @@ def test_flags_and_registry():
     fv = flags.FlagValues()
     flags_age.define_flags(fv)
     fv(["prog"])
-    assert flags_age.model_kwargs(fv) == {"lambda_z": 1000.0, "mu_x": 10.0}
-    fv(["prog", "--age_lambda_z=5", "--age_mu_x=0.5"])
-    assert flags_age.model_kwargs(fv) == {"lambda_z": 5.0, "mu_x": 0.5}
+    assert flags_age.model_kwargs(fv) == {"lambda_z": 1000.0, "mu_x": 10.0, "g_steps": 1}
+    fv(["prog", "--age_lambda_z=5", "--age_mu_x=0.5", "--age_g_steps=3"])
+    assert flags_age.model_kwargs(fv) == {"lambda_z": 5.0, "mu_x": 0.5, "g_steps": 3}
 
 
 # ---------------------------------------------------------------------- export
@@ -266,6 +301,20 @@ print(json.dumps(out))
 """
 
 
+def test_export_encode_signature(tmp_path):
+    export = pytest.importorskip("tfbegan.export")
+    x = _images(3, seed=9)
+    model = _model()
+    path = export.export_generator(model, str(tmp_path / "age"))
+    loaded = tf.saved_model.load(path)
+    z = loaded.signatures["encode"](images=tf.constant(x))["z"]
+    np.testing.assert_allclose(z, model.encode(x), atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, atol=1e-5)
+    images = loaded.signatures["serving_default"](z=z)["images_float"]
+    np.testing.assert_allclose(images, np.clip(model.reconstruct(x), -1, 1), atol=1e-5)
+
+
+@pytest.mark.large
 def test_export_encode_reloads_without_tfbegan(tmp_path):
     export = pytest.importorskip("tfbegan.export")
     x = _images(3, seed=9)

@@ -123,10 +123,25 @@ def test_latent_cli_writes_strip(exported_vae, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     # 3 rows x 5 columns of 8x8 tiles with 2-pixel padding.
     assert Image.open(out).size == (5 * 10 + 2, 3 * 10 + 2)
-    bad = subprocess.run(cmd[:4] + ["--attribute=Not_An_Attribute", f"--out={out}"],
-                         capture_output=True, text=True, env=env, timeout=300)
-    assert bad.returncode == 1 and "Not_An_Attribute" in bad.stderr
-    assert "Traceback" not in bad.stderr
+
+
+def test_latent_cli_bad_input_is_one_line(exported_vae, tmp_path, capsys):
+    from absl import flags
+
+    from tfbegan.cli import latent
+
+    _, path = exported_vae
+    fv = flags.FlagValues()
+    latent.define_flags(fv)
+    fv(["tfbegan-latent", f"--export_dir={path}", "--attribute=Not_An_Attribute",
+        f"--out={tmp_path}/x.png"])
+    with pytest.raises(SystemExit) as exit_info:
+        latent.main(["tfbegan-latent"], fv)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "Not_An_Attribute" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(ValueError, match="--scale entry 'x'"):
+        latent.parse_scales(["1", "x"])
 
 
 def test_draw_strip_scale_zero_column_is_base(exported_vae):

@@ -130,7 +130,7 @@ def test_two_replicas_equal_one(two_replica_strategy):
         with strategy.scope():
             model = _model()
             _sgd(model, 0.05)
-        history = model.fit(x, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        history = model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0)
         weights.append([v.numpy() for v in model.trainable_variables])
         logs.append(history.history)
     assert len(weights[0]) == len(weights[1]) > 0

@@ -61,6 +61,9 @@ def test_layout_metadata_and_versions(exported):
     # Only the version directory: the temporary directory was renamed, not copied.
     assert sorted(os.listdir(base)) == ["1"]
     assert {"saved_model.pb", "variables", "assets.extra"} <= set(os.listdir(path))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
     meta = export_lib.read_metadata(path)
     assert meta["model_type"] == "EncoderBEGAN"
     assert (meta["image_size"], meta["channels"], meta["z_dim"]) == (SIZE, 1, Z_DIM)
@@ -346,3 +349,28 @@ def test_saved_model_cli_show(exported):
     assert tensors(blocks["encode"], "output") == {"z": ("DT_FLOAT", f"(-1, {Z_DIM})")}
     for name in ("serving_default", "sample", "interpolate", "encode"):
         assert "tensorflow/serving/predict" in proc.stdout.split(f"signature_def['{name}']")[1]
+
+
+def _encoder_models():
+    from tfbegan.models import MODELS
+
+    return sorted(name for name, cls in MODELS.items() if getattr(cls, "has_encoder", False))
+
+
+@pytest.mark.parametrize("name", _encoder_models())
+def test_registered_encoder_models_export(name, tmp_path):
+    """Every registered model with an encoder exports ``encode`` and a ``sample`` that
+    reproduces ``model.generate`` (its own prior: normal for VAE+BEGAN, sphere for AGE)."""
+    from tfbegan.models import MODELS
+
+    model = MODELS[name](image_size=SIZE, channels=1, filters=4, repeats=1, z_dim=Z_DIM,
+                         h_dim=Z_DIM, seed=0)
+    path = export_lib.export_generator(model, str(tmp_path))
+    sigs = tf.saved_model.load(path).signatures
+    assert {"serving_default", "sample", "interpolate", "encode"} <= set(sigs)
+    assert export_lib.read_metadata(path)["prior"] == model.prior
+    got = sigs["sample"](num=tf.constant(3), seed=tf.constant(4, tf.int64))["images_float"]
+    np.testing.assert_allclose(got.numpy(), np.clip(model.generate(3, seed=4), -1, 1),
+                               atol=1e-5)
+    np.testing.assert_allclose(sigs["encode"](images=got)["z"].numpy(),
+                               model.encode(got.numpy()).numpy(), atol=1e-5)

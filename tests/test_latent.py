@@ -54,7 +54,7 @@ def test_invert_keeps_z_in_the_uniform_support():
     def g(z):
         return tf.tile(tf.reshape(2.0 * z[:, :1], [-1, 1, 1, 1]), [1, 4, 4, 1])
 
-    x = np.stack([np.full((4, 4, 1), 1.6, np.float32), np.full((4, 4, 1), 3.0, np.float32)])
+    x = np.stack([np.full((4, 4, 1), v, np.float32) for v in (1.6, 3.0)])
     z, err = latent.invert(g, x, steps=300, learning_rate=0.05, z_dim=2)
     assert np.all(np.abs(z) <= 1.0)
     np.testing.assert_allclose(z[:, 0], [0.8, 1.0], atol=1e-4)

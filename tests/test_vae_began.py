@@ -100,6 +100,10 @@ def test_each_loss_on_fixed_linear_networks_by_hand():
     values = {n: out[n] for n in ("loss_real", "loss_fake", "loss_v")}
     # e_t = 0.5 * 0.5 - 0.25 - 0.3 * 0.25 = -0.075
     assert float(model.equilibrium_error(values)) == pytest.approx(-0.075, abs=1e-6)
+    model.kl_weight = 0.5
+    out = model.compute_vae_losses(tf.constant(x, tf.float32), eps, z_g,
+                                   tf.constant(0.2), training=False)
+    assert float(out["e_loss"]) == pytest.approx(0.5 * hand["loss_n"] + 0.06, abs=1e-6)
 
 
 # ---------------------------------------------------------------------- training
@@ -196,7 +200,7 @@ def test_keras_round_trip_resumes_exactly(tmp_path):
 
     def make():
         m = VAEBEGAN(**SMALL, alpha=0.2, beta=0.3, gamma=0.4, eta=0.6,
-                     pid_gains=(0.05, 0.01, 0.01), seed=5)
+                     pid_gains=(0.05, 0.01, 0.01), seed=5, kl_weight=0.5)
         m.compile(**m.make_optimizers(1e-3, 0.5))
         return m
 
@@ -210,7 +214,8 @@ def test_keras_round_trip_resumes_exactly(tmp_path):
     first.save(path)
     resumed = keras.saving.load_model(path)
     assert isinstance(resumed, VAEBEGAN)
-    assert (resumed.alpha, resumed.beta, resumed.gamma, resumed.eta) == (0.2, 0.3, 0.4, 0.6)
+    assert (resumed.alpha, resumed.beta, resumed.gamma, resumed.eta,
+            resumed.kl_weight) == (0.2, 0.3, 0.4, 0.6, 0.5)
     assert resumed.e_optimizer.iterations.numpy() == 2
     assert float(resumed.e_prev1) == float(first.e_prev1) != 0.0
     resumed.fit(x, batch_size=4, epochs=2, verbose=0)
@@ -222,7 +227,8 @@ def test_keras_round_trip_resumes_exactly(tmp_path):
 @pytest.mark.parametrize("kwargs, match", [
     ({"eta": 0.0}, "eta"), ({"eta": 1.5}, "eta"), ({"alpha": -0.1}, "alpha"),
     ({"beta": float("inf")}, "beta"), ({"gamma": "x"}, "gamma"),
-    ({"pid_gains": (1, 2)}, "pid_gains"), ({"k_init": 2.0}, "k_init")])
+    ({"pid_gains": (1, 2)}, "pid_gains"), ({"k_init": 2.0}, "k_init"),
+    ({"kl_weight": -1.0}, "kl_weight")])
 def test_bad_arguments_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
         VAEBEGAN(**SMALL, **kwargs)
@@ -241,7 +247,7 @@ def test_registry_flags_and_encode():
     fv(["prog", "--vae_eta=0.7", "--vae_pid_gains=0.1,0,0.2"])
     kwargs = flags_vae_began.model_kwargs(fv)
     assert kwargs == {"alpha": 0.3, "beta": 0.1, "gamma": 0.1, "eta": 0.7,
-                      "pid_gains": (0.1, 0.0, 0.2), "k_init": 0.0}
+                      "pid_gains": (0.1, 0.0, 0.2), "k_init": 0.0, "kl_weight": 1.0}
     model = VAEBEGAN(**SMALL, **kwargs)
     assert model.has_encoder
     x = _images(3)

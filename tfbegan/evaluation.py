@@ -686,6 +686,8 @@ class QualityEvaluator(keras.callbacks.Callback):
       every_n_steps: period (> 0).
       num_samples: generated images per evaluation.
       log_dir: TensorBoard directory (None: only :attr:`history`).
+      kid_subsets: KID subsets per evaluation (fewer than the CLI's 100: this runs
+        inside training).
 
     Example:
 
@@ -699,7 +701,8 @@ class QualityEvaluator(keras.callbacks.Callback):
 
     def __init__(self, real_images, feature_network, every_n_steps=1000,
                  num_samples=1000, seed=0, log_dir=None, warn_collapse=True,
-                 collapse_margin=0.2, kid_subset_size=1000, ms_ssim_pairs=500):
+                 collapse_margin=0.2, kid_subsets=10, kid_subset_size=1000,
+                 ms_ssim_pairs=500):
         super().__init__()
         if isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) \
                 or every_n_steps <= 0:
@@ -718,6 +721,7 @@ class QualityEvaluator(keras.callbacks.Callback):
         self.log_dir = log_dir
         self.warn_collapse = warn_collapse
         self.collapse_margin = collapse_margin
+        self.kid_subsets = kid_subsets
         self.kid_subset_size = kid_subset_size
         self.ms_ssim_pairs = ms_ssim_pairs
         #: One report dict (plus ``step``) per evaluation.
@@ -736,6 +740,7 @@ class QualityEvaluator(keras.callbacks.Callback):
         step = self._step() if step is None else int(step)
         generated = np.asarray(self.model.generate(self.num_samples, seed=self.seed))
         report = evaluate_images(generated, self.real_images, self.feature_network,
+                                 kid_subsets=self.kid_subsets,
                                  kid_subset_size=self.kid_subset_size,
                                  ms_ssim_pairs=self.ms_ssim_pairs, seed=self.seed,
                                  real_cache=self._real_cache)

@@ -144,6 +144,12 @@ def make_signature_functions(model):
     return functions
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def existing_versions(export_base):
     """Sorted integer versions already under ``export_base`` (directories only)."""
     if not os.path.isdir(export_base):
@@ -278,6 +284,9 @@ def export_generator(model, export_base, version=None, step=None, extra_config=N
     # A non-integer hidden name: Serving only loads directories named by integers.
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_base)
     try:
+        # mkdtemp makes the directory private (0700); a model server running as
+        # another user must be able to read the version it becomes.
+        os.chmod(tmp, 0o777 & ~_umask())
         build_archive(model).write_out(tmp, verbose=False)
         _write_assets_extra(tmp, model, model_name, meta)
         if os.path.exists(final):  # another writer got there first

@@ -412,7 +412,8 @@ def load_images(source, num, image_size, channels, seed=0):
         if x.ndim == 3:
             x = x[..., None]
         if x.ndim != 4 or x.shape[-1] not in (1, 3):
-            raise ValueError(f"{source!r} holds shape {x.shape}; expected [N, H, W, 1|3].")
+            raise ValueError(f"{source!r} holds shape {x.shape}; expected "
+                             f"[N, H, W, 1|3].")
         x = x[:num]
         x = x.astype(np.float32) / 127.5 - 1.0 if x.dtype == np.uint8 else \
             x.astype(np.float32)

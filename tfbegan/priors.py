@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+_ALG = "philox"
+
 PRIORS = ("uniform", "normal", "sphere")
 
 
@@ -27,10 +29,16 @@ def sample(prior, num, z_dim, seed, counter=0):
     if prior not in PRIORS:
         raise ValueError(f"prior={prior!r} is not supported; allowed: {PRIORS}.")
     key = tf.stack([tf.cast(seed, tf.int64), tf.cast(counter, tf.int64)])
+    # An explicit algorithm: under XLA (jit_compile, fit()'s default on GPUs)
+    # "auto_select" gives other numbers than eager/graph mode even for a constant
+    # key; with "philox" a constant key matches. A key computed at run time (the
+    # training step) still gives another stream inside XLA (XLA's own Philox), so
+    # z sequences agree within one compilation mode, not across modes.
     shape = tf.stack([tf.cast(num, tf.int32), z_dim])
     if prior == "uniform":
-        return tf.random.stateless_uniform(shape, seed=key, minval=-1.0, maxval=1.0)
-    z = tf.random.stateless_normal(shape, seed=key)
+        return tf.random.stateless_uniform(shape, seed=key, minval=-1.0, maxval=1.0,
+                                           alg=_ALG)
+    z = tf.random.stateless_normal(shape, seed=key, alg=_ALG)
     if prior == "sphere":
         # A standard normal is rotation invariant, so its direction is uniform.
         z = tf.math.l2_normalize(z, axis=-1)

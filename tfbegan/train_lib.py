@@ -11,10 +11,10 @@ callbacks, and leaves in ``workdir``::
     metrics.csv            metric rows every log_every steps
     convergence.png        M_global, k, L(x), L(G(z)) against steps
 
-Resume is exact: weights, k, every optimizer's state and learning rate, the
-step-keyed z sequence, the data order (the seeded stream is skipped to the resumed
-step), callback state and the fixed sample z all continue where the checkpoint left
-them.
+Resume continues the run: weights, k, every optimizer's state and learning rate,
+the step-keyed z sequence, callback state and the fixed sample z all continue where
+the checkpoint left them; the data stream is reshuffled with a seed derived from the
+resumed step (deterministic, but not the order an uninterrupted run would have seen).
 """
 
 from __future__ import annotations
@@ -95,6 +95,38 @@ def is_chief(strategy):
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type in (None, "worker") and task_id == 0 and not has_chief
+
+
+def _rank1_logs(step_fn):
+    """``step_fn`` with every scalar log reshaped to ``[1]``.
+
+    Keras 3's fit reduces the step's logs under a multi-worker collective strategy
+    with ``strategy.reduce("MEAN", v, axis=0)``, which fails on scalars ("Invalid
+    reduction dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388);
+    the ``[1]`` logs come back from that reduction as the scalars callbacks expect.
+    """
+    def wrapped(data):
+        return {name: tf.reshape(value, [-1]) if tf.is_tensor(value) and
+                value.shape.rank == 0 else value
+                for name, value in step_fn(data).items()}
+    return wrapped
+
+
+def _check_same_start(strategy, step):
+    """Raises ValueError unless every worker resumed from the same step.
+
+    Each worker loads the newest checkpoint of *its* view of ``workdir``; only a
+    filesystem shared by all workers (docs/multi_worker.md) makes them agree. A
+    cross-worker min and max of the step (float32: exact below 2^24 steps) catches
+    a worker that found another checkpoint or none, before any step is trained.
+    """
+    value = strategy.run(lambda: tf.constant(float(step), tf.float32))
+    low = int(strategy.reduce(tf.distribute.ReduceOp.MIN, value, axis=None))
+    high = int(strategy.reduce(tf.distribute.ReduceOp.MAX, value, axis=None))
+    if low != high:
+        raise ValueError(f"workers resumed from different steps ({low} .. {high}): "
+                         f"every worker must see the chief's workdir; put --workdir on "
+                         f"a filesystem shared by all workers.")
 
 
 def _check_resume_compatible(workdir, config):
@@ -190,6 +222,13 @@ def train(config: TrainConfig, workdir: str, strategy=None, extra_callbacks=()):
     if config.batch_size % replicas:
         raise ValueError(f"batch_size={config.batch_size} is not divisible by the "
                          f"{replicas} replicas; use a multiple of {replicas}.")
+    spe = config.steps_per_execution
+    for name in ("log_every", "checkpoint_every", "sample_every"):
+        # Callbacks run once per execution of spe steps and act on step % every.
+        if getattr(config, name) % spe:
+            raise ValueError(f"{name}={getattr(config, name)} is not a multiple of "
+                             f"steps_per_execution={spe}; callbacks only see every "
+                             f"{spe}th step.")
     channels = data_lib.num_channels(config.data)
     want = config.model_kwargs.get("channels", channels)
     if want != channels:
@@ -199,8 +238,21 @@ def train(config: TrainConfig, workdir: str, strategy=None, extra_callbacks=()):
     if size != config.data.image_size:
         raise ValueError(f"image_size={size} does not match the data pipeline's "
                          f"{config.data.image_size}.")
+    # The dtype policy is process state read when layers are built: set it for this
+    # run only, so a later model in the same process is float32 again.
+    previous_policy = keras.mixed_precision.global_policy()
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
+    try:
+        return _train_in_policy(config, workdir, strategy, extra_callbacks)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train_in_policy(config, workdir, strategy, extra_callbacks):
+    """train()'s body once settings are validated and the dtype policy is set."""
+    from tfbegan import data as data_lib
+
     chief = is_chief(strategy)
 
     latest = checkpoints.latest_checkpoint(workdir)
@@ -216,16 +268,23 @@ def train(config: TrainConfig, workdir: str, strategy=None, extra_callbacks=()):
         else:
             keras.utils.set_random_seed(config.seed)
             model = build_model(config)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        model.train_step = _rank1_logs(model.train_step)
+        model.test_step = _rank1_logs(model.test_step)
     start = cb.global_step(model)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _check_same_start(strategy, start)
     if chief:
         _write_config(workdir, config)
     if start >= config.steps:
         logger.info("%s is already at step %d >= steps=%d; nothing to train.",
                     workdir, start, config.steps)
 
-    dataset = data_lib.make_dataset(config.data, config.batch_size, seed=config.seed)
-    if start:
-        dataset = dataset.skip(start)
+    # A resumed run reseeds the shuffle with its start step instead of skipping
+    # `start` batches: skipping would re-decode every image seen so far (hours on
+    # CelebA), and CPU kernels are not bitwise deterministic anyway.
+    dataset = data_lib.make_dataset(config.data, config.batch_size,
+                                    seed=config.seed + start)
 
     nan_guard = cb.NaNGuard()
     lr_decay = cb.ConvergenceLRDecay(
@@ -279,8 +338,12 @@ def train(config: TrainConfig, workdir: str, strategy=None, extra_callbacks=()):
         summary["samples"] = samples.write(step)
         csv_path = os.path.join(workdir, "metrics.csv")
         if os.path.exists(csv_path):
+            # Models without k / M_global (BiGAN, AGE) plot their own metrics.
+            keys = {} if hasattr(model, "k") else {"keys": (
+                model.convergence_metric, *[n for n in model.metric_names()
+                                            if n != model.convergence_metric])}
             summary["convergence_plot"] = cb.plot_convergence(
-                csv_path, os.path.join(workdir, "convergence.png"))
+                csv_path, os.path.join(workdir, "convergence.png"), **keys)
         if config.export_base:
             from tfbegan.export import export_generator
 

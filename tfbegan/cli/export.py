@@ -10,10 +10,12 @@ line on stderr and exit status 1.
 
 from __future__ import annotations
 
+import logging as pylogging
 import os
-import sys
 
-from absl import app, flags
+from absl import app, flags, logging
+
+from tfbegan.cli import common
 
 FLAGS = flags.FLAGS
 
@@ -31,16 +33,15 @@ def define_flags():
                          "overwritten); default: one more than the newest existing.")
 
 
-def _fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(1)
-
-
 def main(argv):
     if len(argv) > 1:
-        _fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
+        common.fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
+    if not FLAGS["verbosity"].present:
+        # SavedModel writing and loading log every asset at INFO.
+        logging.set_verbosity(logging.WARNING)
+        pylogging.getLogger("tensorflow").setLevel(pylogging.WARNING)
     try:
-        # Validate everything cheap before loading TensorFlow and the model.
+        # Validate everything cheap before loading the model.
         if not FLAGS.workdir:
             raise ValueError("--workdir is required (a tfbegan-train run directory).")
         if not FLAGS.export_base:
@@ -64,7 +65,7 @@ def main(argv):
         path = export.export_from_workdir(FLAGS.workdir, FLAGS.export_base,
                                           version=FLAGS.version)
     except (ValueError, FileNotFoundError, OSError) as e:
-        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        common.fail(e if str(e) else type(e).__name__)
     print(path)
 
 

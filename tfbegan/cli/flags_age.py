@@ -15,9 +15,12 @@ def define_flags(flag_values=FLAGS):
                        "L_X = mean |x - g(e(x))| in the encoder objective V2 - mu L_X "
                        "(seed 002 Eq. 11; AGE paper experiments: 10).",
                        flag_values=flag_values)
+    flags.DEFINE_integer("age_g_steps", 1, "Generator updates per encoder update (1: Eqs. "
+                         "10-11 once each per step; AGE reference code runs 2-3).",
+                         flag_values=flag_values)
 
 
 def model_kwargs(flag_values=FLAGS):
     """AGE constructor arguments beyond the backbone."""
     f = flag_values
-    return {"lambda_z": f.age_lambda_z, "mu_x": f.age_mu_x}
+    return {"lambda_z": f.age_lambda_z, "mu_x": f.age_mu_x, "g_steps": f.age_g_steps}

@@ -37,6 +37,10 @@ def define_flags(flag_values=None):
         "Eq. 12).", flag_values=fv)
     flags.DEFINE_float("vae_k_init", 0.0, "k_0 of the PID controller, in [0, 1] "
                        "(paper 004: 0).", flag_values=fv)
+    flags.DEFINE_float(
+        "vae_kl_weight", 1.0, "Weight of the KL term L_n in L_enc (paper 004 Eq. 15: 1; "
+        "about 1e-3 with --vae_gamma=1 keeps the encoder informative in short runs on "
+        "the embedded digits).", flag_values=fv)
 
 def model_kwargs(FLAGS):  # noqa: N803 - absl's FLAGS object
     """``VAEBEGAN`` constructor kwargs beyond the backbone ones."""
@@ -46,4 +50,5 @@ def model_kwargs(FLAGS):  # noqa: N803 - absl's FLAGS object
         raise ValueError(f"--vae_pid_gains={','.join(FLAGS.vae_pid_gains)} must be three "
                          f"numbers, e.g. 1e-3,1e-5,1e-5.") from None
     return {"alpha": FLAGS.vae_alpha, "beta": FLAGS.vae_beta, "gamma": FLAGS.vae_gamma,
-            "eta": FLAGS.vae_eta, "pid_gains": gains, "k_init": FLAGS.vae_k_init}
+            "eta": FLAGS.vae_eta, "pid_gains": gains, "k_init": FLAGS.vae_k_init,
+            "kl_weight": FLAGS.vae_kl_weight}

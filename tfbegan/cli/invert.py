@@ -25,50 +25,55 @@ from absl import app, flags
 FLAGS = flags.FLAGS
 
 
-def define_flags():
-    """The invert flags (idempotent)."""
-    if "images" in FLAGS:
+def define_flags(flag_values=FLAGS):
+    """The invert flags, in ``flag_values`` (idempotent)."""
+    fv = flag_values
+    if "images" in fv:
         return
-    flags.DEFINE_string("export_dir", None,
-                        "SavedModel from tfbegan-export (a version directory or a model "
-                        "base path: its newest version).")
-    flags.DEFINE_string("checkpoint", None,
-                        "Instead of --export_dir: a ckpt-<step>.keras file or a "
-                        "tfbegan-train workdir (newest checkpoint).")
-    flags.DEFINE_string("images", "mnist5k",
-                        "Real images: a folder (first 2 * num_pairs files, sorted), "
-                        "image files separated by commas, a .npy array, or mnist5k "
-                        "(a seeded choice of the embedded digits).")
-    flags.DEFINE_integer("num_pairs", 4, "Pairs of real images (rows of the figure).")
+    flags.DEFINE_string("export_dir", None, "SavedModel from tfbegan-export (a version "
+                        "directory or a model base path: its newest version).",
+                        flag_values=fv)
+    flags.DEFINE_string("checkpoint", None, "Instead of --export_dir: a "
+                        "ckpt-<step>.keras file or a tfbegan-train workdir (newest "
+                        "checkpoint).", flag_values=fv)
+    flags.DEFINE_string("images", "mnist5k", "Real images: a folder (first "
+                        "2 * num_pairs files, sorted), image files separated by commas, "
+                        "a .npy array, or mnist5k (a seeded choice of the embedded "
+                        "digits).", flag_values=fv)
+    flags.DEFINE_integer("num_pairs", 4, "Pairs of real images (rows of the figure).",
+                         flag_values=fv)
     flags.DEFINE_integer("steps", 8, "Interpolated images between the two "
-                         "reconstructions of a row (BEGAN Figure 4c: 6).")
+                         "reconstructions of a row (BEGAN Figure 4c shows 6).",
+                         flag_values=fv)
     flags.DEFINE_boolean("spherical", False, "Spherical (slerp) instead of linear "
-                         "interpolation in z.")
-    flags.DEFINE_integer("inversion_steps", 500, "Adam steps of the z search "
-                         "(BEGAN sec. 4.3 does not state its count).")
+                         "interpolation in z.", flag_values=fv)
+    flags.DEFINE_integer("inversion_steps", 500, "Adam steps of the z search (BEGAN "
+                         "sec. 4.3 does not state its count).", flag_values=fv)
     flags.DEFINE_float("inversion_lr", 0.05, "Initial Adam learning rate of the z "
-                       "search (cosine-decayed to 0).")
-    flags.DEFINE_integer("seed", 0, "Seed of the initial z and of the mnist5k choice.")
-    flags.DEFINE_integer("scale", 2, "Integer upscaling of the PNG (nearest neighbour).")
-    flags.DEFINE_string("out", "figure4.png", "Output PNG path.")
+                       "search (cosine-decayed to 0).", flag_values=fv)
+    flags.DEFINE_integer("seed", 0, "Seed of the initial z and of the mnist5k choice.",
+                         flag_values=fv)
+    flags.DEFINE_integer("scale", 2, "Integer upscaling of the PNG (nearest "
+                         "neighbour).", flag_values=fv)
+    flags.DEFINE_string("out", "figure4.png", "Output PNG path.", flag_values=fv)
 
 
-def _validate():
-    if not FLAGS.export_dir and not FLAGS.checkpoint:
+def _validate(f):
+    if not f.export_dir and not f.checkpoint:
         raise ValueError("pass --export_dir=SAVEDMODEL (or --checkpoint=PATH).")
-    if FLAGS.export_dir and FLAGS.checkpoint:
+    if f.export_dir and f.checkpoint:
         raise ValueError("pass only one of --export_dir and --checkpoint.")
-    if not 1 <= FLAGS.num_pairs <= 64:
-        raise ValueError(f"--num_pairs={FLAGS.num_pairs} must be in [1, 64].")
-    if not 0 <= FLAGS.steps <= 64:
-        raise ValueError(f"--steps={FLAGS.steps} must be in [0, 64].")
-    if FLAGS.inversion_steps < 1:
-        raise ValueError(f"--inversion_steps={FLAGS.inversion_steps} must be >= 1.")
-    if not FLAGS.inversion_lr > 0:
-        raise ValueError(f"--inversion_lr={FLAGS.inversion_lr} must be > 0.")
-    if FLAGS.scale < 1:
-        raise ValueError(f"--scale={FLAGS.scale} must be >= 1.")
-    if not FLAGS.out:
+    if not 1 <= f.num_pairs <= 64:
+        raise ValueError(f"--num_pairs={f.num_pairs} must be in [1, 64].")
+    if not 0 <= f.steps <= 64:
+        raise ValueError(f"--steps={f.steps} must be in [0, 64].")
+    if f.inversion_steps < 1:
+        raise ValueError(f"--inversion_steps={f.inversion_steps} must be >= 1.")
+    if not f.inversion_lr > 0:
+        raise ValueError(f"--inversion_lr={f.inversion_lr} must be > 0.")
+    if f.scale < 1:
+        raise ValueError(f"--scale={f.scale} must be >= 1.")
+    if not f.out:
         raise ValueError("--out is required.")
 
 
@@ -91,26 +96,36 @@ def draw(export_dir=None, checkpoint=None, images="mnist5k", num_pairs=4, steps=
     return rows, errors, info
 
 
-def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
+def execute(f):
+    """Runs the command for parsed flag values ``f``; prints one JSON line.
+
+    User errors exit with status 1 and one ``error: ...`` line on stderr.
+    """
     try:
-        _validate()
-        rows, errors, info = draw(FLAGS.export_dir, FLAGS.checkpoint, FLAGS.images,
-                                  FLAGS.num_pairs, FLAGS.steps, FLAGS.spherical,
-                                  FLAGS.inversion_steps, FLAGS.inversion_lr, FLAGS.seed)
+        _validate(f)
+        rows, errors, info = draw(f.export_dir, f.checkpoint, f.images, f.num_pairs,
+                                  f.steps, f.spherical, f.inversion_steps,
+                                  f.inversion_lr, f.seed)
         from tfbegan import imaging
 
         flat = rows.reshape((-1,) + rows.shape[2:])
-        imaging.save_grid(FLAGS.out, flat, rows=rows.shape[0], scale=FLAGS.scale)
+        imaging.save_grid(f.out, flat, rows=rows.shape[0], scale=f.scale)
     except common.USER_ERRORS + (OSError, KeyError) as e:
         common.fail(str(e) or type(e).__name__)
-    print(json.dumps({
-        "out": os.path.abspath(FLAGS.out), "source": info["source"],
-        "step": info["step"], "pairs": int(rows.shape[0]),
-        "columns": int(rows.shape[1]), "spherical": bool(FLAGS.spherical),
+    result = {
+        "out": os.path.abspath(f.out), "source": info["source"], "step": info["step"],
+        "pairs": int(rows.shape[0]), "columns": int(rows.shape[1]),
+        "spherical": bool(f.spherical),
         "reconstruction_error": [[round(float(e), 6) for e in pair] for pair in errors],
-        "mean_reconstruction_error": float(errors.mean())}))
+        "mean_reconstruction_error": float(errors.mean())}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main(argv):
+    if len(argv) > 1:
+        common.fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
+    execute(FLAGS)
 
 
 def run():

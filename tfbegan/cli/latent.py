@@ -25,31 +25,34 @@ from absl import app, flags
 FLAGS = flags.FLAGS
 
 
-def define_flags():
-    """The latent flags (idempotent)."""
-    if "attribute" in FLAGS:
+def define_flags(flag_values=None):
+    """The latent flags on ``flag_values`` (absl's FLAGS by default; idempotent)."""
+    fv = FLAGS if flag_values is None else flag_values
+    if "attribute" in fv:
         return
-    if "export_dir" not in FLAGS:
-        flags.DEFINE_string("export_dir", None,
-                            "SavedModel directory (<export_base>/<version>) or a model "
-                            "base path (newest version); needs an 'encode' signature.")
-    flags.DEFINE_string("attribute", None,
-                        "digit_0..digit_9 (embedded digits) or a CelebA attribute as "
-                        "tfds spells it (e.g. Black_Hair, Smiling).")
-    flags.DEFINE_list("scale", ["-2", "-1", "0", "1", "2"],
-                      "Weights s of the attribute vector, one column each (sec. 5.5).")
-    flags.DEFINE_integer("num", 8, "Base latents (rows).")
-    flags.DEFINE_enum("base", "random", ["random", "data"],
-                      "random: base latents drawn from the prior (paper Fig. 8); data: "
-                      "encodings of real images without the attribute.")
-    flags.DEFINE_integer("latent_seed", 0, "Seed of the base latents' stateless draw.")
-    flags.DEFINE_integer("max_images", 2000,
-                         "Labelled images encoded to estimate the attribute vector.")
-    flags.DEFINE_string("latent_data_dir", None, "tfds data_dir for CelebA.")
-    flags.DEFINE_boolean("latent_download", False, "Let tfds download CelebA.")
-    flags.DEFINE_integer("upscale", 1, "Integer upscaling of the PNG (nearest neighbour).")
-    if "out" not in FLAGS:
-        flags.DEFINE_string("out", "strip.png", "Output PNG path.")
+
+    def define(kind, *args, **kwargs):
+        getattr(flags, f"DEFINE_{kind}")(*args, flag_values=fv, **kwargs)
+
+    define("string", "export_dir", None,
+           "SavedModel directory (<export_base>/<version>) or a model base path "
+           "(newest version); needs an 'encode' signature.")
+    define("string", "attribute", None,
+           "digit_0..digit_9 (embedded digits) or a CelebA attribute as tfds spells it "
+           "(e.g. Black_Hair, Smiling).")
+    define("list", "scale", ["-2", "-1", "0", "1", "2"],
+           "Weights s of the attribute vector, one column each (paper 004 sec. 5.5).")
+    define("integer", "num", 8, "Base latents (rows).")
+    define("enum", "base", "random", ["random", "data"],
+           "random: base latents drawn from the prior (paper 004 Fig. 8); data: "
+           "encodings of real images without the attribute.")
+    define("integer", "latent_seed", 0, "Seed of the base latents' stateless draw.")
+    define("integer", "max_images", 2000,
+           "Labelled images encoded to estimate the attribute vector.")
+    define("string", "latent_data_dir", None, "tfds data_dir for CelebA.")
+    define("boolean", "latent_download", False, "Let tfds download CelebA.")
+    define("integer", "upscale", 1, "Integer upscaling of the PNG (nearest neighbour).")
+    define("string", "out", "strip.png", "Output PNG path.")
 
 
 def _fail(message):
@@ -110,7 +113,9 @@ def draw_strip(export_dir, attribute, scales, num=8, base="random", seed=0,
     return out, vector
 
 
-def main(argv):
+def main(argv, flag_values=None):
+    """The CLI body; ``flag_values`` (default: absl's FLAGS) holds parsed flags."""
+    FLAGS = flag_values if flag_values is not None else globals()["FLAGS"]  # noqa: N806
     if len(argv) > 1:
         _fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
     try:

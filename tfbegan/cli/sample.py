@@ -13,10 +13,13 @@ SavedModel, not the training run.
 
 from __future__ import annotations
 
+import logging as pylogging
 import os
-import sys
 
-from absl import app, flags
+import numpy as np
+from absl import app, flags, logging
+
+from tfbegan.cli import common
 
 FLAGS = flags.FLAGS
 
@@ -36,11 +39,6 @@ def define_flags():
     flags.DEFINE_integer("steps", 8, "Images per interpolation strip (>= 2).")
     flags.DEFINE_integer("strips", 1, "Number of interpolation strips (rows).")
     flags.DEFINE_integer("scale", 1, "Integer upscaling of the PNG (nearest neighbour).")
-
-
-def _fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(1)
 
 
 def _validate():
@@ -85,14 +83,16 @@ def draw(export_dir, num=64, seed=0, interpolate=False, steps=8, strips=1):
     rows = [fn(z_start=z[2 * i], z_end=z[2 * i + 1],
                steps=tf.constant(steps, tf.int32))["images"].numpy()
             for i in range(strips)]
-    import numpy as np
-
     return np.concatenate(rows, axis=0), strips
 
 
 def main(argv):
     if len(argv) > 1:
-        _fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
+        common.fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
+    if not FLAGS["verbosity"].present:
+        # SavedModel writing and loading log every asset at INFO.
+        logging.set_verbosity(logging.WARNING)
+        pylogging.getLogger("tensorflow").setLevel(pylogging.WARNING)
     try:
         export_dir = _validate()
         images, rows = draw(export_dir, FLAGS.num, FLAGS.seed, FLAGS.interpolate,
@@ -101,7 +101,7 @@ def main(argv):
 
         imaging.save_grid(FLAGS.out, images, rows=rows, scale=FLAGS.scale)
     except (ValueError, FileNotFoundError, OSError, KeyError) as e:
-        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        common.fail(e if str(e) else type(e).__name__)
     print(FLAGS.out)
 
 

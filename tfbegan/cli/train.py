@@ -136,8 +136,8 @@ def main(argv):
     except KeyboardInterrupt:
         common.fail("interrupted; rerun the same command to resume from the last "
                     "checkpoint.", code=130)
-    log.info("done: step %d, k %.4f, samples %s", summary["step"], summary["k"] or 0.0,
-             summary.get("samples"))
+    k = "" if summary.get("k") is None else f", k {summary['k']:.4f}"
+    log.info("done: step %d%s, samples %s", summary["step"], k, summary.get("samples"))
     if summary.get("convergence_plot"):
         log.info("convergence plot: %s", summary["convergence_plot"])
     if summary.get("export_dir"):

@@ -26,8 +26,9 @@ Readings taken where the slides leave room (each documented where it is used):
 * Defaults lambda = 1000, mu = 10: the weights of the AGE paper's experiments (the
   latent term of the generator update 1000, the image term of the encoder update
   10).
-* One generator and one encoder update per step from the same forward pass (the
-  paper's code can take several generator steps per encoder step).
+* One encoder and one generator update per step from the same forward pass; with
+  ``g_steps = n > 1`` the generator takes n - 1 further updates on fresh z (the
+  AGE authors' schedules take several generator steps per encoder step).
 """
 
 from __future__ import annotations
@@ -87,12 +88,12 @@ def latent_divergence(latents, ctx=None):
     return gaussian_kl_to_standard(*fit_gaussian(latents, ctx))
 
 
-def age_losses(x, z, z_real, fake, z_fake, reconstruction, lambda_z, mu_x, ctx=None):
+def age_losses(x, z, z_real, z_fake, reconstruction, lambda_z, mu_x, ctx=None):
     """The AGE objectives from one forward pass (seed 002 Eqs. 7-11).
 
     Args:
-      x: real images; z: prior samples; z_real = e(x); fake = g(z);
-      z_fake = e(g(z)); reconstruction = g(e(x)).
+      x: real images; z: prior samples; z_real = e(x); z_fake = e(g(z));
+      reconstruction = g(e(x)).
       lambda_z, mu_x: the weights lambda and mu of Eqs. 10 and 11.
       ctx: replica context; the Gaussian fits then use the global batch.
 
@@ -156,7 +157,12 @@ class AGE(EncoderGANBase):
     count before the optimizers' cross-replica gradient sum.
 
     Metrics: ``g_loss, e_loss, v2, delta_real, delta_fake, l_z`` and ``recon_l1``
-    (= L_X, the convergence metric).
+    (= L_X, the convergence metric), all from the step's joint forward pass.
+
+    Schedule: each step updates e and g once from one forward pass; ``g_steps = n``
+    adds n - 1 generator-only updates, each on fresh z (keyed by (seed, n * step +
+    i)) with ``Delta(e(g(z))) + lambda L_Z`` (the ``-Delta(e(X))`` term of V2 does not
+    depend on g). The step counter is the encoder optimizer's ``iterations``.
 
     Args:
       image_size, channels, filters, repeats, z_dim, seed: the BEGAN backbone (see
@@ -164,6 +170,8 @@ class AGE(EncoderGANBase):
         e's Dense layer maps straight to N_z.
       lambda_z: lambda, weight of L_Z in the generator loss (AGE paper: 1000).
       mu_x: mu, weight of L_X in the encoder loss (AGE paper: 10).
+      g_steps: generator updates per encoder update (>= 1; 1 = Eqs. 10-11 applied
+        once each per step).
 
     Example:
 
@@ -178,35 +186,41 @@ class AGE(EncoderGANBase):
     """
 
     prior = "sphere"
-    optimizer_networks = (("g", "generator"), ("e", "encoder"))
+    # The encoder first: its iterations count the steps whatever g_steps is.
+    optimizer_networks = (("e", "encoder"), ("g", "generator"))
 
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
-                 h_dim=64, seed=0, lambda_z=1000.0, mu_x=10.0, **kwargs):
+                 h_dim=64, seed=0, lambda_z=1000.0, mu_x=10.0, g_steps=1, **kwargs):
         lambda_z = _check_weight("lambda_z", lambda_z)
         mu_x = _check_weight("mu_x", mu_x)
+        if isinstance(g_steps, bool) or not isinstance(g_steps, int) or not (
+                1 <= g_steps <= 100):
+            raise ValueError(f"g_steps={g_steps!r} is out of range; allowed: an integer "
+                             f"in [1, 100].")
+        super().__init__(image_size=image_size, channels=channels, filters=filters,
+                         repeats=repeats, z_dim=z_dim, h_dim=h_dim, seed=seed, **kwargs)
         if z_dim < 2:
             # One dimension: the "sphere" is {-1, 1} and the Gaussian fit degenerates.
             raise ValueError(f"z_dim={z_dim!r} is out of range for AGE; allowed: an "
                              f"integer >= 2.")
-        super().__init__(image_size=image_size, channels=channels, filters=filters,
-                         repeats=repeats, z_dim=z_dim, h_dim=h_dim, seed=seed, **kwargs)
         self.lambda_z = lambda_z
         self.mu_x = mu_x
+        self.g_steps = g_steps
         config = self.model_config
         self.generator = build_generator(config)
         self.encoder = build_sphere_encoder(config)
         self._finish_init()
 
-    def compile(self, g_optimizer=None, e_optimizer=None, **kwargs):
+    def compile(self, e_optimizer=None, g_optimizer=None, **kwargs):
         """One optimizer per network (Adam(2e-4, beta1=0.5) each by default)."""
-        self._compile_networks({"g": g_optimizer, "e": e_optimizer}, kwargs)
+        self._compile_networks({"e": e_optimizer, "g": g_optimizer}, kwargs)
 
     def metric_names(self):
         return ("g_loss", "e_loss", "v2", "delta_real", "delta_fake", "l_z", "recon_l1")
 
     def get_config(self):
         config = super().get_config()
-        config.update(lambda_z=self.lambda_z, mu_x=self.mu_x)
+        config.update(lambda_z=self.lambda_z, mu_x=self.mu_x, g_steps=self.g_steps)
         return config
 
     def compute_losses(self, x, z, training, ctx=None):
@@ -215,8 +229,8 @@ class AGE(EncoderGANBase):
         fake = self.generator(z, training=training)
         z_fake = self.encoder(fake, training=training)
         reconstruction = self.generator(z_real, training=training)
-        out = age_losses(x, z, z_real, fake, z_fake, reconstruction, self.lambda_z,
-                         self.mu_x, ctx)
+        out = age_losses(x, z, z_real, z_fake, reconstruction, self.lambda_z, self.mu_x,
+                         ctx)
         out["recon_l1"] = out["l_x"]
         return out
 
@@ -229,13 +243,27 @@ class AGE(EncoderGANBase):
         x = self._check_images(data)
         ctx = _replica_context()
         n_rep = ctx.num_replicas_in_sync
-        z = self._global_z(tf.shape(x)[0], ctx, self._step_counter())
+        batch = tf.shape(x)[0]
+        counter = self._step_counter() * self.g_steps
+        z = self._global_z(batch, ctx, counter)
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_losses(x, z, training=True, ctx=ctx)
             scaled = {k: out[f"{k}_loss"] / n_rep for k in ("g", "e")}
         self._apply(tape, scaled)
         del tape
+        for i in range(1, self.g_steps):
+            self._generator_step(self._global_z(batch, ctx, counter + i), ctx, n_rep)
         return self._report(self._values(ctx, out))
+
+    def _generator_step(self, z, ctx, n_rep):
+        """A generator-only update: minimise ``Delta(e(g(z))) + lambda L_Z``."""
+        variables = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            z_fake = self.encoder(self.generator(z, training=True), training=True)
+            loss = latent_divergence(z_fake, ctx) + self.lambda_z * tf.reduce_mean(
+                tf.reduce_sum(tf.square(z - z_fake), axis=-1))
+            scaled = loss / n_rep
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
 
     def test_step(self, data):
         x = self._check_images(data)

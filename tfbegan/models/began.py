@@ -19,6 +19,24 @@ def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1, 
     return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta1, name=name)
 
 
+def maybe_loss_scale(optimizer, dtype_policy):
+    """Wraps ``optimizer`` in ``keras.optimizers.LossScaleOptimizer`` under float16.
+
+    float16's 5 exponent bits flush gradients below ~6e-8 to zero; dynamic loss
+    scaling multiplies the loss by S (2^15 at first, halved on a non-finite gradient,
+    which also skips that step, doubled after 2000 finite steps) and divides the
+    gradients by S before the update (Micikevicius et al. 2018, sec. 3.2). Keras only
+    wraps the single ``compile(optimizer=)``, so models with one optimizer per network
+    wrap each one here. bfloat16 has float32's exponent range: no scaling.
+    """
+    name = getattr(dtype_policy, "name", dtype_policy)
+    if name == "mixed_float16" and not isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(
+            optimizer, name=f"{optimizer.name}_loss_scale")
+    return optimizer
+
+
 def _replica_context():
     ctx = tf.distribute.get_replica_context()
     if ctx is None:  # cross-replica context: called outside strategy.run
@@ -76,6 +94,11 @@ class BEGAN(keras.Model):
     """
 
     prior = "uniform"
+
+    #: True when train_step computes gradients of ``optimizer.scale_loss(loss)``, so
+    #: that compile may wrap the optimizers for float16 loss scaling
+    #: (:func:`maybe_loss_scale`). BEGAN's own train_step always qualifies.
+    scales_losses = False
 
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, gamma=0.5, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
@@ -178,6 +201,11 @@ class BEGAN(keras.Model):
         if self.d_optimizer is self.g_optimizer:
             raise ValueError("d_optimizer and g_optimizer must be two different "
                              "optimizer objects (each keeps its own slot variables).")
+        # A subclass with its own train_step must scale its losses with
+        # optimizer.scale_loss before it gets loss-scaled optimizers.
+        if type(self).train_step is BEGAN.train_step or self.scales_losses:
+            self.d_optimizer = maybe_loss_scale(self.d_optimizer, self.dtype_policy)
+            self.g_optimizer = maybe_loss_scale(self.g_optimizer, self.dtype_policy)
         with self.distribute_strategy.scope():
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.g_optimizer.build(self.generator.trainable_variables)
@@ -355,9 +383,10 @@ class BEGAN(keras.Model):
             extra = self.discriminator_extra_loss(x, training=True)
             d_loss = out["loss_real"] - k * out["loss_fake"] + extra
             g_loss = out["loss_fake"]
-            # Per-replica means; the optimizer sums over replicas.
-            d_scaled = d_loss / n_rep
-            g_scaled = g_loss / n_rep
+            # Per-replica means; the optimizer sums over replicas. scale_loss is
+            # the float16 loss scale S (identity otherwise); apply divides by S.
+            d_scaled = self.d_optimizer.scale_loss(d_loss / n_rep)
+            g_scaled = self.g_optimizer.scale_loss(g_loss / n_rep)
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
         d_grads = tape.gradient(d_scaled, d_vars)

@@ -83,7 +83,7 @@ class VAEBEGAN(BEGAN):
     loss_s    L_s (Eq. 9)                                mean |z_d - z'_v|
     d_loss    L_dis (Eq. 13), trains D only              L_d - k_{t-1}(L_g + alpha L_v)
     g_loss    L_gen (Eq. 14), trains G only              L_g + alpha L_v + beta L_s + gamma L_e
-    e_loss    L_enc (Eq. 15), trains E only              L_n + beta L_s + gamma L_e
+    e_loss    L_enc (Eq. 15), trains E only              w_n L_n + beta L_s + gamma L_e
     e_t       Eq. 11 (sign typo read as in DESIGN.md)    eta L_d - L_g - alpha L_v
     k         k_t after this step (Eq. 12, clipped)
     m_global  convergence measure (sec. 3.4)             L_d + |e_t|
@@ -113,6 +113,11 @@ class VAEBEGAN(BEGAN):
         (0.1). eta: diversity ratio in (0, 1] (0.5). All from sec. 4.
       pid_gains: (lambda_1, lambda_2, lambda_3), sec. 4: (1e-3, 1e-5, 1e-5).
       k_init: k_0 in [0, 1].
+      kl_weight: w_n, the weight of L_n in L_enc; 1 is the paper's Eq. 15. Not in
+        the paper: with L_e a per-pixel mean (Eq. 2) and L_n a sum over latent
+        dimensions (Eq. 3), short runs on the embedded digits collapse the posterior
+        (every mu near 0, attribute vectors near 0); w_n around 1e-3 (with gamma 1)
+        keeps the encoder informative there.
 
     Example:
 
@@ -135,8 +140,9 @@ class VAEBEGAN(BEGAN):
     def __init__(self, image_size=64, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, alpha=0.3, beta=0.1, gamma=0.1, eta=0.5,
                  pid_gains=equilibrium.DEFAULT_PID_GAINS, k_init=0.0, seed=0,
-                 distance=None, **kwargs):
+                 distance=None, kl_weight=1.0, **kwargs):
         alpha = _check_weight("alpha", alpha)
+        kl_weight = _check_weight("kl_weight", kl_weight)
         beta = _check_weight("beta", beta)
         gamma = _check_weight("gamma", gamma)
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) \
@@ -157,6 +163,7 @@ class VAEBEGAN(BEGAN):
         self.beta = beta
         self.gamma = gamma
         self.eta = float(eta)
+        self.kl_weight = kl_weight
         self.vae_encoder = self.build_vae_encoder_network(self.model_config)
         self.e_optimizer = None
 
@@ -233,7 +240,8 @@ class VAEBEGAN(BEGAN):
                 "filters": self.filters, "repeats": self.repeats, "z_dim": self.z_dim,
                 "h_dim": self.h_dim, "alpha": self.alpha, "beta": self.beta,
                 "gamma": self.gamma, "eta": self.eta, "pid_gains": list(self.pid_gains),
-                "k_init": self.k_init, "seed": self.seed, "distance": self.distance_spec}
+                "k_init": self.k_init, "seed": self.seed, "distance": self.distance_spec,
+                "kl_weight": self.kl_weight}
 
     # ------------------------------------------------------------------ encoder
     def encode_stats(self, images, training=False):
@@ -281,7 +289,7 @@ class VAEBEGAN(BEGAN):
             "loss_e": loss_e, "loss_n": loss_n, "loss_s": loss_s,
             "d_loss": loss_real - k * adversarial,
             "g_loss": adversarial + self.beta * loss_s + self.gamma * loss_e,
-            "e_loss": loss_n + self.beta * loss_s + self.gamma * loss_e,
+            "e_loss": self.kl_weight * loss_n + self.beta * loss_s + self.gamma * loss_e,
             "mu": mu, "log_var": log_var, "x_v": x_v, "x_g": x_g,
         }
 

@@ -1,0 +1,141 @@
+"""The public callbacks in a plain user-style model.fit(ds, callbacks=[...])."""
+
+import logging
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import tfbegan
+from tfbegan import callbacks as cb
+from tfbegan import checkpoints
+
+
+def tiny_model(**kw):
+    keras.utils.set_random_seed(0)
+    args = dict(image_size=8, channels=1, filters=4, z_dim=4, h_dim=4)
+    args.update(kw)
+    model = tfbegan.BEGAN(**args)
+    model.compile(**model.make_optimizers(1e-3, 0.5))
+    return model
+
+
+def tiny_data(n=16):
+    x = np.random.RandomState(0).uniform(-1, 1, (n, 8, 8, 1)).astype("float32")
+    return tf.data.Dataset.from_tensor_slices(x).repeat().batch(4)
+
+
+def test_user_fit_with_all_callbacks(tmp_path):
+    model = tiny_model()
+    lines = []
+    callbacks = [
+        cb.SampleGrid(str(tmp_path / "s"), every=3, num=4, log_dir=str(tmp_path / "tb")),
+        cb.ConvergenceLRDecay(patience=2, factor=0.5, min_lr=2e-4),
+        cb.EquilibriumMonitor(patience=2),
+        cb.ProgressLogger(every=3, total_steps=6, batch_size=4, print_fn=lines.append),
+        cb.MetricsCSV(str(tmp_path / "m.csv"), every=1),
+        cb.NaNGuard(),
+        cb.Checkpointer(str(tmp_path / "run"), every=3),
+    ]
+    model.fit(tiny_data(), steps_per_epoch=6, epochs=1, verbose=0, callbacks=callbacks)
+    assert sorted(os.listdir(tmp_path / "s")) == ["samples_00000003.png",
+                                                  "samples_00000006.png"]
+    # 2x2 grid of 8x8 tiles, 2 px padding, scaled 2x: (2*(8+2)+2)*2 = 44.
+    assert Image.open(tmp_path / "s" / "samples_00000006.png").size == (44, 44)
+    assert len(lines) == 2 and lines[0].startswith("step 3/6 | loss_real")
+    assert "img/s" in lines[0] and "ETA" in lines[0]
+    rows = cb.read_metrics_csv(str(tmp_path / "m.csv"))
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert set(model.metric_names()) <= set(rows[0])
+    assert [s for s, _ in checkpoints.list_checkpoints(str(tmp_path / "run"))] == [3, 6]
+    png = cb.plot_convergence(str(tmp_path / "m.csv"), str(tmp_path / "c.png"))
+    assert Image.open(png).size[0] > 100
+
+
+def test_lr_decay_halves_every_optimizer_on_stall_down_to_floor():
+    model = tiny_model()
+    decay = cb.ConvergenceLRDecay(patience=2, factor=0.5, min_lr=3e-4, min_delta=0.0)
+    decay.set_model(model)
+    step = [0]
+
+    def feed(value):
+        for opt in model.optimizers:
+            opt.iterations.assign_add(1)
+        decay.on_train_batch_end(0, {"m_global": value})
+
+    feed(1.0)            # best 1.0 at step 1
+    feed(1.1)            # no improvement, 1 step
+    feed(1.2)            # 2 steps without improvement -> decay
+    lrs = [float(o.learning_rate.numpy()) for o in model.optimizers]
+    np.testing.assert_allclose(lrs, [5e-4, 5e-4])
+    feed(0.5)            # improvement resets
+    feed(0.6)
+    feed(0.7)            # stall again -> 2.5e-4, floored at 3e-4
+    lrs = [float(o.learning_rate.numpy()) for o in model.optimizers]
+    np.testing.assert_allclose(lrs, [3e-4, 3e-4])
+    assert [d[0] for d in decay.decays] == [3, 6]
+    # State round trip (checkpointed in the sidecar).
+    other = cb.ConvergenceLRDecay(patience=2)
+    other.set_state(decay.get_state())
+    assert other.get_state() == decay.get_state()
+    del step
+
+
+def test_scheduled_decay_every_n_steps():
+    model = tiny_model()
+    decay = cb.ConvergenceLRDecay(patience=0, factor=0.5, decay_every=2)
+    decay.set_model(model)
+    for _ in range(4):
+        for opt in model.optimizers:
+            opt.iterations.assign_add(1)
+        decay.on_train_batch_end(0, {})
+    np.testing.assert_allclose([float(o.learning_rate.numpy()) for o in model.optimizers],
+                               [1e-3 / 4] * 2)
+
+
+def test_equilibrium_monitor_warns_once(caplog):
+    model = tiny_model()
+    mon = cb.EquilibriumMonitor(patience=3)
+    mon.set_model(model)
+    with caplog.at_level(logging.WARNING, logger="tfbegan"):
+        for k in [0.0] * 6 + [0.2] + [0.0] * 5:
+            for opt in model.optimizers:
+                opt.iterations.assign_add(1)
+            mon.on_train_batch_end(0, {"k": k})
+    warnings = [r.getMessage() for r in caplog.records if "k has been 0" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "for 3 steps" in warnings[0] and "gamma" in warnings[0]
+
+
+def test_nan_guard_names_step_and_blocks_checkpoint(tmp_path):
+    model = tiny_model()
+    guard = cb.NaNGuard()
+    ckpt = cb.Checkpointer(str(tmp_path), every=1, nan_guard=guard)
+
+    class Poison(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 2:
+                v = self.model.generator.trainable_variables[0]
+                v.assign(v * np.nan)
+
+    model.fit(tiny_data(), steps_per_epoch=5, epochs=1, verbose=0,
+              callbacks=[Poison(), guard, ckpt])
+    assert guard.failure is not None and "at step 3" in guard.failure
+    assert [s for s, _ in checkpoints.list_checkpoints(str(tmp_path))] == [1, 2]
+
+
+def test_global_step_follows_optimizer():
+    model = tiny_model()
+    assert cb.global_step(model) == 0
+    model.fit(tiny_data(), steps_per_epoch=2, epochs=1, verbose=0)
+    assert cb.global_step(model) == 2
+
+
+def test_bad_callback_arguments():
+    with pytest.raises(ValueError, match="factor=1.5"):
+        cb.ConvergenceLRDecay(factor=1.5)
+    with pytest.raises(ValueError, match="every=0"):
+        cb.SampleGrid("x", every=0)

@@ -34,6 +34,7 @@ def _values(variables):
 
 # ----------------------------------------------------------------- gradient isolation
 def test_each_optimizer_gets_only_its_own_loss_gradient():
+    keras.utils.set_random_seed(1)
     lr, k0, gamma, lambda_k = 0.5, 0.3, 0.5, 0.01
     model = _sgd_model(lr, k_init=k0, gamma=gamma, lambda_k=lambda_k, seed=11)
     x = tf.constant(_images(4, seed=1))
@@ -99,15 +100,17 @@ def test_second_step_uses_the_next_z():
 
 # ----------------------------------------------------------------- learning
 def test_reconstruction_loss_falls_on_a_fixed_batch():
+    keras.utils.set_random_seed(0)  # fixed initial weights
     model = _adam_model(filters=8, seed=0)
     x = tf.constant(_images(4, seed=3) * 0.5)
     ds = tf.data.Dataset.from_tensors(x).repeat()
     history = model.fit(ds, steps_per_epoch=10, epochs=4, verbose=0).history
-    start = float(tf.reduce_mean(tf.abs(x - model.discriminator(x))))  # after training
+    after = float(tf.reduce_mean(tf.abs(x - model.discriminator(x))))
     first = history["loss_real"][0]
     last = history["loss_real"][-1]
-    assert last < 0.8 * first, history["loss_real"]
-    assert start < 0.8 * first
+    # Seen: 0.225, 0.154, 0.089, 0.048 (means over steps 1-10, ..., 31-40).
+    assert last < 0.5 * first, history["loss_real"]
+    assert after < 0.5 * first
     assert history["loss_real"] == sorted(history["loss_real"], reverse=True)
 
 

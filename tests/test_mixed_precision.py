@@ -133,24 +133,35 @@ def test_maybe_loss_scale_only_for_float16():
     assert maybe_loss_scale(wrapped, "mixed_float16") is wrapped
 
 
-def test_jit_compile_matches_eager_graph_steps():
-    """XLA compiles the whole BEGAN step on CPU (stateless z, k clip, two Adams)."""
+def test_jit_compile_trains_on_cpu_and_matches_graph_where_z_does_not_enter():
+    """XLA compiles the whole BEGAN step on CPU (stateless z, k clip, optimizers).
+
+    Inside XLA the step-keyed z comes from XLA's own Philox stream (tfbegan.priors),
+    so jit and non-jit runs see different z. With k_0 = 0, D's first update is the
+    gradient of L(x) alone, which z does not enter: L(x) and D's weights after one
+    SGD step must agree to round-off. (SGD, not Adam: Adam's first step is
+    lr * sign(g) and turns round-off in near-zero gradients into lr-sized moves.)
+    """
     data = tf.data.Dataset.from_tensors(images()).repeat()
     results = []
     for jit in (False, True):
         keras.utils.set_random_seed(0)
-        model = tfbegan.BEGAN(**TINY, k_init=0.3)
-        model.compile(**model.make_optimizers(1e-3, 0.5), jit_compile=jit)
-        history = model.fit(data, steps_per_epoch=2, epochs=1, verbose=0)
+        model = tfbegan.BEGAN(**TINY, k_init=0.0)
+        model.compile(d_optimizer=keras.optimizers.SGD(0.05),
+                      g_optimizer=keras.optimizers.SGD(0.05), jit_compile=jit)
+        history = model.fit(data, steps_per_epoch=1, epochs=1, verbose=0)
         assert bool(model.jit_compile) == jit
-        results.append((history.history, model.get_weights()))
-    (h0, w0), (h1, w1) = results
-    for name in METRICS:
-        # XLA fuses and reorders float32 sums: equal to round-off, not bitwise.
-        np.testing.assert_allclose(h1[name], h0[name], rtol=1e-3, atol=1e-6)
+        results.append((history.history["loss_real"][0],
+                        [w.numpy() for w in model.discriminator.weights]))
+        if jit:  # a few more compiled steps stay finite and move k
+            history = model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)
+            for name in METRICS:
+                assert np.isfinite(history.history[name]).all(), name
+            assert int(model.d_optimizer.iterations) == 4
+    (l0, w0), (l1, w1) = results
+    np.testing.assert_allclose(l1, l0, rtol=1e-5)
     for a, b in zip(w0, w1):
-        # Two Adam steps of lr 1e-3 move weights by ~2e-3; they agree far closer.
-        np.testing.assert_allclose(a, b, rtol=1e-2, atol=1e-4)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_train_bfloat16_restores_policy_and_serves_float32(tmp_path):
@@ -164,12 +175,17 @@ def test_train_bfloat16_restores_policy_and_serves_float32(tmp_path):
     model = summary["model"]
     assert model.generator.layers[1].compute_dtype == "bfloat16"
     assert model.generate(2, seed=0).dtype == tf.float32
+    z = model.sample_z(2, seed=5)
     loaded = tf.saved_model.load(summary["export_dir"])
-    out = loaded.signatures["serving_default"](z=tf.zeros([2, TINY["z_dim"]]))
+    out = loaded.signatures["serving_default"](z=z)
     assert out["images_float"].dtype == tf.float32
-    np.testing.assert_allclose(
-        out["images_float"].numpy(),
-        np.clip(model.generate(tf.zeros([2, TINY["z_dim"]])).numpy(), -1, 1), atol=1e-6)
+    # The export serves the bfloat16 generator as a graph: exactly the generator in a
+    # tf.function (graph-mode bfloat16 kernels round differently from eager ones).
+    graph = tf.function(lambda z: model.generator(z, training=False))(z).numpy()
+    np.testing.assert_allclose(out["images_float"].numpy(), np.clip(graph, -1, 1),
+                               atol=1e-6)
+    eager = model.generate(z).numpy()
+    np.testing.assert_allclose(graph, eager, atol=0.03 * np.abs(eager).max())
 
 
 def test_steps_per_execution_must_divide_callback_periods(tmp_path):

@@ -378,11 +378,20 @@ def _batches_from_array(images, global_batch_size, seed, shuffle, repeat, scale)
     """
     n = int(images.shape[0])
     table = tf.constant(images)
-    ds = tf.data.Dataset.range(n)
+    epochs = tf.data.Dataset.range(2**62 if repeat else 1)
     if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
+        # Epoch e visits the images in the order of a stateless permutation keyed by
+        # (seed, e): unlike Dataset.shuffle's seed-generator state, this order
+        # survives the graph rewrites of fit() and tf.distribute, so one device and
+        # N replicas see the same batches (tests/test_train_cli.py).
+        def epoch_order(epoch):
+            key = tf.stack([tf.cast(seed, tf.int64), epoch])
+            return tf.data.Dataset.from_tensor_slices(
+                tf.argsort(tf.random.stateless_uniform([n], seed=key, alg="philox")))
+
+        ds = epochs.flat_map(epoch_order)
+    else:
+        ds = epochs.flat_map(lambda _: tf.data.Dataset.range(n))
     ds = ds.batch(global_batch_size, drop_remainder=True)
     ds = ds.map(lambda idx: scale(tf.gather(table, idx)),
                 num_parallel_calls=tf.data.AUTOTUNE)

@@ -113,16 +113,16 @@ def _rank1_logs(step_fn):
 
 
 def _check_same_start(strategy, step):
-    """Raises ValueError unless every worker resumed from the same step.
+    """Raises ValueError unless every worker is about to resume from the same step.
 
     Each worker loads the newest checkpoint of *its* view of ``workdir``; only a
-    filesystem shared by all workers (docs/multi_worker.md) makes them agree. A
-    cross-worker min and max of the step (float32: exact below 2^24 steps) catches
+    filesystem shared by all workers (docs/multi_worker.md) makes them agree. An
+    all-gather of the step (float32: exact below 2^24 steps) catches
     a worker that found another checkpoint or none, before any step is trained.
     """
-    value = strategy.run(lambda: tf.constant(float(step), tf.float32))
-    low = int(strategy.reduce(tf.distribute.ReduceOp.MIN, value, axis=None))
-    high = int(strategy.reduce(tf.distribute.ReduceOp.MAX, value, axis=None))
+    value = strategy.run(lambda: tf.constant([float(step)], tf.float32))
+    steps = strategy.gather(value, axis=0).numpy()  # one entry per replica
+    low, high = int(steps.min()), int(steps.max())
     if low != high:
         raise ValueError(f"workers resumed from different steps ({low} .. {high}): "
                          f"every worker must see the chief's workdir; put --workdir on "
@@ -255,7 +255,12 @@ def _train_in_policy(config, workdir, strategy, extra_callbacks):
 
     chief = is_chief(strategy)
 
-    latest = checkpoints.latest_checkpoint(workdir)
+    found = checkpoints.list_checkpoints(workdir)
+    latest = found[-1][1] if found else None
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Before any variable exists: building and loading create variables (and
+        # their cross-worker broadcasts) in different numbers.
+        _check_same_start(strategy, found[-1][0] if found else 0)
     state = {}
     with strategy.scope():
         if latest:
@@ -272,8 +277,6 @@ def _train_in_policy(config, workdir, strategy, extra_callbacks):
         model.train_step = _rank1_logs(model.train_step)
         model.test_step = _rank1_logs(model.test_step)
     start = cb.global_step(model)
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        _check_same_start(strategy, start)
     if chief:
         _write_config(workdir, config)
     if start >= config.steps:

@@ -7,11 +7,13 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     """Defines the BEGAN flags (defaults: the quickstart recipe; help: paper values)."""
-    flags.DEFINE_float("gamma", 0.7, "Diversity ratio gamma = E[L(G(z))]/E[L(x)] in "
+    # Defaults: the quickstart recipe for the embedded digits (flags/quickstart.flags
+    # explains the search); the paper's values are in each help text.
+    flags.DEFINE_float("gamma", 1.0, "Diversity ratio gamma = E[L(G(z))]/E[L(x)] in "
                        "[0, 1] (paper 001 Eq. 5; paper experiments 0.3-0.7, 0.5 typical).")
-    flags.DEFINE_float("lambda_k", 0.001, "Proportional gain of k_t (paper 001 sec. 3.4: "
+    flags.DEFINE_float("lambda_k", 0.05, "Proportional gain of k_t (paper 001 sec. 3.4: "
                        "0.001).")
-    flags.DEFINE_integer("eta", 1, "Exponent of the pixel loss |v - D(v)|^eta, 1 or 2 "
+    flags.DEFINE_integer("eta", 2, "Exponent of the pixel loss |v - D(v)|^eta, 1 or 2 "
                          "(paper 001 sec. 3.1: 1).")
     flags.DEFINE_float("k_init", 0.0, "Initial k_0 (paper 001 sec. 3.4: 0).")
     flags.DEFINE_string("distance", None, "Auto-encoder loss as weighted distances, "

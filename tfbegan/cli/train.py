@@ -1,7 +1,7 @@
 """``tfbegan-train``: train a BEGAN-family model (a thin absl main over train_lib).
 
 With no flags it trains the quickstart recipe (flags/quickstart.flags) on the 5,000
-embedded MNIST digits at 32x32 in about 10 CPU-minutes and leaves checkpoints, logs,
+embedded MNIST digits at 32x32 in about 5 CPU-minutes and leaves checkpoints, logs,
 sample grids, a convergence plot and an exported generator in ./tfbegan_run.
 
 Examples::
@@ -29,7 +29,7 @@ FLAGS = flags.FLAGS
 
 # Quickstart values; the paper's are named in each help text.
 DEFAULTS = dict(image_size=32, filters=32, repeats=2, z_dim=32, h_dim=32,
-                learning_rate=1e-4, beta1=0.5, batch_size=16, steps=2500)
+                learning_rate=1e-4, beta1=0.5, batch_size=16, steps=1500)
 
 
 def define_flags():

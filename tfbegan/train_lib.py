@@ -339,6 +339,16 @@ def _train_in_policy(config, workdir, strategy, extra_callbacks):
                "checkpoint": checkpoints.latest_checkpoint(workdir)}
     if chief:
         summary["samples"] = samples.write(step)
+        if getattr(model, "has_encoder", False):
+            # x -> E(x) -> G(E(x)) for models that infer z (the AGE slides' figures).
+            from tfbegan.reconstruction import save_reconstruction_grid
+
+            real = next(iter(data_lib.make_dataset(config.data, 16, seed=config.seed + 1,
+                                                   shuffle=False, repeat=False)))
+            summary["reconstructions"] = save_reconstruction_grid(
+                os.path.join(workdir, "reconstructions.png"), model.encode,
+                lambda z: model.generator(z, training=False), real.numpy(), columns=8,
+                scale=2)
         csv_path = os.path.join(workdir, "metrics.csv")
         if os.path.exists(csv_path):
             # Models without k / M_global (BiGAN, AGE) plot their own metrics.

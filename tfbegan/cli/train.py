@@ -146,6 +146,8 @@ def main(argv):
                     "checkpoint.", code=130)
     k = "" if summary.get("k") is None else f", k {summary['k']:.4f}"
     log.info("done: step %d%s, samples %s", summary["step"], k, summary.get("samples"))
+    if summary.get("reconstructions"):
+        log.info("reconstructions: %s", summary["reconstructions"])
     if summary.get("convergence_plot"):
         log.info("convergence plot: %s", summary["convergence_plot"])
     if summary.get("export_dir"):

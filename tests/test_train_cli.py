@@ -226,3 +226,23 @@ def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
     with pytest.raises(FloatingPointError, match=r"at step 3"):
         train_lib.train(cfg.replace(steps=6), work, extra_callbacks=[Poison()])
     assert [s for s, _ in checkpoints.list_checkpoints(work)] == [2]
+
+
+def test_encoder_model_run_writes_reconstruction_grid(tmp_path):
+    """Runs of models with an encoder end with x -> E(x) -> G(E(x)) as a PNG."""
+    from PIL import Image
+
+    from tfbegan import data as data_lib
+    from tfbegan import train_lib
+    from tfbegan.config import TrainConfig
+
+    cfg = TrainConfig(model="age", model_kwargs=dict(image_size=8, channels=1, filters=4,
+                                                     z_dim=4, h_dim=4),
+                      data=data_lib.DataConfig(image_size=8), batch_size=4, steps=2,
+                      log_every=1, checkpoint_every=2, sample_every=100)
+    out = train_lib.train(cfg, str(tmp_path / "run"))
+    assert out["reconstructions"] == str(tmp_path / "run" / "reconstructions.png")
+    # 16 images in rows of 8: originals, reconstructions, originals, reconstructions;
+    # 8x8 tiles, 2 px padding, scaled 2x -> width (8 * 10 + 2) * 2 = 164.
+    width, height = Image.open(out["reconstructions"]).size
+    assert width == 164 and height == (4 * 10 + 2) * 2

@@ -23,6 +23,16 @@ def setup_logging(level=logging.INFO):
     return log
 
 
+def quiet_saved_model_logging(flag_values):
+    """Drops absl/TensorFlow INFO logs (SavedModel I/O logs every asset at INFO)
+    unless the user asked for a verbosity with ``--verbosity``."""
+    from absl import logging as absl_logging
+
+    if not flag_values["verbosity"].present:
+        absl_logging.set_verbosity(absl_logging.WARNING)
+        logging.getLogger("tensorflow").setLevel(logging.WARNING)
+
+
 def fail(message, code=1):
     """Prints ``error: message`` as one line to stderr and exits non-zero."""
     text = " ".join(str(message).split())

@@ -10,10 +10,9 @@ line on stderr and exit status 1.
 
 from __future__ import annotations
 
-import logging as pylogging
 import os
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from tfbegan.cli import common
 
@@ -36,10 +35,7 @@ def define_flags():
 def main(argv):
     if len(argv) > 1:
         common.fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
-    if not FLAGS["verbosity"].present:
-        # SavedModel writing and loading log every asset at INFO.
-        logging.set_verbosity(logging.WARNING)
-        pylogging.getLogger("tensorflow").setLevel(pylogging.WARNING)
+    common.quiet_saved_model_logging(FLAGS)
     try:
         # Validate everything cheap before loading the model.
         if not FLAGS.workdir:

@@ -13,11 +13,10 @@ SavedModel, not the training run.
 
 from __future__ import annotations
 
-import logging as pylogging
 import os
 
 import numpy as np
-from absl import app, flags, logging
+from absl import app, flags
 
 from tfbegan.cli import common
 
@@ -89,10 +88,7 @@ def draw(export_dir, num=64, seed=0, interpolate=False, steps=8, strips=1):
 def main(argv):
     if len(argv) > 1:
         common.fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
-    if not FLAGS["verbosity"].present:
-        # SavedModel writing and loading log every asset at INFO.
-        logging.set_verbosity(logging.WARNING)
-        pylogging.getLogger("tensorflow").setLevel(pylogging.WARNING)
+    common.quiet_saved_model_logging(FLAGS)
     try:
         export_dir = _validate()
         images, rows = draw(export_dir, FLAGS.num, FLAGS.seed, FLAGS.interpolate,

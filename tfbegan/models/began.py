@@ -367,14 +367,21 @@ class BEGAN(keras.Model):
         del x, training
         return tf.constant(0.0)
 
-    def train_step(self, data):
+    def begin_train_step(self, data):
+        """Common start of a train step: checks compile, takes the images.
+
+        Returns ``(x, replica_context, step)``, ``step`` being the optimizer
+        iteration count that keys this step's stateless noise.
+        """
         if self.d_optimizer is None:
             raise RuntimeError("Call model.compile(d_optimizer=..., g_optimizer=...) "
                                "before fit().")
-        x = self._check_images(data)
-        ctx = _replica_context()
+        return (self._check_images(data), _replica_context(),
+                tf.convert_to_tensor(self.d_optimizer.iterations))
+
+    def train_step(self, data):
+        x, ctx, step = self.begin_train_step(data)
         n_rep = ctx.num_replicas_in_sync
-        step = tf.convert_to_tensor(self.d_optimizer.iterations)
         z = self._global_z(tf.shape(x)[0], ctx, step)
         k = tf.convert_to_tensor(self.k)
 

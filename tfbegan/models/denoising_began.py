@@ -253,13 +253,8 @@ class DenoisingBEGAN(BEGAN):
         Batch-norm moving statistics are updated by the ``training=True`` calls
         (Keras 3 assigns them inside the layer): once per step for G and once for D.
         """
-        if self.d_optimizer is None:
-            raise RuntimeError("Call model.compile(d_optimizer=..., g_optimizer=...) "
-                               "before fit().")
-        x = self._check_images(data)
-        ctx = _replica_context()
+        x, ctx, step = self.begin_train_step(data)
         n_rep = ctx.num_replicas_in_sync
-        step = tf.convert_to_tensor(self.d_optimizer.iterations)
         local_batch = tf.shape(x)[0]
         z = self._global_z(local_batch, ctx, step)
         noise = (self._global_noise(local_batch, ctx, step) if self.lambda_noise > 0

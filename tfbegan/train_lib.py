@@ -309,13 +309,17 @@ def _train_in_policy(config, workdir, strategy, extra_callbacks):
         callbacks += [cb.MetricsCSV(os.path.join(workdir, "metrics.csv"), config.log_every),
                       _ScalarSummaries(os.path.join(workdir, "logs"), config.log_every),
                       samples]
+    real = None
+    if chief and (hasattr(model, "reconstruct") or getattr(model, "has_encoder", False)):
+        # One fixed real batch serves the IQA statistics and the final reconstruction
+        # grid (a tfds or folder pipeline is not free to open twice).
+        real = next(iter(data_lib.make_dataset(config.data, 16, seed=config.seed + 1,
+                                               shuffle=False, repeat=False)))
     if chief and hasattr(model, "reconstruct"):
         # Seed 000's Table 2: l1 / GMSM / chrominance of D's reconstructions of a
         # fixed real batch, every sample_every steps (read by tfbegan-evaluate).
         from tfbegan import iqa
 
-        real = next(iter(data_lib.make_dataset(config.data, 16, seed=config.seed + 1,
-                                               shuffle=False, repeat=False)))
         callbacks.append(iqa.ReconstructionDistances(real, config.sample_every,
                                                      log_dir=workdir))
     callbacks += [checkpointer, *extra_callbacks]
@@ -343,8 +347,6 @@ def _train_in_policy(config, workdir, strategy, extra_callbacks):
             # x -> E(x) -> G(E(x)) for models that infer z (the AGE slides' figures).
             from tfbegan.reconstruction import save_reconstruction_grid
 
-            real = next(iter(data_lib.make_dataset(config.data, 16, seed=config.seed + 1,
-                                                   shuffle=False, repeat=False)))
             summary["reconstructions"] = save_reconstruction_grid(
                 os.path.join(workdir, "reconstructions.png"), model.encode,
                 lambda z: model.generator(z, training=False), real.numpy(), columns=8,

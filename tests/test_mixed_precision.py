@@ -206,3 +206,70 @@ def test_steps_per_execution_runs_whole_executions(tmp_path):
     assert summary["step"] == 4
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["2", "4"]
+
+
+SUBCLASSES = {
+    "denoising_began": lambda: tfbegan.DenoisingBEGAN(**TINY, k_init=0.3),
+    "vae_began": lambda: tfbegan.VAEBEGAN(**TINY, k_init=0.3),
+    "bigan": lambda: tfbegan.BiGAN(**TINY),
+    # lambda_z = 1 instead of 1000: the test fixes S (below) and needs the scaled
+    # gradients inside float16's range.
+    "age": lambda: tfbegan.AGE(**TINY, lambda_z=1.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBCLASSES))
+def test_float16_loss_scaling_in_every_model_family(policy, name):
+    """Each family's own train_step scales its losses, so its SGD update under
+    mixed_float16 matches float32's; an unscaled loss with a wrapped optimizer
+    would shrink every update by S = 2^15, a scaled one without unscaling would
+    blow it up by S."""
+    x = tf.constant(images())
+
+    def compiled():
+        model = SUBCLASSES[name]()
+        names = model.make_optimizers()
+        model.compile(**{key: keras.optimizers.SGD(0.05) for key in names})
+        return model
+
+    reference = compiled()
+    start = reference.get_weights()
+    reference.train_step(x)
+    ref_delta = [a - b for a, b in zip(reference.get_weights(), start)]
+
+    policy("mixed_float16")
+    model = compiled()
+    model.set_weights(start)
+    assert model.optimizers
+    for opt in model.optimizers:
+        assert isinstance(opt, keras.optimizers.LossScaleOptimizer)
+        # A fixed S that fits float16 at these tiny sizes; the dynamic scale would
+        # first skip steps while it halves from 2^15 (a missing scale or unscale is
+        # still off by 256x).
+        opt.dynamic_scale.assign(256.0)
+    model.train_step(x)
+    assert all(int(opt.iterations) == 1 for opt in model.optimizers)  # none skipped
+    delta = [a - b for a, b in zip(model.get_weights(), start)]
+    compared = 0
+    for d, r in zip(delta, ref_delta):
+        if d.dtype.kind == "f" and d.ndim >= 2 and np.abs(r).max() > 1e-5:
+            ratio = np.linalg.norm(d) / np.linalg.norm(r)
+            assert 0.7 < ratio < 1.4, (name, ratio)
+            compared += 1
+    assert compared >= 3
+
+
+@pytest.mark.parametrize("name", sorted(SUBCLASSES))
+def test_bfloat16_step_in_every_model_family(policy, name):
+    """bfloat16 needs no loss scale but must keep losses, k and outputs float32
+    (VAE+BEGAN's reparameterisation once mixed a bfloat16 mu with float32 noise)."""
+    policy("mixed_bfloat16")
+    model = SUBCLASSES[name]()
+    model.compile(**model.make_optimizers(1e-3, 0.5))
+    for opt in model.optimizers:
+        assert not isinstance(opt, keras.optimizers.LossScaleOptimizer)
+    logs = model.train_step(tf.constant(images()))
+    for key, value in logs.items():
+        assert value.dtype == tf.float32, key
+        assert np.isfinite(float(value)), key
+    assert model.generate(2, seed=1).dtype == tf.float32

@@ -248,7 +248,8 @@ class AGE(EncoderGANBase):
         z = self._global_z(batch, ctx, counter)
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_losses(x, z, training=True, ctx=ctx)
-            scaled = {k: out[f"{k}_loss"] / n_rep for k in ("g", "e")}
+            scaled = {k: getattr(self, f"{k}_optimizer").scale_loss(out[f"{k}_loss"] / n_rep)
+                      for k in ("g", "e")}
         self._apply(tape, scaled)
         del tape
         for i in range(1, self.g_steps):
@@ -262,7 +263,7 @@ class AGE(EncoderGANBase):
             z_fake = self.encoder(self.generator(z, training=True), training=True)
             loss = latent_divergence(z_fake, ctx) + self.lambda_z * tf.reduce_mean(
                 tf.reduce_sum(tf.square(z - z_fake), axis=-1))
-            scaled = loss / n_rep
+            scaled = self.g_optimizer.scale_loss(loss / n_rep)
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
 
     def test_step(self, data):

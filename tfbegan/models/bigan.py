@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tfbegan import priors
 from tfbegan.config import ModelConfig
-from tfbegan.models.began import BEGAN, _replica_context, default_optimizer
+from tfbegan.models.began import BEGAN, _replica_context, default_optimizer, maybe_loss_scale
 from tfbegan.networks import build_encoder, build_generator
 
 #: Adam as in the BiGAN paper's experiments (lr 2e-4, beta1 0.5); AGE uses the same.
@@ -106,6 +106,9 @@ class EncoderGANBase(keras.Model):
                                  "keeps its own slot variables); got the same one for "
                                  f"{name}_optimizer and another network.")
             chosen.append(opt)
+        # Every train_step here differentiates optimizer.scale_loss(loss).
+        chosen = [maybe_loss_scale(opt, self.dtype_policy) for opt in chosen]
+        for (name, _), opt in zip(self.optimizer_networks, chosen):
             setattr(self, f"{name}_optimizer", opt)
         with self.distribute_strategy.scope():
             for (name, network), opt in zip(self.optimizer_networks, chosen):
@@ -174,7 +177,8 @@ class EncoderGANBase(keras.Model):
         """Each optimizer gets the gradient of its own loss w.r.t. its own network.
 
         ``scaled_losses`` maps optimizer names to per-replica means divided by the
-        replica count (computed on ``tape``: the optimizer sums replica gradients).
+        replica count (computed on ``tape``: the optimizer sums replica gradients)
+        and passed through the optimizer's ``scale_loss`` (float16 loss scale).
         All gradients are taken before any update, so every step sees one forward
         pass with the same weights.
         """
@@ -355,7 +359,8 @@ class BiGAN(EncoderGANBase):
         z = self._global_z(tf.shape(x)[0], ctx, self._step_counter())
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_losses(x, z, training=True)
-            scaled = {k: out[f"{k}_loss"] / n_rep for k in ("d", "g", "e")}
+            scaled = {k: getattr(self, f"{k}_optimizer").scale_loss(out[f"{k}_loss"] / n_rep)
+                      for k in ("d", "g", "e")}
         self._apply(tape, scaled)
         del tape
         # Monitoring only: measured with the pre-update E and G of this step.

@@ -110,6 +110,9 @@ class DenoisingBEGAN(BEGAN):
     batch normalization"; Salimans et al. 2016, https://arxiv.org/abs/1606.03498
     """
 
+    #: train_step differentiates optimizer.scale_loss(loss) (float16 loss scaling).
+    scales_losses = True
+
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, gamma=1.0, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
                  distance=None, controller="proportional", lambda_noise=2.0,
@@ -273,8 +276,9 @@ class DenoisingBEGAN(BEGAN):
             if self.ha_weight > 0:
                 d_loss += self.ha_weight * ha_d
                 g_loss += self.ha_weight * ha_g
-            d_scaled = d_loss / n_rep
-            g_scaled = g_loss / n_rep
+            # scale_loss: the float16 loss scale S (identity otherwise).
+            d_scaled = self.d_optimizer.scale_loss(d_loss / n_rep)
+            g_scaled = self.g_optimizer.scale_loss(g_loss / n_rep)
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
         d_grads = tape.gradient(d_scaled, d_vars)

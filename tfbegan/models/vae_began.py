@@ -15,7 +15,8 @@ import tensorflow as tf
 
 from tfbegan import equilibrium
 from tfbegan.distances import pixel_distance
-from tfbegan.models.began import BEGAN, DEFAULT_BETA1, _replica_context, default_optimizer
+from tfbegan.models.began import (BEGAN, DEFAULT_BETA1, _replica_context, default_optimizer,
+                                  maybe_loss_scale)
 from tfbegan.networks import build_encoder
 
 #: Paper 004, sec. 4: "Adam optimizer initialized with a small learning rate of 5e-5".
@@ -204,6 +205,8 @@ class VAEBEGAN(BEGAN):
         if len({id(o) for o in opts}) != 3:
             raise ValueError("e_optimizer, g_optimizer and d_optimizer must be three "
                              "different optimizer objects (each keeps its own slots).")
+        self.e_optimizer, self.g_optimizer, self.d_optimizer = (
+            maybe_loss_scale(o, self.dtype_policy) for o in opts)
         with self.distribute_strategy.scope():
             self.e_optimizer.build(self.vae_encoder.trainable_variables)
             self.g_optimizer.build(self.generator.trainable_variables)
@@ -246,7 +249,9 @@ class VAEBEGAN(BEGAN):
     # ------------------------------------------------------------------ encoder
     def encode_stats(self, images, training=False):
         """``(mu, log sigma^2)`` of q(z | x), each ``[batch, z_dim]``."""
-        stats = self.vae_encoder(self._check_images(images), training=training)
+        # float32 under mixed precision: the reparameterisation and KL need it.
+        stats = tf.cast(self.vae_encoder(self._check_images(images), training=training),
+                        tf.float32)
         return stats[:, :self.z_dim], stats[:, self.z_dim:]
 
     def encode(self, images):
@@ -316,9 +321,10 @@ class VAEBEGAN(BEGAN):
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_vae_losses(x, eps, z_g, k, training=True)
             # Per-replica means; the optimizers sum over replicas.
-            e_scaled = out["e_loss"] / n_rep
-            g_scaled = out["g_loss"] / n_rep
-            d_scaled = out["d_loss"] / n_rep
+            # scale_loss: the float16 loss scale S (identity otherwise).
+            e_scaled = self.e_optimizer.scale_loss(out["e_loss"] / n_rep)
+            g_scaled = self.g_optimizer.scale_loss(out["g_loss"] / n_rep)
+            d_scaled = self.d_optimizer.scale_loss(out["d_loss"] / n_rep)
         e_vars = self.vae_encoder.trainable_variables
         g_vars = self.generator.trainable_variables
         d_vars = self.discriminator.trainable_variables

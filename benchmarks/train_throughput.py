@@ -53,7 +53,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tfbegan  # noqa: E402
-from tfbegan import equilibrium, networks, priors  # noqa: E402
+from tfbegan import data as data_lib, equilibrium, networks, priors  # noqa: E402
 from tfbegan.config import ModelConfig  # noqa: E402
 
 
@@ -86,6 +86,8 @@ def parse_args(argv=None):
                         f"precision: variables, losses, k and outputs stay float32)")
     p.add_argument("--jit_modes", type=_words, default=None,
                    help="XLA settings to cross, e.g. false,true (default: --jit_compile)")
+    p.add_argument("--autotune", action="store_true",
+                   help="leave tf.data autotuning on (tfbegan.data turns it off)")
     p.add_argument("--matrix", action="store_true",
                    help="issue 9's matrix: sizes 32,64,128 x filters 64,128 x dtypes "
                         "float32,bfloat16 x jit false,true (overrides those flags)")
@@ -127,9 +129,12 @@ def step_flops(cfg, batch):
     return 3 * 2 * batch * (forward_macs(generator) + 2 * forward_macs(discriminator))
 
 
-def make_data(size, channels, batch):
+def make_data(size, channels, batch, autotune=False):
+    """One fixed batch, repeated; tf.data autotuning off as in tfbegan.data (its
+    optimisation thread made every fit() call end on a doubling tick; --autotune)."""
     x = np.random.RandomState(0).uniform(-1, 1, (batch, size, size, channels))
-    return tf.data.Dataset.from_tensors(x.astype("float32")).repeat()
+    ds = tf.data.Dataset.from_tensors(x.astype("float32")).repeat()
+    return ds if autotune else ds.with_options(data_lib.without_autotune(tf.data.Options()))
 
 
 class FitPath:
@@ -232,7 +237,7 @@ def main(argv=None):
         cfg = ModelConfig(image_size=size, channels=args.channels, filters=n, z_dim=64,
                           h_dim=64)
         flops[size, n] = flops.get((size, n)) or step_flops(cfg, args.batch)
-        data = make_data(size, args.channels, args.batch)
+        data = make_data(size, args.channels, args.batch, args.autotune)
         # Layers read the global policy when they are built.
         keras.mixed_precision.set_global_policy(DTYPES[dtype])
         try:

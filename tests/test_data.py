@@ -355,3 +355,14 @@ def test_distributed_dataset_splits_global_batch(two_replica_strategy, image_fol
     parts = two_replica_strategy.experimental_local_results(per_replica)
     assert len(parts) == 2
     assert all(p.shape[0] == 2 and p.shape[1:3] == (8, 8) for p in parts)
+
+
+def test_datasets_turn_tf_data_autotuning_off():
+    """Autotuning's optimisation thread made each fit() call end on a doubling tick
+    (2.55 s, 5.11 s, 10.23 s, ...; docs/benchmarks.md), so every source turns it off."""
+    config = DataConfig(image_size=16)
+    for kwargs in ({}, {"repeat": False}, {"shuffle": False}):
+        ds = make_dataset(config, 8, **kwargs)
+        assert ds.options().autotune.enabled is False, kwargs
+        assert ds.options().experimental_distribute.auto_shard_policy == (
+            tf.data.experimental.AutoShardPolicy.DATA)

@@ -139,10 +139,15 @@ def test_flagfile_and_helpfull():
         "from absl import flags\n"
         "from tfbegan.cli import train\n"
         "train.define_flags()\n"
+        "flags.FLAGS(['prog'])\n"
+        "defaults = train.config_from_flags()\n"
         "for path in sys.argv[1:]:\n"
         "    flags.FLAGS.unparse_flags()\n"
         "    flags.FLAGS(['prog', '--flagfile=' + path])\n"
-        "    train.config_from_flags()\n"
+        "    config = train.config_from_flags()\n"
+        "    if path.endswith('quickstart.flags'):\n"
+        "        # quickstart.flags spells out exactly the no-flag run.\n"
+        "        assert config == defaults, (config, defaults)\n"
         "print('parsed', len(sys.argv) - 1)\n")
     r = subprocess.run([sys.executable, "-c", code,
                         *[os.path.join(here, "flags", n) for n in names]],

@@ -269,7 +269,8 @@ def _decode_folder_in_memory(paths, crop, image_size):
     ds = tf.data.Dataset.from_tensor_slices((np.arange(n, dtype=np.int64), paths))
     ds = ds.map(lambda i, p: (i, _decode_file(p, crop, image_size)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.ignore_errors().batch(256).prefetch(tf.data.AUTOTUNE)
+    ds = ds.ignore_errors().batch(256).prefetch(1).with_options(
+        without_autotune(tf.data.Options()))
     images = np.empty((n, image_size, image_size, 3), np.uint8)
     ok = np.zeros(n, bool)
     for idx, batch in ds.as_numpy_iterator():
@@ -398,13 +399,30 @@ def _batches_from_array(images, global_batch_size, seed, shuffle, repeat, scale)
     return ds
 
 
+#: Batches prefetched ahead of the training step.
+PREFETCH_BATCHES = 2
+
+
+def without_autotune(options):
+    """Turns tf.data's autotuning off in ``options`` (returned).
+
+    Its background optimisation thread sleeps in periods that double from 10 ms, and
+    destroying the iterator (at the end of every ``fit()`` call) could wait for the
+    current period to run out: on TF 2.21 CPU fit() calls ended at 2.55, 5.11,
+    10.23, ... s, and a 30 s fit() took 40.95 s (docs/benchmarks.md). Parallel maps
+    given AUTOTUNE then run at the thread pool's width (the cores).
+    """
+    options.autotune.enabled = False
+    return options
+
+
 def _finish(ds):
-    options = tf.data.Options()
+    options = without_autotune(tf.data.Options())
     # Element sources (in-memory arrays, file-name lists) cannot be sharded by file;
     # say DATA explicitly instead of letting AUTO fall back with a warning.
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA)
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+    return ds.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
 def _mnist5k_dataset(data_config, global_batch_size, seed, shuffle, repeat):

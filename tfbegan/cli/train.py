@@ -29,7 +29,8 @@ FLAGS = flags.FLAGS
 
 # Quickstart values; the paper's are named in each help text.
 DEFAULTS = dict(image_size=32, filters=32, repeats=2, z_dim=32, h_dim=32,
-                learning_rate=1e-4, beta1=0.5, batch_size=16, steps=1500)
+                learning_rate=1e-4, beta1=0.5, batch_size=16, steps=1500,
+                lr_decay_every=500)
 
 
 def define_flags():
@@ -62,12 +63,14 @@ def define_flags():
     flags.DEFINE_integer("batch_size", DEFAULTS["batch_size"], "Global batch size, split "
                          "across replicas (paper 001 sec. 3.4.1: 16).")
     flags.DEFINE_integer("steps", DEFAULTS["steps"], "Total training steps of the run.")
-    flags.DEFINE_float("lr_decay_factor", 0.5, "Learning-rate factor on an M_global stall "
-                       "(paper 001 sec. 4.1: 0.5).")
+    flags.DEFINE_float("lr_decay_factor", 0.5, "Learning-rate factor of each decay (M_global "
+                       "stall or lr_decay_every) (paper 001 sec. 4.1: 0.5).")
     flags.DEFINE_integer("lr_patience", 0, "Steps without M_global improvement before a "
                          "decay; 0 disables (paper 001 sec. 4.1 decays on stalls).")
-    flags.DEFINE_integer("lr_decay_every", 0, "Also decay every N steps; 0 = off (seed 000: "
-                         "halved every 100,000 steps).")
+    flags.DEFINE_integer("lr_decay_every", DEFAULTS["lr_decay_every"], "Also multiply the "
+                         "learning rates by lr_decay_factor every N steps; 0 = off (seed "
+                         "000: every 100,000 steps; paper 001 sec. 4.1 decays only on "
+                         "stalls).")
     flags.DEFINE_float("min_learning_rate", 1e-6, "Floor of the learning-rate decay.")
     # Run.
     flags.DEFINE_string("workdir", "tfbegan_run", "Run directory; rerun with the same one "

@@ -131,7 +131,7 @@ def step_flops(cfg, batch):
 
 def make_data(size, channels, batch, autotune=False):
     """One fixed batch, repeated; tf.data autotuning off as in tfbegan.data (its
-    optimisation thread made every fit() call end on a doubling tick; --autotune)."""
+    optimisation thread could hold the end of each fit() call; --autotune)."""
     x = np.random.RandomState(0).uniform(-1, 1, (batch, size, size, channels))
     ds = tf.data.Dataset.from_tensors(x.astype("float32")).repeat()
     return ds if autotune else ds.with_options(data_lib.without_autotune(tf.data.Options()))

@@ -33,6 +33,29 @@ def quiet_saved_model_logging(flag_values):
         logging.getLogger("tensorflow").setLevel(logging.WARNING)
 
 
+def define_generator_source_flags(flag_values):
+    """``--export_dir`` / ``--checkpoint``: where a tool reads the generator from
+    (``tfbegan.latent.load_generator`` takes both)."""
+    from absl import flags
+
+    flags.DEFINE_string("export_dir", None, "SavedModel from tfbegan-export (a version "
+                        "directory or a model base path: its newest version).",
+                        flag_values=flag_values)
+    flags.DEFINE_string("checkpoint", None, "Instead of --export_dir: a "
+                        "ckpt-<step>.keras file or a tfbegan-train workdir (newest "
+                        "checkpoint).", flag_values=flag_values)
+
+
+def check_generator_source(f, alternative=None):
+    """Exactly one of ``--export_dir`` and ``--checkpoint`` (or neither when the
+    flag named by ``alternative``, e.g. ``"train_classifier"``, is set)."""
+    if f.export_dir and f.checkpoint:
+        raise ValueError("pass only one of --export_dir and --checkpoint.")
+    if not (f.export_dir or f.checkpoint or (alternative and getattr(f, alternative))):
+        extra = f", or --{alternative}" if alternative else ""
+        raise ValueError(f"pass --export_dir=SAVEDMODEL (or --checkpoint=PATH){extra}.")
+
+
 def fail(message, code=1):
     """Prints ``error: message`` as one line to stderr and exits non-zero."""
     text = " ".join(str(message).split())

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 
-from tfbegan.cli import common  # noqa: F401  (quiets TensorFlow first)
+from tfbegan.cli import common  # (imported first: quiets TensorFlow)
 
 from absl import app, flags
 
@@ -39,12 +39,7 @@ def define_flags(flag_values=FLAGS):
     fv = flag_values
     if "feature_net" in fv:
         return
-    flags.DEFINE_string("export_dir", None, "SavedModel from tfbegan-export (a version "
-                        "directory or a model base path: its newest version).",
-                        flag_values=fv)
-    flags.DEFINE_string("checkpoint", None, "Instead of --export_dir: a "
-                        "ckpt-<step>.keras file or a tfbegan-train workdir (newest "
-                        "checkpoint).", flag_values=fv)
+    common.define_generator_source_flags(fv)
     flags.DEFINE_string("dataset", "mnist5k", "Real images: mnist5k, folder:PATH or "
                         "tfds:NAME[:SPLIT].", flag_values=fv)
     flags.DEFINE_string("data_dir", None, "tfds data directory (never downloads).",
@@ -97,12 +92,7 @@ def _validate(f):
         if not f.run:
             raise ValueError("--report=distances needs --run=WORKDIR.")
         return
-    has_model = bool(f.export_dir or f.checkpoint)
-    if f.export_dir and f.checkpoint:
-        raise ValueError("pass only one of --export_dir and --checkpoint.")
-    if not has_model and not f.train_classifier:
-        raise ValueError("pass --export_dir=SAVEDMODEL (or --checkpoint=PATH), or "
-                         "--train_classifier.")
+    common.check_generator_source(f, alternative="train_classifier")
     if f.num < 2:
         raise ValueError(f"--num={f.num} must be >= 2.")
     for name in ("kid_subsets", "is_splits", "ms_ssim_pairs", "batch_size",

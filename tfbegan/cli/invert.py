@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 
-from tfbegan.cli import common  # noqa: F401  (quiets TensorFlow first)
+from tfbegan.cli import common  # (imported first: quiets TensorFlow)
 
 from absl import app, flags
 
@@ -30,12 +30,7 @@ def define_flags(flag_values=FLAGS):
     fv = flag_values
     if "images" in fv:
         return
-    flags.DEFINE_string("export_dir", None, "SavedModel from tfbegan-export (a version "
-                        "directory or a model base path: its newest version).",
-                        flag_values=fv)
-    flags.DEFINE_string("checkpoint", None, "Instead of --export_dir: a "
-                        "ckpt-<step>.keras file or a tfbegan-train workdir (newest "
-                        "checkpoint).", flag_values=fv)
+    common.define_generator_source_flags(fv)
     flags.DEFINE_string("images", "mnist5k", "Real images: a folder (first "
                         "2 * num_pairs files, sorted), image files separated by commas, "
                         "a .npy array, or mnist5k (a seeded choice of the embedded "
@@ -59,10 +54,7 @@ def define_flags(flag_values=FLAGS):
 
 
 def _validate(f):
-    if not f.export_dir and not f.checkpoint:
-        raise ValueError("pass --export_dir=SAVEDMODEL (or --checkpoint=PATH).")
-    if f.export_dir and f.checkpoint:
-        raise ValueError("pass only one of --export_dir and --checkpoint.")
+    common.check_generator_source(f)
     if not 1 <= f.num_pairs <= 64:
         raise ValueError(f"--num_pairs={f.num_pairs} must be in [1, 64].")
     if not 0 <= f.steps <= 64:

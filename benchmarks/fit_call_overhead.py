@@ -22,11 +22,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
 import tfbegan  # noqa: E402
-from tfbegan import data as data_lib  # noqa: E402
+from train_throughput import make_data  # noqa: E402  (this directory)
 
 
 def main(argv=None):
@@ -41,12 +38,9 @@ def main(argv=None):
     model = tfbegan.BEGAN(image_size=args.size, channels=3, filters=args.filters,
                           z_dim=64, h_dim=64)
     model.compile(**model.make_optimizers(1e-4, 0.5), jit_compile=False)
-    x = np.random.RandomState(0).uniform(-1, 1, (args.batch, args.size, args.size, 3))
-    base = tf.data.Dataset.from_tensors(x.astype("float32")).repeat()
-    datasets = {"autotune_on": base,
-                "autotune_off": base.with_options(data_lib.without_autotune(
-                    tf.data.Options()))}
-    model.fit(base, steps_per_epoch=1, epochs=1, verbose=0)  # trace once
+    datasets = {"autotune_on": make_data(args.size, 3, args.batch, autotune=True),
+                "autotune_off": make_data(args.size, 3, args.batch, autotune=False)}
+    model.fit(datasets["autotune_on"], steps_per_epoch=1, epochs=1, verbose=0)  # trace
 
     walls = {name: [] for name in datasets}
     walls["train_function"] = []

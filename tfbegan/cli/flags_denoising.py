@@ -12,29 +12,39 @@ from absl import flags
 
 from tfbegan.cli import flags_began
 
+#: lambda_noise of the no-flag run (flags/quickstart.flags); seed 003 uses 2.
+QUICKSTART_LAMBDA = 4.0
+
 
 def define_flags():
     """Defines the denoising-BEGAN flags (idempotent; each flag at most once)."""
     f = flags.FLAGS
     if "denoise_lambda" not in f:
-        flags.DEFINE_float("denoise_lambda", 2.0,
+        flags.DEFINE_float("denoise_lambda", QUICKSTART_LAMBDA,
                            "lambda_noise, weight of the denoising loss "
-                           "mean((D(x + n) - x)^2) in L_D (seed 003 Eq. 6: 2); 0 = off "
-                           "(Table 1 rows 'Baseline' and '+BN').")
+                           "mean((D(x + n) - x)^2) in L_D (seed 003 Eq. 6: 2; the "
+                           f"quickstart's {QUICKSTART_LAMBDA:g} keeps k high and the "
+                           "digits varied, docs/quality.md); 0 = off (Table 1 rows "
+                           "'Baseline' and '+BN').")
     if "denoise_std" not in f:
         flags.DEFINE_float("denoise_std", 1.0,
                            "sigma of the Gaussian corruption n ~ N(0, sigma^2) added to "
                            "real images in [-1, 1] (seed 003 sec. III: 1).")
     # Shared names: plain BEGAN takes the same architecture options, so another
-    # flag module may define them first.
+    # flag module may define them first. Off by default: the quickstart (this model
+    # family on the embedded digits) uses paper 001's architecture, because batch
+    # norm collapsed every digit run onto one class (docs/quality.md); seed 003's
+    # flagfiles turn both on.
     if "batch_norm" not in f:
-        flags.DEFINE_bool("batch_norm", True,
+        flags.DEFINE_bool("batch_norm", False,
                           "Batch norm after the second conv of each block in encoder, "
-                          "decoder and generator (seed 003 Fig. 3; Table 1 '+BN').")
+                          "decoder and generator (seed 003 Fig. 3 and its 'ours': on; "
+                          "Table 1 '+BN').")
     if "skip_connections" not in f:
-        flags.DEFINE_bool("skip_connections", True,
+        flags.DEFINE_bool("skip_connections", False,
                           "Concatenate the up-sampled first decoder tensor H0 with each "
-                          "up-sampled tensor (seed 003 Fig. 3 'SC'; paper 001 sec. 4.1).")
+                          "up-sampled tensor (seed 003 Fig. 3 'SC' and its 'ours': on; "
+                          "paper 001 sec. 4.1).")
     if "ha_weight" not in f:
         flags.DEFINE_float("ha_weight", 0.0,
                            "Weight of historical averaging ||theta - mean of past "

@@ -261,7 +261,6 @@ def test_no_flag_run_draws_varied_digits(tmp_path):
     >= 3%; docs/quality.md) and the plain-BEGAN default it replaced (FID 250,
     IS 2.48)."""
     from tfbegan import evaluation
-    from tfbegan.data import load_mnist5k
 
     r = subprocess.run([sys.executable, "-m", "tfbegan.cli.train"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=1200, env=ENV)
@@ -271,8 +270,7 @@ def test_no_flag_run_draws_varied_digits(tmp_path):
     model, state = checkpoints.load_checkpoint(checkpoints.latest_checkpoint(work))
     assert state["step"] == 1500
     generated = model.generate(model.sample_z(1000, seed=123)).numpy().clip(-1, 1)
-    images, _ = load_mnist5k(32)
-    real = np.asarray(images)[np.random.default_rng(0).permutation(len(images))[:1000]]
+    real = evaluation.load_real_images("mnist5k", 1000, 32, model.channels, seed=0)
     net = evaluation.DigitClassifier.train()
     assert net.accuracy > 0.9
     report = evaluation.evaluate_images(generated, real, net, kid_subsets=10,

@@ -276,3 +276,51 @@ def test_generate_reconstruct_and_evaluate():
     assert int(model.d_optimizer.iterations) == 0
     for w0, w1 in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(w0, w1)
+
+
+# --------------------------------------------------------------- two learning rates
+def test_d_lr_ratio_scales_only_the_discriminators_step():
+    """``make_optimizers(lr, beta1, d_lr_ratio)``: D's Adam rate is ``ratio * lr``.
+    Adam's first update is ``rate * g / (|g| + eps)``, so from the same start D moves
+    exactly half as far with ratio 0.5 and G exactly as far."""
+    x = tf.constant(_images(4, seed=3))
+    moves = {}
+    for ratio in (1.0, 0.5):
+        keras.utils.set_random_seed(5)
+        model = tfbegan.BEGAN(**SMALL, seed=5)
+        opts = model.make_optimizers(1e-3, 0.5, d_lr_ratio=ratio)
+        assert float(opts["d_optimizer"].learning_rate) == pytest.approx(1e-3 * ratio)
+        assert float(opts["g_optimizer"].learning_rate) == pytest.approx(1e-3)
+        model.compile(**opts)
+        d_vars = model.discriminator.trainable_variables
+        g_vars = model.generator.trainable_variables
+        d0, g0 = _values(d_vars), _values(g_vars)
+        model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        moves[ratio] = ([np.array(v) - b for v, b in zip(d_vars, d0)],
+                        [np.array(v) - b for v, b in zip(g_vars, g0)])
+    for full, half in zip(moves[1.0][0], moves[0.5][0]):
+        np.testing.assert_allclose(half, 0.5 * full, rtol=1e-4, atol=1e-9)
+    assert max(float(np.abs(d).max()) for d in moves[1.0][0]) > 5e-4
+    for full, same in zip(moves[1.0][1], moves[0.5][1]):
+        np.testing.assert_allclose(same, full, rtol=1e-4, atol=1e-9)
+
+
+def test_d_lr_ratio_for_every_model_family():
+    from tfbegan.models import AGE, BiGAN, VAEBEGAN
+    from tfbegan.models.began import discriminator_learning_rate
+
+    assert discriminator_learning_rate(2e-4, 0.5) == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match=r"d_lr_ratio=0.0 is out of range; allowed: \(0.0"):
+        discriminator_learning_rate(2e-4, 0.0)
+    vae = VAEBEGAN(**SMALL).make_optimizers(1e-3, 0.5, d_lr_ratio=0.25)
+    assert [float(vae[n].learning_rate) for n in ("d_optimizer", "g_optimizer",
+                                                  "e_optimizer")] == pytest.approx(
+        [2.5e-4, 1e-3, 1e-3])
+    bigan = BiGAN(image_size=8, channels=1, filters=4, repeats=2, z_dim=4).make_optimizers(
+        1e-3, 0.5, d_lr_ratio=2.0)
+    assert float(bigan["d_optimizer"].learning_rate) == pytest.approx(2e-3)
+    assert float(bigan["g_optimizer"].learning_rate) == pytest.approx(1e-3)
+    age = AGE(image_size=8, channels=1, filters=4, repeats=2, z_dim=4)
+    assert set(age.make_optimizers(1e-3, 0.5)) == {"e_optimizer", "g_optimizer"}
+    with pytest.raises(ValueError, match="AGE has no discriminator"):
+        age.make_optimizers(1e-3, 0.5, d_lr_ratio=0.5)

@@ -49,6 +49,10 @@ def check_range(name, value, low=None, high=None, low_open=False, high_open=Fals
         raise ValueError(f"{name}={value!r} is out of range; allowed: {left}{lo}, {hi}{right}.")
 
 
+#: Model names (``tfbegan.models.MODELS``) with no discriminator to give its own rate.
+MODELS_WITHOUT_DISCRIMINATOR = ("age",)
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Architecture and equilibrium hyper-parameters of a BEGAN (paper 001, sec. 3).
@@ -145,6 +149,9 @@ class TrainConfig:
       steps: total optimizer steps of the run (a resumed run stops there too).
       learning_rate, beta1: Adam for every network (paper sec. 4.1; beta1 0.5 as
         seeds 000/003).
+      d_lr_ratio: the discriminator learns at ``d_lr_ratio * learning_rate`` (paper:
+        1, one rate for all networks; the offline quickstart uses 0.5). Models
+        without a discriminator (AGE) take only 1.
       lr_decay_factor: factor applied to every optimizer's learning rate when
         M_global stalls (paper: 0.5).
       lr_patience: steps without M_global improvement before decaying; 0 disables.
@@ -169,6 +176,7 @@ class TrainConfig:
     batch_size: int = 16
     steps: int = 1000
     learning_rate: float = 1e-4
+    d_lr_ratio: float = 1.0
     beta1: float = 0.5
     lr_decay_factor: float = 0.5
     lr_patience: int = 0
@@ -190,6 +198,10 @@ class TrainConfig:
         check_range("batch_size", self.batch_size, 1, 1 << 20, integer=True)
         check_range("steps", self.steps, 1, integer=True)
         check_range("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        check_range("d_lr_ratio", self.d_lr_ratio, 0.0, 100.0, low_open=True)
+        if self.d_lr_ratio != 1.0 and self.model in MODELS_WITHOUT_DISCRIMINATOR:
+            raise ValueError(f"d_lr_ratio={self.d_lr_ratio!r}: model {self.model!r} has no "
+                             f"discriminator; leave the ratio at 1.")
         check_range("beta1", self.beta1, 0.0, 1.0, high_open=True)
         check_range("lr_decay_factor", self.lr_decay_factor, 0.0, 1.0, low_open=True)
         check_range("lr_patience", self.lr_patience, 0, integer=True)

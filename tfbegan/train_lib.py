@@ -136,8 +136,11 @@ def _check_resume_compatible(workdir, config):
     with open(path) as f:
         old = json.load(f)
     new = config_to_dict(config)
-    diffs = [f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in new
-             if k not in RESUMABLE_CHANGES and old.get(k) != new[k]]
+    # A setting added after the run started was at its default then.
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)
+                if f.default is not dataclasses.MISSING}
+    diffs = [f"{k}: {old.get(k, defaults.get(k))!r} -> {new[k]!r}" for k in new
+             if k not in RESUMABLE_CHANGES and old.get(k, defaults.get(k)) != new[k]]
     if diffs:
         raise ValueError(f"workdir {workdir!r} holds a different run ({'; '.join(diffs)}); "
                          f"use a new --workdir or the original settings.")
@@ -191,7 +194,8 @@ def build_model(config: TrainConfig):
         raise ValueError(f"model={config.model!r} is not supported; allowed: "
                          f"{', '.join(sorted(MODELS))}.")
     model = MODELS[config.model](**config.model_kwargs)
-    model.compile(**model.make_optimizers(config.learning_rate, config.beta1),
+    model.compile(**model.make_optimizers(config.learning_rate, config.beta1,
+                                          d_lr_ratio=config.d_lr_ratio),
                   jit_compile=config.jit_compile,
                   steps_per_execution=config.steps_per_execution)
     return model

@@ -6,12 +6,22 @@ import keras
 import tensorflow as tf
 
 from tfbegan import equilibrium, priors
-from tfbegan.config import ModelConfig
+from tfbegan.config import ModelConfig, check_range
 from tfbegan.distances import make_distance
 from tfbegan.networks import build_discriminator, build_generator
 
 DEFAULT_LEARNING_RATE = 1e-4
 DEFAULT_BETA1 = 0.5
+
+
+def discriminator_learning_rate(learning_rate, d_lr_ratio=1.0):
+    """D's Adam rate, ``d_lr_ratio * learning_rate``; the ratio must be in (0, 100].
+
+    Paper 001 sec. 4.1 trains D and G at one rate (ratio 1). A ratio below 1 slows
+    the auto-encoder down, which keeps k_t higher for longer (docs/quality.md).
+    """
+    check_range("d_lr_ratio", d_lr_ratio, 0.0, 100.0, low_open=True)
+    return float(learning_rate) * float(d_lr_ratio)
 
 
 def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1, name=None):
@@ -210,13 +220,17 @@ class BEGAN(keras.Model):
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.g_optimizer.build(self.generator.trainable_variables)
 
-    def make_optimizers(self, learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1):
+    def make_optimizers(self, learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1,
+                        d_lr_ratio=1.0):
         """Fresh optimizers for :meth:`compile`, as keyword arguments.
 
-        ``train_lib`` calls ``model.compile(**model.make_optimizers(lr, beta1))`` so
-        that each model family decides how many optimizers it needs.
+        ``train_lib`` calls ``model.compile(**model.make_optimizers(lr, beta1, ratio))``
+        so that each model family decides how many optimizers it needs. Paper 001
+        sec. 4.1 uses one Adam rate for D and G (``d_lr_ratio = 1``); D's rate is
+        ``d_lr_ratio * learning_rate`` (two time scales, Heusel et al. 2017).
         """
-        return {"d_optimizer": default_optimizer(learning_rate, beta1, name="d_adam"),
+        d_rate = discriminator_learning_rate(learning_rate, d_lr_ratio)
+        return {"d_optimizer": default_optimizer(d_rate, beta1, name="d_adam"),
                 "g_optimizer": default_optimizer(learning_rate, beta1, name="g_adam")}
 
     #: The metric that ConvergenceLRDecay watches (paper 001 sec. 4.1).

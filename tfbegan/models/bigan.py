@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from tfbegan import priors
 from tfbegan.config import ModelConfig
-from tfbegan.models.began import BEGAN, _replica_context, default_optimizer, maybe_loss_scale
+from tfbegan.models.began import (BEGAN, _replica_context, default_optimizer,
+                                  discriminator_learning_rate, maybe_loss_scale)
 from tfbegan.networks import build_encoder, build_generator
 
 #: Adam as in the BiGAN paper's experiments (lr 2e-4, beta1 0.5); AGE uses the same.
@@ -114,11 +115,22 @@ class EncoderGANBase(keras.Model):
             for (name, network), opt in zip(self.optimizer_networks, chosen):
                 opt.build(getattr(self, network).trainable_variables)
 
-    def make_optimizers(self, learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1):
-        """Fresh Adam optimizers for :meth:`compile`, one per network, as kwargs."""
-        return {f"{name}_optimizer": default_optimizer(learning_rate, beta1,
-                                                       name=f"{name}_adam")
-                for name, _ in self.optimizer_networks}
+    def make_optimizers(self, learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1,
+                        d_lr_ratio=1.0):
+        """Fresh Adam optimizers for :meth:`compile`, one per network, as kwargs.
+
+        The discriminator (BiGAN's ``d``) learns at ``d_lr_ratio * learning_rate``;
+        a model without one (AGE) accepts only ``d_lr_ratio = 1``.
+        """
+        d_rate = discriminator_learning_rate(learning_rate, d_lr_ratio)
+        names = [name for name, _ in self.optimizer_networks]
+        if d_lr_ratio != 1.0 and "d" not in names:
+            raise ValueError(f"d_lr_ratio={d_lr_ratio!r}: {type(self).__name__} has no "
+                             f"discriminator (its networks: {', '.join(names)}); "
+                             f"leave the ratio at 1.")
+        return {f"{name}_optimizer": default_optimizer(
+                    d_rate if name == "d" else learning_rate, beta1, name=f"{name}_adam")
+                for name in names}
 
     @property
     def optimizers(self):

@@ -16,7 +16,7 @@ import tensorflow as tf
 from tfbegan import equilibrium
 from tfbegan.distances import pixel_distance
 from tfbegan.models.began import (BEGAN, DEFAULT_BETA1, _replica_context, default_optimizer,
-                                  maybe_loss_scale)
+                                  discriminator_learning_rate, maybe_loss_scale)
 from tfbegan.networks import build_encoder
 
 #: Paper 004, sec. 4: "Adam optimizer initialized with a small learning rate of 5e-5".
@@ -212,11 +212,14 @@ class VAEBEGAN(BEGAN):
             self.g_optimizer.build(self.generator.trainable_variables)
             self.d_optimizer.build(self.discriminator.trainable_variables)
 
-    def make_optimizers(self, learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1):
-        """Fresh Adam optimizers for :meth:`compile` (paper 004 sec. 4: lr 5e-5)."""
+    def make_optimizers(self, learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1,
+                        d_lr_ratio=1.0):
+        """Fresh Adam optimizers for :meth:`compile` (paper 004 sec. 4: lr 5e-5 for
+        all three); D's rate is ``d_lr_ratio * learning_rate``."""
+        d_rate = discriminator_learning_rate(learning_rate, d_lr_ratio)
         return {"e_optimizer": default_optimizer(learning_rate, beta1, name="e_adam"),
                 "g_optimizer": default_optimizer(learning_rate, beta1, name="g_adam"),
-                "d_optimizer": default_optimizer(learning_rate, beta1, name="d_adam")}
+                "d_optimizer": default_optimizer(d_rate, beta1, name="d_adam")}
 
     @property
     def optimizers(self):

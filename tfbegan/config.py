@@ -53,6 +53,12 @@ def check_range(name, value, low=None, high=None, low_open=False, high_open=Fals
 MODELS_WITHOUT_DISCRIMINATOR = ("age",)
 
 
+def check_d_lr_ratio(value):
+    """Raises ``ValueError`` unless D's learning-rate ratio is in (0, 100] (paper 001
+    sec. 4.1: 1, one rate for D and G)."""
+    check_range("d_lr_ratio", value, 0.0, 100.0, low_open=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Architecture and equilibrium hyper-parameters of a BEGAN (paper 001, sec. 3).
@@ -198,7 +204,7 @@ class TrainConfig:
         check_range("batch_size", self.batch_size, 1, 1 << 20, integer=True)
         check_range("steps", self.steps, 1, integer=True)
         check_range("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
-        check_range("d_lr_ratio", self.d_lr_ratio, 0.0, 100.0, low_open=True)
+        check_d_lr_ratio(self.d_lr_ratio)
         if self.d_lr_ratio != 1.0 and self.model in MODELS_WITHOUT_DISCRIMINATOR:
             raise ValueError(f"d_lr_ratio={self.d_lr_ratio!r}: model {self.model!r} has no "
                              f"discriminator; leave the ratio at 1.")

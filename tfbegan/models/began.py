@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from tfbegan import equilibrium, priors
-from tfbegan.config import ModelConfig, check_range
+from tfbegan.config import ModelConfig, check_d_lr_ratio
 from tfbegan.distances import make_distance
 from tfbegan.networks import build_discriminator, build_generator
 
@@ -20,7 +20,7 @@ def discriminator_learning_rate(learning_rate, d_lr_ratio=1.0):
     Paper 001 sec. 4.1 trains D and G at one rate (ratio 1). A ratio below 1 slows
     the auto-encoder down, which keeps k_t higher for longer (docs/quality.md).
     """
-    check_range("d_lr_ratio", d_lr_ratio, 0.0, 100.0, low_open=True)
+    check_d_lr_ratio(d_lr_ratio)
     return float(learning_rate) * float(d_lr_ratio)
 
 

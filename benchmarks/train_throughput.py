@@ -1,6 +1,6 @@
 """BEGAN training throughput: ``model.fit()`` against a hand-written tf.function loop.
 
-Both paths do the same work per step (paper 001, sec. 3.4): z ~ U[-1, 1] drawn
+Both paths do the same work per step (Berthelot et al. 2017, sec. 3.4): z ~ U[-1, 1] drawn
 statelessly for the step, L(x) and L(G(z)) through the same networks, one tape, the
 gradient of L_D = L(x) - k L(G(z)) applied to D and of L_G = L(G(z)) applied to G by
 two Adam optimizers, and the clipped proportional k update. The loop is the reference

@@ -1,4 +1,4 @@
-"""AGE (seed 002 Eqs. 7-11): Delta, losses, gradient isolation, replicas, round trip,
+"""AGE (Ulyanov et al. 2018): Delta, losses, gradient isolation, replicas, round trip,
 training, reconstruction grids and the ``encode`` export."""
 
 import json

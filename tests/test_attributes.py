@@ -1,4 +1,4 @@
-"""Attribute vectors and latent arithmetic (paper 004, sec. 5.5)."""
+"""Attribute vectors and latent arithmetic (Khan et al. 2018, sec. 5.5)."""
 
 import os
 import subprocess

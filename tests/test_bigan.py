@@ -1,4 +1,4 @@
-"""BiGAN (seed 002 Eq. 2): losses, gradient isolation, replicas, round trip, flags."""
+"""BiGAN (Donahue et al. 2017): losses, gradient isolation, replicas, round trip, flags."""
 
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""Denoising BEGAN (seed 003): Eq. 6, batch norm, skip connections, historical averaging."""
+"""Denoising BEGAN (Li et al. 2018): Eq. 6, batch norm, skip connections, historical averaging."""
 
 import keras
 import numpy as np

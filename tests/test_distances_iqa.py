@@ -1,4 +1,4 @@
-"""Seed 000's image-quality distances: hand-computed values on tiny images."""
+"""Vertolli & Davies 2017's image-quality distances: hand-computed values on tiny images."""
 
 import math
 
@@ -10,7 +10,7 @@ import tensorflow as tf
 import tfbegan
 from tfbegan import distances as D
 
-C = 0.0026  # seed 000 footnote 2
+C = 0.0026  # Vertolli & Davies 2017 footnote 2
 ALL_NAMES = ("l1", "l2", "gmsm", "gmsm_prewitt", "chrom")
 
 

@@ -1,4 +1,4 @@
-"""The proportional k_t controller and M_global (paper 001, sec. 3.4) by hand."""
+"""The proportional k_t controller and M_global (Berthelot et al. 2017, sec. 3.4) by hand."""
 
 import numpy as np
 import pytest
@@ -54,7 +54,7 @@ def test_lambda_k_zero_freezes_k():
 
 
 def test_gamma_zero_with_k_zero_never_moves_k_and_is_rejected():
-    # Seed 002's critique: gamma = 0 gives k += -lambda_k * L(G(z)) <= 0, and the clip
+    # A known critique of BEGAN (k_t needs a projection onto [0, 1]): gamma = 0 gives k += -lambda_k * L(G(z)) <= 0, and the clip
     # returns 0 at every step, whatever the losses.
     k = 0.0
     for loss_real, loss_fake in [(0.9, 0.1), (0.5, 0.5), (0.1, 0.9), (1.0, 1e-6)]:

@@ -1,4 +1,4 @@
-"""Table 2 callback and report, Figures 3-4, and the Table 1 flagfiles (seed 000)."""
+"""Table 2 callback and report, Figures 3-4, and the Table 1 flagfiles (Vertolli & Davies 2017)."""
 
 import csv
 import json
@@ -171,7 +171,7 @@ def test_chrominance_figure_size(tmp_path):
 
 
 # ------------------------------------------------------------------ flagfiles
-# Table 1 of seed 000: model -> (size, gamma, beta_l1, beta_gmsm, beta_chrom).
+# Table 1 of Vertolli & Davies 2017: model -> (size, gamma, beta_l1, beta_gmsm, beta_chrom).
 TABLE_1 = {
     1: (64, 0.5, 1, 0, 0), 2: (64, 0.5, 0, 1, 0), 3: (64, 0.5, 0, 0, 1),
     4: (64, 0.5, 1, 1, 0), 5: (64, 0.5, 1, 1, 1), 6: (64, 0.5, 2, 1, 0),

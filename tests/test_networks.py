@@ -1,4 +1,4 @@
-"""Paper 001 sec. 3.5 networks: shapes, layer counts, strides, filter growth, sizes."""
+"""Berthelot et al. 2017 sec. 3.5 networks: shapes, layer counts, strides, filter growth, sizes."""
 
 import keras
 import numpy as np

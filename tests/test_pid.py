@@ -1,4 +1,4 @@
-"""The PID k_t controller of paper 004 (Eq. 12) by hand, and plain BEGAN with it."""
+"""The PID k_t controller of Khan et al. 2018 (Eq. 12) by hand, and plain BEGAN with it."""
 
 import os
 

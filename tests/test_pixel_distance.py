@@ -1,4 +1,4 @@
-"""Pixel distance L(v) = mean |v - D(v)|^eta (paper 001, Eq. 1) by hand."""
+"""Pixel distance L(v) = mean |v - D(v)|^eta (Berthelot et al. 2017, Eq. 1) by hand."""
 
 import numpy as np
 import pytest

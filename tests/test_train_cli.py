@@ -133,7 +133,7 @@ def test_flagfile_and_helpfull():
                  "--checkpoint_every", "--sample_every", "--seed", "--strategy",
                  "--num_gpus", "--export_base", "--model"):
         assert flag in r.stdout, flag
-    assert "paper 001" in r.stdout
+    assert "Berthelot et al. 2017" in r.stdout
     # Every shipped flagfile parses (absl rejects unknown flags in flagfiles).
     names = sorted(os.listdir(os.path.join(here, "flags")))
     assert "quickstart.flags" in names and "began_celeba_64.flags" in names

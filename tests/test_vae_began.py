@@ -1,4 +1,4 @@
-"""VAE+BEGAN (paper 004): losses by hand, gradient isolation, replicas, resume, export."""
+"""VAE+BEGAN (Khan et al. 2018): losses by hand, gradient isolation, replicas, resume, export."""
 
 import json
 import math

@@ -1,4 +1,4 @@
-"""Attribute vectors and latent arithmetic (paper 004, sec. 5.5).
+"""Attribute vectors and latent arithmetic (Khan et al. 2018, sec. 5.5).
 
 "We calculate the average latent encoded representations of all images with and
 without a specific attribute respectively. Then a weighted version of the difference
@@ -119,7 +119,7 @@ def encode(encoder, images, batch_size=64):
 
 
 def attribute_vector(encoder, images_with, images_without, batch_size=64):
-    """``mean E(images_with) - mean E(images_without)`` (paper 004, sec. 5.5).
+    """``mean E(images_with) - mean E(images_without)`` (Khan et al. 2018, sec. 5.5).
 
     Returns float32 ``[z_dim]``.
     """

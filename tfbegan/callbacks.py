@@ -6,7 +6,7 @@ run and a user's own ``fit`` loop.
 
 * :class:`SampleGrid` - PNG grid (and TensorBoard image) of G(z) at fixed z.
 * :class:`ConvergenceLRDecay` - halve every optimizer's learning rate when M_global
-  stalls (paper 001, sec. 4.1), down to a floor.
+  stalls (Berthelot et al. 2017, sec. 4.1), down to a floor.
 * :class:`EquilibriumMonitor` - warn once when k sits at 0 or 1 for a long stretch.
 * :class:`ProgressLogger` - one log line per N steps with losses, k, M_global,
   images/s and ETA.
@@ -118,11 +118,11 @@ class SampleGrid(_StepCallback):
 class ConvergenceLRDecay(keras.callbacks.Callback):
     """Multiplies every optimizer's learning rate by ``factor`` on a stall.
 
-    Paper 001, sec. 4.1: "decaying by a factor of 2 when the measure of convergence
+    Berthelot et al. 2017, sec. 4.1: "decaying by a factor of 2 when the measure of convergence
     stalls". A stall is ``patience`` steps in which the monitored metric (M_global,
     as reported in the logs) did not fall below ``best * (1 - min_delta)``. Rates
     never go below ``min_lr``. ``decay_every`` > 0 additionally decays on a fixed
-    schedule (seed 000 halves every 100,000 steps). Unlike
+    schedule (Vertolli & Davies 2017 halves every 100,000 steps). Unlike
     ``keras.callbacks.ReduceLROnPlateau`` this touches *all* optimizers of a GAN.
 
     Args:
@@ -343,7 +343,7 @@ def read_metrics_csv(path):
 
 
 def plot_convergence(csv_path, png_path, keys=("m_global", "k", "loss_real", "loss_fake")):
-    """Plots M_global, k, L(x) and L(G(z)) against steps (paper 001, Fig. 5 style)."""
+    """Plots M_global, k, L(x) and L(G(z)) against steps (Berthelot et al. 2017, Fig. 5 style)."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -54,14 +54,14 @@ MODELS_WITHOUT_DISCRIMINATOR = ("age",)
 
 
 def check_d_lr_ratio(value):
-    """Raises ``ValueError`` unless D's learning-rate ratio is in (0, 100] (paper 001
+    """Raises ``ValueError`` unless D's learning-rate ratio is in (0, 100] (Berthelot et al. 2017
     sec. 4.1: 1, one rate for D and G)."""
     check_range("d_lr_ratio", value, 0.0, 100.0, low_open=True)
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """Architecture and equilibrium hyper-parameters of a BEGAN (paper 001, sec. 3).
+    """Architecture and equilibrium hyper-parameters of a BEGAN (Berthelot et al. 2017, sec. 3).
 
     Attributes:
       image_size: height = width of the images, a power of two in [8, 256]. The
@@ -77,10 +77,10 @@ class ModelConfig:
       k_init: k_0 (paper: 0), in [0, 1].
       batch_norm: batch normalization after the last (with the paper's two: the
         second) convolution of each scale block in encoder, decoder and generator
-        (seed 003, Fig. 3).
+        (Li et al. 2018, Fig. 3).
       skip_connections: concatenate the first decoder tensor H0, nearest-up-sampled,
-        with every up-sampled tensor in decoder and generator (seed 003, Fig. 3 "SC";
-        paper 001, sec. 4.1).
+        with every up-sampled tensor in decoder and generator (Li et al. 2018, Fig. 3 "SC";
+        Berthelot et al. 2017, sec. 4.1).
     """
 
     image_size: int = 32
@@ -119,7 +119,7 @@ class ModelConfig:
                 raise ValueError(f"{flag}={getattr(self, flag)!r} must be a bool "
                                  f"(True or False).")
         if self.gamma == 0 and self.k_init == 0:
-            # Seed 002's critique: with gamma = 0 and k_0 = 0 the update
+            # A known critique of BEGAN: with gamma = 0 and k_0 = 0 the update
             # k += lambda_k * (0 - L(G(z))) <= 0 is clipped to 0 forever.
             raise ValueError(
                 "gamma=0 with k_init=0 never moves k (k_{t+1} = clip(k_t - lambda_k * "
@@ -154,14 +154,14 @@ class TrainConfig:
       batch_size: the *global* batch (split across replicas), paper: 16.
       steps: total optimizer steps of the run (a resumed run stops there too).
       learning_rate, beta1: Adam for every network (paper sec. 4.1; beta1 0.5 as
-        seeds 000/003).
+        Vertolli & Davies 2017 and Li et al. 2018).
       d_lr_ratio: the discriminator learns at ``d_lr_ratio * learning_rate`` (paper:
         1, one rate for all networks; the offline quickstart uses 0.5). Models
         without a discriminator (AGE) take only 1.
       lr_decay_factor: factor applied to every optimizer's learning rate when
         M_global stalls (paper: 0.5).
       lr_patience: steps without M_global improvement before decaying; 0 disables.
-      lr_decay_every: also decay every this many steps (seed 000: 100,000); 0 = off.
+      lr_decay_every: also decay every this many steps (Vertolli & Davies 2017: 100,000); 0 = off.
       min_learning_rate: floor of the decay.
       log_every: steps between progress lines / metric rows (the Keras epoch length).
       checkpoint_every, sample_every: steps between checkpoints / sample grids.

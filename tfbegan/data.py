@@ -1,7 +1,7 @@
 """Input pipelines: the embedded MNIST digits, TensorFlow Datasets, image folders.
 
 Every source yields float32 batches ``[global_batch, S, S, C]`` scaled to [-1, 1]
-(paper 001, sec. 4: images in [-1, 1], the range of the generator's output), with
+(Berthelot et al. 2017, sec. 4: images in [-1, 1], the range of the generator's output), with
 ``drop_remainder`` so every step sees the same global batch, a seeded shuffle, repeat,
 parallel decode / crop / resize, in-memory caching where the data fits, and prefetch.
 
@@ -519,7 +519,7 @@ def make_dataset(data_config: DataConfig, global_batch_size: int, seed: int = 0,
 
     ``S = data_config.image_size``, ``C = num_channels(data_config)``. Batches are the
     *global* batch (a distribution strategy splits them across replicas) and drop the
-    remainder, so every step has the same shape (paper 001 trains with batch 16).
+    remainder, so every step has the same shape (Berthelot et al. 2017 trains with batch 16).
 
     Pipeline per source:
 

@@ -1,10 +1,10 @@
 """Per-sample distances between images and their auto-encoder reconstructions.
 
-BEGAN (paper 001, Eq. 1 and sec. 3.1): ``L(v) = mean |v - D(v)|^eta`` with eta in
+BEGAN (Berthelot et al. 2017, Eq. 1 and sec. 3.1): ``L(v) = mean |v - D(v)|^eta`` with eta in
 {1, 2}, the mean over pixels (and channels) of each sample; the scalar loss is the
 batch mean of the per-sample values.
 
-Seed 000 (Eq. 6 and the cQS section): l1, l2, GMSM and chrominance distances on
+Vertolli & Davies 2017 (Eq. 6 and the cQS section): l1, l2, GMSM and chrominance distances on
 images mapped to [0, 1], and their beta-weighted combination; see the block comment
 above :data:`GMS_C` for the choices the paper leaves open.
 """
@@ -40,7 +40,7 @@ def pixel_loss(v, reconstruction, eta=1):
 
 
 # --------------------------------------------------------------------------------
-# Image-quality distances (seed 000: Vertolli & Davies, "Image quality assessment
+# Image-quality distances (Vertolli & Davies 2017: Vertolli & Davies, "Image quality assessment
 # techniques show improved training and evaluation of autoencoder GANs").
 #
 # All of them take images in [-1, 1] (the model's range) and map them to [0, 1]
@@ -66,10 +66,10 @@ def pixel_loss(v, reconstruction, eta=1):
 #   l2 (mean squared error) and GMSM distances lie in [0, 1].
 # --------------------------------------------------------------------------------
 
-#: GMS / cQS stability constant C (seed 000 footnote 2; 170 / 255^2).
+#: GMS / cQS stability constant C (Vertolli & Davies 2017 footnote 2; 170 / 255^2).
 GMS_C = 0.0026
 
-#: RGB -> YIQ (rows Y, I, Q), DESIGN.md / seed 000 (cQS).
+#: RGB -> YIQ (rows Y, I, Q), Vertolli & Davies 2017 (cQS).
 YIQ_MATRIX = ((0.299, 0.587, 0.114),
               (0.596, -0.274, -0.322),
               (0.211, -0.523, 0.312))
@@ -145,7 +145,7 @@ def gradient_components(y, operator="sobel"):
 
 
 def gradient_magnitude(y, operator="sobel"):
-    """``m = sqrt(gx^2 + gy^2)`` of ``[B, H, W, 1]`` maps, ``[B, H, W]`` (seed 000,
+    """``m = sqrt(gx^2 + gy^2)`` of ``[B, H, W, 1]`` maps, ``[B, H, W]`` (Vertolli & Davies 2017,
     GMSD section; finite gradients at m = 0)."""
     gx, gy = gradient_components(y, operator)
     return _safe_sqrt(tf.square(gx) + tf.square(gy))
@@ -177,7 +177,7 @@ def gms_map(v, reconstruction, operator="sobel"):
 
 def gmsm_distance(v, reconstruction, operator="sobel"):
     """Per-sample ``1 - GMSM``: one minus the mean GMS over the whole image (one
-    window, seed 000 footnote 3). In [0, 1), 0 for identical images."""
+    window, Vertolli & Davies 2017 footnote 3). In [0, 1), 0 for identical images."""
     return 1.0 - tf.reduce_mean(gms_map(v, reconstruction, operator), axis=[1, 2])
 
 
@@ -309,8 +309,8 @@ def weighted_distance(v, reconstruction, betas):
 def make_distance(spec=None, eta=1, channels=None):
     """Returns the per-sample distance ``f(v, reconstruction) -> [batch]``.
 
-    ``spec=None`` is the paper's pixel loss with exponent ``eta`` (seed 001 Eq. 1).
-    Otherwise ``spec`` is Eq. 6's weighted distance (seed 000), given as a string
+    ``spec=None`` is the paper's pixel loss with exponent ``eta`` (Berthelot et al. 2017 Eq. 1).
+    Otherwise ``spec`` is Eq. 6's weighted distance (Vertolli & Davies 2017), given as a string
     ``"l1:2,gmsm:1"`` or a mapping ``{"l1": 2, "gmsm": 1}``; ``eta`` must then be 1
     (use ``l2`` for a squared error). ``channels`` (when known) lets chrominance on
     one-channel images fail here rather than at the first step. The returned

@@ -1,4 +1,4 @@
-"""The k_t controllers and convergence measures of BEGAN (paper 001, sec. 3.4).
+"""The k_t controllers and convergence measures of BEGAN (Berthelot et al. 2017, sec. 3.4).
 
 All functions are pure: they take the current values and return the new ones, and
 work on Python floats, NumPy values or tensors alike.
@@ -11,7 +11,7 @@ import tensorflow as tf
 #: k_t controllers a BEGAN can use.
 CONTROLLERS = ("proportional", "pid")
 
-#: PID gains (lambda_1, lambda_2, lambda_3) of paper 004 (sec. 4).
+#: PID gains (lambda_1, lambda_2, lambda_3) of Khan et al. 2018 (sec. 4).
 DEFAULT_PID_GAINS = (1e-3, 1e-5, 1e-5)
 
 
@@ -23,8 +23,8 @@ def balance(loss_real, loss_fake, gamma):
 def proportional_update(k, loss_real, loss_fake, gamma, lambda_k):
     """``k_{t+1} = clip(k_t + lambda_k * (gamma L(x) - L(G(z))), 0, 1)``.
 
-    The clip keeps k in [0, 1] as the paper states (sec. 3.4) and seed 002's
-    critique requires; unclipped, k runs negative and D starts *helping* G.
+    The clip keeps k in [0, 1] as the paper states (sec. 3.4) and the
+    critiques of BEGAN require; unclipped, k runs negative and D starts *helping* G.
     """
     k_new = k + lambda_k * balance(loss_real, loss_fake, gamma)
     if isinstance(k_new, (tf.Tensor, tf.Variable)):
@@ -46,16 +46,16 @@ def _clip01(value):
 def vae_began_error(loss_d, loss_g, loss_v, eta, alpha):
     """VAE+BEGAN's equilibrium error ``e_t = eta L_d - L_g - alpha L_v``.
 
-    Paper 004, Eq. 11 as printed reads ``... - L_g + alpha L_v``; Eq. 10
+    Khan et al. 2018, Eq. 11 as printed reads ``... - L_g + alpha L_v``; Eq. 10
     (``eta = (E[L_g] + alpha E[L_v]) / E[L_d]``) and the convergence measure
     ``L_d + |eta L_d - L_g - alpha L_v|`` both need the minus sign, so the printed
-    plus is a typo (DESIGN.md).
+    plus is a typo.
     """
     return eta * loss_d - loss_g - alpha * loss_v
 
 
 def pid_update(k, e_t, e_prev1, e_prev2, gains=DEFAULT_PID_GAINS):
-    """PID-style k update of paper 004 (Eq. 12), with the [0, 1] clip.
+    """PID-style k update of Khan et al. 2018 (Eq. 12), with the [0, 1] clip.
 
     ``k_t = clip(k_{t-1} + l1 e_t + l2 (e_t - e_{t-1}) + l3 (e_t + e_{t-2} - 2 e_{t-1}),
     0, 1)``
@@ -68,7 +68,7 @@ def pid_update(k, e_t, e_prev1, e_prev2, gains=DEFAULT_PID_GAINS):
 
     Args:
       k: k_{t-1}. e_t: this step's error. e_prev1, e_prev2: e_{t-1}, e_{t-2}.
-      gains: (l1, l2, l3); paper 004 sec. 4 uses (1e-3, 1e-5, 1e-5).
+      gains: (l1, l2, l3); Khan et al. 2018 sec. 4 uses (1e-3, 1e-5, 1e-5).
 
     Returns:
       k_t, a tensor if any input is one, else a float.
@@ -88,11 +88,11 @@ def check_pid_gains(gains):
                          f"(lambda_1, lambda_2, lambda_3).") from None
     if len(values) != 3 or any(not (v >= 0.0 and v < float("inf")) for v in values):
         raise ValueError(f"pid_gains={gains!r} must be three finite numbers >= 0 "
-                         f"(lambda_1, lambda_2, lambda_3); paper 004 uses "
+                         f"(lambda_1, lambda_2, lambda_3); Khan et al. 2018 uses "
                          f"{DEFAULT_PID_GAINS}.")
     return values
 
 
 def vae_began_convergence(loss_d, loss_g, loss_v, eta, alpha):
-    """Paper 004's convergence measure ``L_d + |eta L_d - L_g - alpha L_v|`` (sec. 3.4)."""
+    """Khan et al. 2018's convergence measure ``L_d + |eta L_d - L_g - alpha L_v|`` (sec. 3.4)."""
     return loss_d + abs(vae_began_error(loss_d, loss_g, loss_v, eta, alpha))

@@ -21,7 +21,7 @@ Signatures (named inputs, dict outputs, fixed dtypes):
 * ``encode`` (only models with ``has_encoder``): ``images`` float32
   ``[batch, H, W, C]`` in [-1, 1] -> ``z`` float32 ``[batch, z_dim]``.
 
-The generator ends in a linear convolution (paper 001, Figure 1), so its raw output
+The generator ends in a linear convolution (Berthelot et al. 2017, Figure 1), so its raw output
 can leave [-1, 1]; ``images_float`` is ``clip(G(z), -1, 1)`` and
 ``images = round((images_float + 1) * 127.5)`` as uint8, the same mapping as
 :func:`tfbegan.imaging.to_uint8`. The generator runs in inference mode

@@ -1,4 +1,4 @@
-"""Image-quality evaluation of BEGAN auto-encoders (seed 000: Table 2, Figures 3-4).
+"""Image-quality evaluation of BEGAN auto-encoders (Vertolli & Davies 2017: Table 2, Figures 3-4).
 
 * :class:`ReconstructionDistances`: a Keras callback that, every N training steps,
   reconstructs a fixed batch of real images with ``model.reconstruct`` and logs the
@@ -70,7 +70,7 @@ class ReconstructionDistances(keras.callbacks.Callback):
     :attr:`history`. When training ends, and ``write_figures`` is set, Figures 3 and
     4 for the first ``num_figure_images`` images go to ``<log_dir>/figures/``.
 
-    Seed 000 reports these as the "discriminator loss statistics" of Table 2; all
+    Vertolli & Davies 2017 reports these as the "discriminator loss statistics" of Table 2; all
     values are distances (one minus the similarity).
 
     Args:
@@ -309,7 +309,7 @@ def _rgb(image):
 
 
 def write_gms_figure(path, original, reconstruction, operator="sobel", panel_px=PANEL_PX):
-    """Figure 3 of seed 000 as a PNG: per image one row O, A, OG, AG, S.
+    """Figure 3 of Vertolli & Davies 2017 as a PNG: per image one row O, A, OG, AG, S.
 
     O / A: the original and its reconstruction; OG / AG: their luminance gradient
     magnitudes (common grey scale, 0 = black); S: the GMS map (Eq. 5) in [0, 1],
@@ -343,7 +343,7 @@ def write_gms_figure(path, original, reconstruction, operator="sobel", panel_px=
 
 
 def write_chrominance_figure(path, original, reconstruction, panel_px=PANEL_PX):
-    """Figure 4 of seed 000 as a PNG: per image two rows (I, then Q), each
+    """Figure 4 of Vertolli & Davies 2017 as a PNG: per image two rows (I, then Q), each
     O, A, OC, AC, S.
 
     OC / AC: the original's and reconstruction's I (blue-red scale) or Q

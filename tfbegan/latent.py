@@ -1,6 +1,6 @@
 """Latent-space tools: z-inversion of real images and interpolation (BEGAN sec. 4.3).
 
-BEGAN paper 001, section 4.3 ("Space continuity") maps a real image ``x_r`` to a
+BEGAN Berthelot et al. 2017, section 4.3 ("Space continuity") maps a real image ``x_r`` to a
 latent ``z_r`` by minimising ``e_r = |x_r - G(z_r)|`` with Adam, then decodes a
 linear interpolation between the ``z_r`` of two real images (Figure 4c: the real
 images in the first and last columns, their reconstructions ``G(z_r)`` next to them,

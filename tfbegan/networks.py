@@ -1,4 +1,4 @@
-"""BEGAN encoder, decoder and generator builders (paper 001, section 3.5, Figure 1).
+"""BEGAN encoder, decoder and generator builders (Berthelot et al. 2017, section 3.5, Figure 1).
 
 * 3x3 convolutions, each followed by an ELU, repeated ``repeats`` times per scale.
 * Filters grow linearly with each down-sampling: n, 2n, 3n, ...
@@ -10,7 +10,7 @@
   scales: ``log2(image_size) - 2``.
 * The generator has the decoder's architecture with its own weights.
 
-Options of seed 003 (Fig. 3), both off by default (``ModelConfig``):
+Options of Li et al. 2018 (Fig. 3), both off by default (``ModelConfig``):
 
 * ``batch_norm``: conv -> BatchNormalization -> ELU for the last (with the paper's
   ``repeats = 2``: the second) convolution of every scale block, in encoder, decoder
@@ -20,7 +20,7 @@ Options of seed 003 (Fig. 3), both off by default (``ModelConfig``):
   statistics are those of the global batch (N replicas behave as one device).
 * ``skip_connections``: H0, the decoder's first 8x8xn tensor (after Dense +
   reshape), nearest-up-sampled to each scale and concatenated with the output of
-  every up-sampling layer ("SC" in 003 Fig. 3; paper 001 sec. 4.1).
+  every up-sampling layer ("SC" in 003 Fig. 3; Berthelot et al. 2017 sec. 4.1).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def apply_conv_elu(x, filters, name, strides=1):
 
 
 def apply_conv_bn_elu(x, filters, name):
-    """3x3 convolution -> synchronized batch norm -> ELU (seed 003, Fig. 3).
+    """3x3 convolution -> synchronized batch norm -> ELU (Li et al. 2018, Fig. 3).
 
     Layers are named ``name`` (the conv), ``name + "_bn"`` and ``name + "_elu"``.
     The convolution has no bias: batch norm subtracts the batch mean, so a bias
@@ -58,7 +58,7 @@ def apply_scale_block(x, filters, repeats, name, batch_norm=False):
     """``repeats`` x (3x3 conv + ELU) at one resolution.
 
     With ``batch_norm`` the block's last convolution (the second with the paper's
-    two per block) is followed by batch norm before its ELU (seed 003, Fig. 3).
+    two per block) is followed by batch norm before its ELU (Li et al. 2018, Fig. 3).
     """
     for r in range(repeats):
         if batch_norm and r == repeats - 1:

@@ -20,7 +20,7 @@ def sample(prior, num, z_dim, seed, counter=0):
     Args:
       prior: ``"uniform"`` (U[-1, 1], BEGAN sec. 3.5), ``"normal"`` (N(0, I)) or
         ``"sphere"`` (uniform on the unit sphere S^{z_dim - 1}: N(0, I) samples
-        L2-normalised, the latent space of AGE, seed 002 Eqs. 7-11).
+        L2-normalised, the latent space of AGE, Ulyanov et al. 2018).
       num: number of vectors (int or scalar tensor).
       z_dim: latent width.
       seed: int or int64 scalar tensor.

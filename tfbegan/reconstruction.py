@@ -1,4 +1,4 @@
-"""Reconstruction grids x -> e(x) -> g(e(x)) (the AGE figures of seed 002).
+"""Reconstruction grids x -> e(x) -> g(e(x)) (the AGE figures of Ulyanov et al. 2018).
 
 Works with any encoder / generator pair given as callables, so BiGAN, AGE,
 VAE+BEGAN or an exported SavedModel's ``encode`` / ``serving_default`` can be drawn

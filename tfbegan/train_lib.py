@@ -320,7 +320,7 @@ def _train_in_policy(config, workdir, strategy, extra_callbacks):
         real = next(iter(data_lib.make_dataset(config.data, 16, seed=config.seed + 1,
                                                shuffle=False, repeat=False)))
     if chief and hasattr(model, "reconstruct"):
-        # Seed 000's Table 2: l1 / GMSM / chrominance of D's reconstructions of a
+        # Vertolli & Davies 2017's Table 2: l1 / GMSM / chrominance of D's reconstructions of a
         # fixed real batch, every sample_every steps (read by tfbegan-evaluate).
         from tfbegan import iqa
 

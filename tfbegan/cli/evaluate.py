@@ -16,7 +16,7 @@ and of real images, and the feature network used (tfbegan.evaluation).
 ImageNet weights from ``--inception_weights`` or the Keras cache.
 
 ``--report=distances --run=WORKDIR`` prints instead the IQA distance statistics
-(seed 000, Table 2) logged by a training run (``tfbegan.iqa.distance_report``).
+(Vertolli & Davies 2017, Table 2) logged by a training run (``tfbegan.iqa.distance_report``).
 """
 
 from __future__ import annotations

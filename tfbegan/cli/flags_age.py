@@ -1,4 +1,4 @@
-"""Flags of AGE (seed 002 Eqs. 10-11; Ulyanov et al. 2018): the weights lambda and mu."""
+"""Flags of AGE (Ulyanov et al. 2018): the weights lambda and mu."""
 
 from absl import flags
 
@@ -9,11 +9,11 @@ def define_flags(flag_values=FLAGS):
     """Defines the ``--age_*`` flags (prefixed: lambda/mu names are ambiguous)."""
     flags.DEFINE_float("age_lambda_z", 1000.0, "lambda: weight of the latent "
                        "reconstruction L_Z = ||z - e(g(z))||^2 in the generator loss "
-                       "V2 + lambda L_Z (seed 002 Eq. 10; AGE paper experiments: 1000).",
+                       "V2 + lambda L_Z (Ulyanov et al. 2018; AGE paper experiments: 1000).",
                        flag_values=flag_values)
     flags.DEFINE_float("age_mu_x", 10.0, "mu: weight of the image reconstruction "
                        "L_X = mean |x - g(e(x))| in the encoder objective V2 - mu L_X "
-                       "(seed 002 Eq. 11; AGE paper experiments: 10).",
+                       "(Ulyanov et al. 2018; AGE paper experiments: 10).",
                        flag_values=flag_values)
     flags.DEFINE_integer("age_g_steps", 1, "Generator updates per encoder update (1: Eqs. "
                          "10-11 once each per step; AGE reference code runs 2-3).",

@@ -1,4 +1,4 @@
-"""Flags of BiGAN (seed 002 Eq. 2; Donahue et al. 2017): D's width and the G/E loss."""
+"""Flags of BiGAN (Donahue et al. 2017): D's width and the G/E loss."""
 
 from absl import flags
 
@@ -13,7 +13,7 @@ def define_flags(flag_values=FLAGS):
                          flag_values=flag_values)
     flags.DEFINE_bool("bigan_non_saturating", True, "G and E minimise -log D(G(z), z) and "
                       "-log(1 - D(x, E(x))) (BiGAN paper sec. 3.4, 'inverted' labels) "
-                      "instead of the minimax value of seed 002 Eq. 2 "
+                      "instead of the minimax value of Donahue et al. 2017 "
                       "(--nobigan_non_saturating).", flag_values=flag_values)
 
 

@@ -1,8 +1,8 @@
-"""Flags of ``tfbegan-train --model=vae_began`` (paper 004, VAE+BEGAN).
+"""Flags of ``tfbegan-train --model=vae_began`` (Khan et al. 2018, VAE+BEGAN).
 
 Defaults are the paper's (sec. 4). The ``vae_`` prefix keeps them apart from BEGAN's
 ``--gamma``/``--eta``, which mean other things (BEGAN's gamma is the diversity ratio
-that paper 004 calls eta; BEGAN's eta is the pixel-loss exponent).
+that Khan et al. 2018 calls eta; BEGAN's eta is the pixel-loss exponent).
 """
 
 from __future__ import annotations
@@ -20,25 +20,25 @@ def define_flags(flag_values=None):
         return
     flags.DEFINE_float(
         "vae_alpha", 0.3, "alpha, weight of L_v (the discriminator's reconstruction loss "
-        "of VAE reconstructions) in L_gen, L_dis and e_t (paper 004 sec. 4).",
+        "of VAE reconstructions) in L_gen, L_dis and e_t (Khan et al. 2018 sec. 4).",
         flag_values=fv)
     flags.DEFINE_float(
         "vae_beta", 0.1, "beta, weight of the learned-similarity loss L_s in L_gen and "
-        "L_enc (paper 004 sec. 4, Eq. 9).", flag_values=fv)
+        "L_enc (Khan et al. 2018 sec. 4, Eq. 9).", flag_values=fv)
     flags.DEFINE_float(
         "vae_gamma", 0.1, "gamma, weight of the VAE content loss L_e in L_gen and L_enc "
-        "(paper 004 sec. 4, Eq. 2).", flag_values=fv)
+        "(Khan et al. 2018 sec. 4, Eq. 2).", flag_values=fv)
     flags.DEFINE_float(
         "vae_eta", 0.5, "eta, the diversity ratio (E[L_g] + alpha E[L_v]) / E[L_d] "
-        "targeted by the k controller (paper 004 sec. 4, Eq. 10).", flag_values=fv)
+        "targeted by the k controller (Khan et al. 2018 sec. 4, Eq. 10).", flag_values=fv)
     flags.DEFINE_list(
         "vae_pid_gains", [repr(g) for g in equilibrium.DEFAULT_PID_GAINS],
-        "lambda_1,lambda_2,lambda_3: gains of the PID k_t controller (paper 004 sec. 4, "
+        "lambda_1,lambda_2,lambda_3: gains of the PID k_t controller (Khan et al. 2018 sec. 4, "
         "Eq. 12).", flag_values=fv)
     flags.DEFINE_float("vae_k_init", 0.0, "k_0 of the PID controller, in [0, 1] "
-                       "(paper 004: 0).", flag_values=fv)
+                       "(Khan et al. 2018: 0).", flag_values=fv)
     flags.DEFINE_float(
-        "vae_kl_weight", 1.0, "Weight of the KL term L_n in L_enc (paper 004 Eq. 15: 1; "
+        "vae_kl_weight", 1.0, "Weight of the KL term L_n in L_enc (Khan et al. 2018 Eq. 15: 1; "
         "about 1e-3 with --vae_gamma=1 keeps the encoder informative in short runs on "
         "the embedded digits).", flag_values=fv)
 

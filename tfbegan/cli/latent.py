@@ -1,4 +1,4 @@
-"""``tfbegan-latent``: latent attribute arithmetic strips (paper 004, sec. 5.5).
+"""``tfbegan-latent``: latent attribute arithmetic strips (Khan et al. 2018, sec. 5.5).
 
     tfbegan-latent --export_dir=export/vae_began --attribute=digit_3 \\
         --scale=-2,-1,0,1,2 --num=8 --out=strip.png
@@ -41,10 +41,10 @@ def define_flags(flag_values=None):
            "digit_0..digit_9 (embedded digits) or a CelebA attribute as tfds spells it "
            "(e.g. Black_Hair, Smiling).")
     define("list", "scale", ["-2", "-1", "0", "1", "2"],
-           "Weights s of the attribute vector, one column each (paper 004 sec. 5.5).")
+           "Weights s of the attribute vector, one column each (Khan et al. 2018 sec. 5.5).")
     define("integer", "num", 8, "Base latents (rows).")
     define("enum", "base", "random", ["random", "data"],
-           "random: base latents drawn from the prior (paper 004 Fig. 8); data: "
+           "random: base latents drawn from the prior (Khan et al. 2018 Fig. 8); data: "
            "encodings of real images without the attribute.")
     define("integer", "latent_seed", 0, "Seed of the base latents' stateless draw.")
     define("integer", "max_images", 2000,

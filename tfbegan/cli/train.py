@@ -38,7 +38,7 @@ def define_flags():
     """Defines the core training flags and every model family's flags."""
     flags.DEFINE_string("model", DEFAULTS["model"], "Model family: "
                         f"{', '.join(sorted(VARIANTS))} (the quickstart: denoising_began, "
-                        "BEGAN with seed 003's denoising loss on D).")
+                        "BEGAN with Li et al. 2018's denoising loss on D).")
     # Data.
     flags.DEFINE_string("dataset", "mnist5k", "mnist5k (5,000 embedded MNIST digits, "
                         "offline), tfds:NAME[:SPLIT] (e.g. tfds:celeb_a, tfds:cifar10) or "
@@ -47,37 +47,37 @@ def define_flags():
     flags.DEFINE_bool("download", False, "Let tfds download and prepare missing data.")
     flags.DEFINE_enum("crop", "center", ["center", "celeba"], "Square crop before resizing: "
                       "center, or the CelebA face box of the public CelebA BEGANs.")
-    # Architecture (paper 001 sec. 3.5).
+    # Architecture (Berthelot et al. 2017 sec. 3.5).
     flags.DEFINE_integer("image_size", DEFAULTS["image_size"], "Image size, a power of two "
-                         "in [8, 256] (paper 001: 32-256; 8x8 bottleneck).")
+                         "in [8, 256] (Berthelot et al. 2017: 32-256; 8x8 bottleneck).")
     flags.DEFINE_integer("filters", DEFAULTS["filters"], "n, filters of the first scale, "
-                         "growing n, 2n, 3n... (paper 001 sec. 4: 64 or 128).")
+                         "growing n, 2n, 3n... (Berthelot et al. 2017 sec. 4: 64 or 128).")
     flags.DEFINE_integer("repeats", DEFAULTS["repeats"], "3x3 conv+ELU layers per scale "
-                         "(paper 001 sec. 3.5: typically 2).")
-    flags.DEFINE_integer("z_dim", DEFAULTS["z_dim"], "N_z, generator input size (paper 001 "
+                         "(Berthelot et al. 2017 sec. 3.5: typically 2).")
+    flags.DEFINE_integer("z_dim", DEFAULTS["z_dim"], "N_z, generator input size (Berthelot et al. 2017 "
                          "sec. 4: 64 or 128).")
     flags.DEFINE_integer("h_dim", DEFAULTS["h_dim"], "N_h, auto-encoder hidden size (paper "
                          "001 sec. 4: 64 or 128).")
-    # Optimisation (paper 001 sec. 4.1).
+    # Optimisation (Berthelot et al. 2017 sec. 4.1).
     flags.DEFINE_float("learning_rate", DEFAULTS["learning_rate"], "Adam learning rate of "
-                       "every network (paper 001 sec. 4.1: 5e-5 .. 1e-4); D's is scaled "
+                       "every network (Berthelot et al. 2017 sec. 4.1: 5e-5 .. 1e-4); D's is scaled "
                        "by --d_lr_ratio.")
     flags.DEFINE_float("d_lr_ratio", DEFAULTS["d_lr_ratio"], "The discriminator learns at "
-                       "d_lr_ratio * learning_rate, in (0, 100] (paper 001: 1, one rate; "
+                       "d_lr_ratio * learning_rate, in (0, 100] (Berthelot et al. 2017: 1, one rate; "
                        "the quickstart: 0.5, a slower auto-encoder keeps k up). Models "
                        "without a discriminator (age) take only 1.")
-    flags.DEFINE_float("beta1", DEFAULTS["beta1"], "Adam beta1 (paper 001: Keras default "
-                       "0.9; seeds 000/003: 0.5).")
+    flags.DEFINE_float("beta1", DEFAULTS["beta1"], "Adam beta1 (Berthelot et al. 2017: Keras default "
+                       "0.9; Vertolli & Davies 2017, Li et al. 2018: 0.5).")
     flags.DEFINE_integer("batch_size", DEFAULTS["batch_size"], "Global batch size, split "
-                         "across replicas (paper 001 sec. 3.4.1: 16).")
+                         "across replicas (Berthelot et al. 2017 sec. 3.4.1: 16).")
     flags.DEFINE_integer("steps", DEFAULTS["steps"], "Total training steps of the run.")
     flags.DEFINE_float("lr_decay_factor", 0.5, "Learning-rate factor of each decay (M_global "
-                       "stall or lr_decay_every) (paper 001 sec. 4.1: 0.5).")
+                       "stall or lr_decay_every) (Berthelot et al. 2017 sec. 4.1: 0.5).")
     flags.DEFINE_integer("lr_patience", 0, "Steps without M_global improvement before a "
-                         "decay; 0 disables (paper 001 sec. 4.1 decays on stalls).")
+                         "decay; 0 disables (Berthelot et al. 2017 sec. 4.1 decays on stalls).")
     flags.DEFINE_integer("lr_decay_every", DEFAULTS["lr_decay_every"], "Also multiply the "
                          "learning rates by lr_decay_factor every N steps; 0 = off (seed "
-                         "000: every 100,000 steps; paper 001 sec. 4.1 decays only on "
+                         "000: every 100,000 steps; Berthelot et al. 2017 sec. 4.1 decays only on "
                          "stalls).")
     flags.DEFINE_float("min_learning_rate", 1e-6, "Floor of the learning-rate decay.")
     # Run.

@@ -1,5 +1,4 @@
-"""AGE: Adversarial Generator-Encoder networks (Ulyanov, Vedaldi, Lempitsky 2018;
-seed 002 Eqs. 7-11).
+"""AGE: Adversarial Generator-Encoder networks (Ulyanov, Vedaldi, Lempitsky 2018).
 
 Two networks only: a generator g (z -> x) and an encoder e (x -> z on the unit
 sphere). The encoder plays the adversary through latent divergences:
@@ -72,7 +71,7 @@ def fit_gaussian(latents, ctx=None):
 
 
 def gaussian_kl_to_standard(mean, variance, epsilon=VARIANCE_EPSILON):
-    """Delta: ``KL(N(m, diag s^2) || N(0, I)) / M`` (seed 002 Eq. 7, AGE sec. 3).
+    """Delta: ``KL(N(m, diag s^2) || N(0, I)) / M`` (Ulyanov et al. 2018, AGE sec. 3).
 
     ``Delta = (1 / M) sum_j 0.5 (m_j^2 + s_j^2 - 1 - log s_j^2)`` with
     ``s_j^2 = variance_j + epsilon``; zero iff m = 0 and s = 1, positive otherwise.
@@ -89,7 +88,7 @@ def latent_divergence(latents, ctx=None):
 
 
 def age_losses(x, z, z_real, z_fake, reconstruction, lambda_z, mu_x, ctx=None):
-    """The AGE objectives from one forward pass (seed 002 Eqs. 7-11).
+    """The AGE objectives from one forward pass (Ulyanov et al. 2018).
 
     Args:
       x: real images; z: prior samples; z_real = e(x); z_fake = e(g(z));
@@ -140,8 +139,8 @@ class AGE(EncoderGANBase):
     Per step, from one forward pass (z from the sphere prior, x a real batch):
     ``e(x)``, ``g(z)``, ``e(g(z))``, ``g(e(x))``; then (see :func:`age_losses`)
 
-    * generator: minimise ``V2 + lambda L_Z``           (seed 002 Eq. 10)
-    * encoder:   maximise ``V2 - mu L_X``               (seed 002 Eq. 11)
+    * generator: minimise ``V2 + lambda L_Z``           (Ulyanov et al. 2018)
+    * encoder:   maximise ``V2 - mu L_X``               (Ulyanov et al. 2018)
 
     with ``V2 = Delta(e(g(Z)) || Z) - Delta(e(X) || Z)`` and Delta the per-dimension
     KL of the batch's fitted diagonal Gaussian to N(0, I) (module docstring). Each

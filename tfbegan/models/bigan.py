@@ -1,4 +1,4 @@
-"""BiGAN: Bidirectional GAN (Donahue, Kraehenbuehl, Darrell 2017; seed 002 Eq. 2).
+"""BiGAN: Bidirectional GAN (Donahue, Kraehenbuehl, Darrell 2017).
 
 Also home of :class:`EncoderGANBase`, the plumbing that BiGAN and AGE
 (``tfbegan/models/age.py``) share: backbone arguments, one optimizer per network,
@@ -65,7 +65,7 @@ class EncoderGANBase(keras.Model):
     def _finish_init(self):
         self._trackers = {n: keras.metrics.Mean(name=n) for n in self.metric_names()}
         # The sub-models are built; without this fit() under a strategy stops with
-        # "Unable to automatically build the model" (DESIGN.md).
+        # "Unable to automatically build the model".
         self.built = True
 
     # ------------------------------------------------------------------ borrowed
@@ -92,7 +92,8 @@ class EncoderGANBase(keras.Model):
     def _compile_networks(self, optimizers, kwargs):
         """Attaches ``optimizers`` (name -> optimizer or None) and builds them on
         their networks' variables inside the strategy scope (a lazily built Adam in
-        a custom train_step under MirroredStrategy fails, DESIGN.md)."""
+        a custom train_step under MirroredStrategy fails with
+        "You must feed a value for placeholder tensor")."""
         kwargs.pop("optimizer", None)
         kwargs.pop("loss", None)
         super().compile(optimizer=None, **kwargs)
@@ -175,7 +176,7 @@ class EncoderGANBase(keras.Model):
         return self.encoder(self._check_images(images), training=False)
 
     def reconstruct(self, images):
-        """G(E(x)) in inference mode (the reconstructions of seed 002's AGE figures)."""
+        """G(E(x)) in inference mode (the reconstructions of Ulyanov et al. 2018's AGE figures)."""
         return self.generator(self.encode(images), training=False)
 
     def call(self, z, training=False):
@@ -204,7 +205,7 @@ class EncoderGANBase(keras.Model):
 
 
 def bigan_losses(logits_real, logits_fake, non_saturating=True):
-    """Losses of the BiGAN game (seed 002 Eq. 2) from discriminator logits.
+    """Losses of the BiGAN game (Donahue et al. 2017) from discriminator logits.
 
     With ``D = sigmoid(logit)``, ``logits_real = D-logit(x, E(x))`` and
     ``logits_fake = D-logit(G(z), z)``:
@@ -271,7 +272,7 @@ def build_joint_discriminator(config: ModelConfig, units: int,
 class BiGAN(EncoderGANBase):
     """Bidirectional GAN: generator G(z), encoder E(x), joint discriminator D(x, z).
 
-    The game of seed 002 Eq. 2 (Donahue et al. 2017, Eq. 1):
+    The game of Donahue et al. 2017, Eq. 1:
     ``min_{G,E} max_D V = E_x log D(x, E(x)) + E_z log(1 - D(G(z), z))``.
     One forward pass per step gives D's loss ``-V`` and the G / E losses of
     :func:`bigan_losses` (non-saturating by default, the printed minimax with

@@ -1,4 +1,4 @@
-"""Denoising BEGAN with batch norm, skip connections and historical averaging (seed 003)."""
+"""Denoising BEGAN with batch norm, skip connections and historical averaging (Li et al. 2018)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ NOISE_SALT = 0x6E6F6973  # "nois"
 
 
 def denoising_loss(x, reconstruction):
-    """``L_DAE = mean((D(x + n) - x)^2)``, the denoising term of Eq. 6 (seed 003).
+    """``L_DAE = mean((D(x + n) - x)^2)``, the denoising term of Eq. 6 (Li et al. 2018).
 
-    ``reconstruction`` is ``D(x + n)``. 003 writes ``||D(x + n) - x||_2^2``; we take
+    ``reconstruction`` is ``D(x + n)``. Li et al. write ``||D(x + n) - x||_2^2``; we take
     the *mean* over pixels and batch (not the sum) so that ``lambda_noise = 2``
-    weighs it on the same per-pixel scale as ``L(x)``, itself a mean (DESIGN.md).
+    weighs it on the same per-pixel scale as ``L(x)``, itself a mean.
     """
     diff = tf.cast(reconstruction, tf.float32) - tf.cast(x, tf.float32)
     return tf.reduce_mean(tf.square(diff))
@@ -41,9 +41,9 @@ def historical_averaging_penalty(variables, averages):
 
 @keras.saving.register_keras_serializable(package="tfbegan")
 class DenoisingBEGAN(BEGAN):
-    """BEGAN with a denoising discriminator loss and seed 003's options.
+    """BEGAN with a denoising discriminator loss and Li et al. 2018's options.
 
-    Implements seed 003 (Eq. 6, Fig. 3, Table 1):
+    Implements Li et al. 2018 (Eq. 6, Fig. 3, Table 1):
 
     * ``L_D = L(x) - k_t L(G(z)) + lambda_noise * mean((D(x + n) - x)^2)``,
       ``n ~ N(0, noise_std^2)`` (Eq. 6; 003 uses lambda_noise = 2, sigma = 1).
@@ -106,7 +106,7 @@ class DenoisingBEGAN(BEGAN):
     samples = model.generate(16, seed=0)  # batch norm in inference mode
     ```
 
-    Reference: Gao et al. (seed 003), "Improving BEGANs with a denoising loss and
+    Reference: Gao et al. (Li et al. 2018), "Improving BEGANs with a denoising loss and
     batch normalization"; Salimans et al. 2016, https://arxiv.org/abs/1606.03498
     """
 

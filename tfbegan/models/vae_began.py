@@ -1,7 +1,7 @@
 """VAE+BEGAN: adversarial training of a VAE against an auto-encoder discriminator.
 
 Khan, Hayat, Barnes, "Adversarial Training of Variational Auto-encoders for High
-Fidelity Image Generation" (seed 004): a VAE whose decoder is the generator, BEGAN's
+Fidelity Image Generation" (Khan et al. 2018): a VAE whose decoder is the generator, BEGAN's
 auto-encoder discriminator, a learned similarity metric in the discriminator's latent
 space, and a PID-style k_t controller.
 """
@@ -19,12 +19,12 @@ from tfbegan.models.began import (BEGAN, DEFAULT_BETA1, _replica_context, defaul
                                   discriminator_learning_rate, maybe_loss_scale)
 from tfbegan.networks import build_encoder
 
-#: Paper 004, sec. 4: "Adam optimizer initialized with a small learning rate of 5e-5".
+#: Khan et al. 2018, sec. 4: "Adam optimizer initialized with a small learning rate of 5e-5".
 DEFAULT_LEARNING_RATE = 5e-5
 
 
 def gaussian_kl(mu, log_var):
-    """``L_n``: KL(N(mu, sigma^2) || N(0, I)) of a diagonal Gaussian (paper 004, Eq. 3).
+    """``L_n``: KL(N(mu, sigma^2) || N(0, I)) of a diagonal Gaussian (Khan et al. 2018, Eq. 3).
 
     ``L_n = mean_batch sum_j 0.5 (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)``
 
@@ -60,7 +60,7 @@ def _check_weight(name, value):
 
 @keras.saving.register_keras_serializable(package="tfbegan")
 class VAEBEGAN(BEGAN):
-    """VAE generator + auto-encoder discriminator + PID equilibrium (paper 004).
+    """VAE generator + auto-encoder discriminator + PID equilibrium (Khan et al. 2018).
 
     Networks (all with the BEGAN backbone, sec. 4):
 
@@ -85,7 +85,7 @@ class VAEBEGAN(BEGAN):
     d_loss    L_dis (Eq. 13), trains D only              L_d - k_{t-1}(L_g + alpha L_v)
     g_loss    L_gen (Eq. 14), trains G only              L_g + alpha L_v + beta L_s + gamma L_e
     e_loss    L_enc (Eq. 15), trains E only              w_n L_n + beta L_s + gamma L_e
-    e_t       Eq. 11 (sign typo read as in DESIGN.md)    eta L_d - L_g - alpha L_v
+    e_t       Eq. 11 (sign typo corrected)          eta L_d - L_g - alpha L_v
     k         k_t after this step (Eq. 12, clipped)
     m_global  convergence measure (sec. 3.4)             L_d + |e_t|
     ========  =========================================  =====================
@@ -103,7 +103,7 @@ class VAEBEGAN(BEGAN):
     ``(seed, 2 * step + 1)`` and sliced per replica; gradients of per-replica means
     are divided by the replica count; metrics and the k update use all-reduced values.
 
-    Naming: ``alpha, beta, gamma, eta`` are paper 004's (eta is the diversity ratio
+    Naming: ``alpha, beta, gamma, eta`` are Khan et al. 2018's (eta is the diversity ratio
     that BEGAN calls gamma; gamma weights L_e). The pixel losses are l1 (BEGAN's
     exponent 1); ``distance`` swaps in another per-sample distance for L_d, L_g, L_v.
 
@@ -131,7 +131,7 @@ class VAEBEGAN(BEGAN):
     ```
 
     Reference: Khan, Hayat, Barnes, "Adversarial Training of Variational
-    Auto-encoders for High Fidelity Image Generation" (WACV 2018), seed 004.
+    Auto-encoders for High Fidelity Image Generation" (WACV 2018), Khan et al. 2018.
     """
 
     prior = "normal"
@@ -149,7 +149,7 @@ class VAEBEGAN(BEGAN):
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) \
                 or not (0.0 < eta <= 1.0):
             raise ValueError(f"eta={eta!r} is out of range; allowed: (0, 1] "
-                             f"(the diversity ratio of paper 004, Eq. 10).")
+                             f"(the diversity ratio of Khan et al. 2018, Eq. 10).")
         pid_gains = equilibrium.check_pid_gains(pid_gains)
         kwargs.pop("controller", None)
         kwargs.pop("lambda_k", None)
@@ -214,7 +214,7 @@ class VAEBEGAN(BEGAN):
 
     def make_optimizers(self, learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1,
                         d_lr_ratio=1.0):
-        """Fresh Adam optimizers for :meth:`compile` (paper 004 sec. 4: lr 5e-5 for
+        """Fresh Adam optimizers for :meth:`compile` (Khan et al. 2018 sec. 4: lr 5e-5 for
         all three); D's rate is ``d_lr_ratio * learning_rate``."""
         d_rate = discriminator_learning_rate(learning_rate, d_lr_ratio)
         return {"e_optimizer": default_optimizer(learning_rate, beta1, name="e_adam"),
@@ -347,7 +347,7 @@ class VAEBEGAN(BEGAN):
         return self._report(values)
 
     def equilibrium_error(self, values):
-        """``e_t = eta L_d - L_g - alpha L_v`` (Eq. 11, sign as in DESIGN.md)."""
+        """``e_t = eta L_d - L_g - alpha L_v`` (Eq. 11 with its sign typo corrected)."""
         return equilibrium.vae_began_error(values["loss_real"], values["loss_fake"],
                                            values["loss_v"], self.eta, self.alpha)
 

@@ -1,0 +1,216 @@
+"""File-writing helpers shared by every writer of a run: disk-full errors and
+per-run temporary names.
+
+A full disk (``ENOSPC``, or a quota's ``EDQUOT``) surfaces in different shapes
+depending on the writer: ``OSError`` from Python's ``open`` / ``write``,
+``tf.errors.ResourceExhaustedError`` from TensorFlow's file system layer (SavedModel
+export, TFRecord writers, summaries), and an ``OSError`` without ``errno`` from h5py
+whose message holds "No space left on device". :func:`disk_full_guard` turns all of
+them into one :class:`DiskFullError` whose message is a single line naming the path
+and the bytes the write needed, so a CLI can print it and exit non-zero instead of
+showing a traceback.
+
+Temporary names carry the writer's PID and host (:func:`temp_name`), so that the
+cleanup of one run (:func:`is_removable_temp`) never deletes the temporary file of
+another run writing into the same directory, only its own and those of processes
+that provably no longer exist on this host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import shutil
+import socket
+
+__all__ = [
+    "DiskFullError",
+    "as_disk_full",
+    "disk_full_guard",
+    "free_bytes",
+    "is_disk_full",
+    "is_removable_temp",
+    "remove_path",
+    "temp_name",
+    "temp_owner",
+]
+
+_DISK_FULL_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+_DISK_FULL_TEXT = ("no space left on device", "disk quota exceeded")
+
+
+class DiskFullError(OSError):
+    """A write failed because the file system is full (``errno.ENOSPC``).
+
+    ``str(error)`` is one line: the path, the bytes the write needed (an estimate
+    when the exact size is unknown) and the bytes free there, e.g.::
+
+        no space left on device writing /runs/a/checkpoints/ckpt-00000075.keras:
+        needs about 1.2 MiB, 0 B free; free some space or choose another directory
+
+    Attributes:
+      path: the file or directory being written.
+      bytes_needed: the estimate, or None.
+      bytes_free: free bytes on the path's file system when the error was raised.
+    """
+
+    def __init__(self, path, bytes_needed=None, bytes_free=None):
+        self.path = os.fspath(path)
+        self.bytes_needed = None if bytes_needed is None else int(bytes_needed)
+        self.bytes_free = bytes_free
+        need = ("" if self.bytes_needed is None
+                else f"needs about {_human(self.bytes_needed)}, ")
+        free = "" if bytes_free is None else f"{_human(bytes_free)} free"
+        message = (f"no space left on device writing {self.path}: {need}{free}; free "
+                   f"some space or choose another directory")
+        super().__init__(errno.ENOSPC, message, self.path)
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+    def __reduce__(self):
+        return type(self), (self.path, self.bytes_needed, self.bytes_free)
+
+
+def _human(num):
+    """Bytes as ``123 B`` / ``4.5 KiB`` / ``6.7 MiB`` / ``8.9 GiB``."""
+    value = float(num)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"  # pragma: no cover
+
+
+def free_bytes(path):
+    """Free bytes on the file system of ``path`` or its nearest existing parent."""
+    path = os.path.abspath(os.fspath(path))
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def is_disk_full(error):
+    """True when ``error`` (any exception) means the disk or a quota is full."""
+    if isinstance(error, DiskFullError):
+        return True
+    if isinstance(error, OSError) and error.errno in _DISK_FULL_ERRNOS:
+        return True
+    text = str(error).lower()
+    try:
+        import tensorflow as tf  # noqa: PLC0415  (only to name TF's error class)
+
+        if isinstance(error, tf.errors.ResourceExhaustedError):
+            # TF reports ENOSPC as RESOURCE_EXHAUSTED; so is an out-of-memory
+            # allocation, which must not be mistaken for a full disk.
+            return "space" in text or "quota" in text or "write" in text
+    except ImportError:  # pragma: no cover
+        pass
+    return any(fragment in text for fragment in _DISK_FULL_TEXT)
+
+
+def as_disk_full(error, path, bytes_needed=None):
+    """A :class:`DiskFullError` for ``error`` if it means a full disk, else None."""
+    if isinstance(error, DiskFullError):
+        return error
+    if not is_disk_full(error):
+        return None
+    return DiskFullError(path, bytes_needed, free_bytes(path))
+
+
+@contextlib.contextmanager
+def disk_full_guard(path, bytes_needed=None, cleanup=None):
+    """Turns a disk-full failure inside the block into :class:`DiskFullError`.
+
+    Args:
+      path: what the block writes (named in the message).
+      bytes_needed: estimated size of the write (an int, or a callable returning
+        one, evaluated only on failure).
+      cleanup: optional callable run on any failure before re-raising, e.g. to
+        remove the block's temporary files.
+
+    Other exceptions pass through unchanged (after ``cleanup``).
+    """
+    try:
+        yield
+    except BaseException as e:
+        if cleanup is not None:
+            cleanup()
+        if not isinstance(e, Exception):
+            raise
+        needed = bytes_needed() if callable(bytes_needed) else bytes_needed
+        full = as_disk_full(e, path, needed)
+        if full is None or full is e:
+            raise
+        raise full from e
+
+
+# --- per-run temporary names -------------------------------------------------------
+
+_TEMP = re.compile(r"\.tmp-(\d+)@([A-Za-z0-9_.\-]+?)(\.d)?$")
+
+
+def _host():
+    # Host names are used inside file names: keep the portable characters only.
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", socket.gethostname()) or "localhost"
+
+
+def temp_name(final_path, directory=False):
+    """``<final_path>.tmp-<pid>@<host>`` (``+ ".d"`` for a directory).
+
+    The name says which process wrote it, so cleanup can leave other runs' alone.
+    """
+    return f"{os.fspath(final_path)}.tmp-{os.getpid()}@{_host()}" + (
+        ".d" if directory else "")
+
+
+def temp_owner(path):
+    """``(pid, host)`` of a :func:`temp_name`, or None for any other name."""
+    match = _TEMP.search(os.path.basename(os.fspath(path)))
+    if not match:
+        return None
+    return int(match.group(1)), match.group(2)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def is_removable_temp(path):
+    """True for our own temporary files and those of dead processes on this host.
+
+    A temporary of a live process, of another host (a shared file system: its
+    processes cannot be checked from here), or without an owner tag is not
+    removable.
+    """
+    owner = temp_owner(path)
+    if owner is None:
+        return False
+    pid, host = owner
+    if host != _host():
+        return False
+    return pid == os.getpid() or not _pid_alive(pid)
+
+
+def remove_path(path):
+    """Removes a file or a directory tree; missing paths are fine."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)

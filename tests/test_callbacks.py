@@ -139,3 +139,99 @@ def test_bad_callback_arguments():
         cb.ConvergenceLRDecay(factor=1.5)
     with pytest.raises(ValueError, match="every=0"):
         cb.SampleGrid("x", every=0)
+
+
+def test_periodic_callbacks_fire_once_per_period_with_steps_per_execution(tmp_path):
+    # fit(steps_per_execution=4) reports steps 4, 8, ..., 24 only. With every=10,
+    # `step % 10 == 0` sees only step 20; the crossing rule fires at the first step
+    # of each new period: 12 (period 1) and 20 (period 2).
+    keras.utils.set_random_seed(0)
+    model = tfbegan.BEGAN(image_size=8, channels=1, filters=4, z_dim=4, h_dim=4)
+    model.compile(**model.make_optimizers(1e-3, 0.5), steps_per_execution=4)
+    seen, lines = [], []
+
+    class Seen(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(cb.global_step(self.model))
+
+    grid = cb.SampleGrid(str(tmp_path / "s"), every=10, num=4)
+    csv_path = str(tmp_path / "m.csv")
+    callbacks = [Seen(), grid, cb.MetricsCSV(csv_path, every=10),
+                 cb.ProgressLogger(every=10, print_fn=lines.append),
+                 cb.ScalarSummaries(str(tmp_path / "tb"), every=10),
+                 cb.Checkpointer(str(tmp_path / "run"), every=10),
+                 cb.ConvergenceLRDecay(patience=0, factor=0.5, decay_every=10)]
+    model.fit(tiny_data(), steps_per_epoch=24, epochs=1, verbose=0, callbacks=callbacks)
+    assert seen == [4, 8, 12, 16, 20, 24]
+    assert sorted(os.listdir(tmp_path / "s")) == ["samples_00000012.png",
+                                                  "samples_00000020.png"]
+    assert [r["step"] for r in cb.read_metrics_csv(csv_path)] == [12, 20]
+    assert [line.split(" |")[0] for line in lines] == ["step 12", "step 20"]
+    # Periodic saves at 12 and 20, the final one at 24.
+    assert [s for s, _ in checkpoints.list_checkpoints(str(tmp_path / "run"))] == [
+        12, 20, 24]
+    np.testing.assert_allclose([float(o.learning_rate.numpy()) for o in model.optimizers],
+                               [1e-3 / 4] * 2)
+    # A second fit (a resumed run) takes its baseline from step 24: period 2 is done,
+    # so the next grid comes at 32 (period 3), not at once.
+    model.fit(tiny_data(), steps_per_epoch=8, epochs=1, verbose=0, callbacks=[grid])
+    assert sorted(os.listdir(tmp_path / "s"))[-1] == "samples_00000032.png"
+    assert len(os.listdir(tmp_path / "s")) == 3
+
+
+def test_scheduled_decay_does_not_repeat_after_resume():
+    model = tiny_model()
+    for opt in model.optimizers:
+        opt.iterations.assign(20)   # resumed from a checkpoint written at step 20
+    decay = cb.ConvergenceLRDecay(patience=0, factor=0.5, decay_every=10)
+    decay.set_model(model)
+    decay.on_train_begin()
+    for _ in range(9):
+        for opt in model.optimizers:
+            opt.iterations.assign_add(1)
+        decay.on_train_batch_end(0, {})
+    assert decay.decays == []       # steps 21..29: still period 2
+    for opt in model.optimizers:
+        opt.iterations.assign_add(1)
+    decay.on_train_batch_end(0, {})
+    assert [d[0] for d in decay.decays] == [30]
+
+
+def test_stop_at_step_stops_fit_at_the_global_step():
+    model = tiny_model()
+    model.fit(tiny_data(), steps_per_epoch=3, epochs=1, verbose=0)
+    model.fit(tiny_data(), steps_per_epoch=10, epochs=1, verbose=0,
+              callbacks=[cb.StopAtStep(5)])
+    assert cb.global_step(model) == 5
+    with pytest.raises(ValueError, match="last_step=0"):
+        cb.StopAtStep(0)
+
+
+def test_scalar_summaries_write_metrics_and_learning_rates(tmp_path):
+    model = tiny_model()
+    model.fit(tiny_data(), steps_per_epoch=4, epochs=1, verbose=0,
+              callbacks=[cb.ScalarSummaries(str(tmp_path), every=2)])
+    tags = {}
+    for path in tmp_path.iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    assert tags["k"] == [2, 4]
+    lr_tags = [t for t in tags if t.startswith("learning_rate/")]
+    assert len(lr_tags) == 2 and all(tags[t] == [2, 4] for t in lr_tags)
+
+
+def test_plot_convergence_error_names_the_keys_asked_for(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("step,loss\n1,0.5\n")
+    with pytest.raises(ValueError) as info:
+        cb.plot_convergence(str(path), str(tmp_path / "c.png"), keys=("m_global", "k"))
+    message = str(info.value)
+    assert "any of ['m_global', 'k']" in message and "['loss']" in message
+
+
+def test_old_private_names_still_work():
+    # train_lib calls these until it switches to the public names.
+    model = tiny_model()
+    assert cb._optimizers(model) == cb.optimizers(model) == list(model.optimizers)
+    assert cb._get_lr(model.optimizers[0]) == pytest.approx(1e-3)

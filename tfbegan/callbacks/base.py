@@ -1,0 +1,119 @@
+"""The global step, optimizer helpers and the one step-cadence rule of the callbacks.
+
+Every tfbegan callback reads the training step from the model's first optimizer
+(``model.optimizers[0].iterations``), so it behaves the same in a fresh run, a resumed
+run and a user's own ``fit`` loop.
+
+Cadence rule (:class:`PeriodicCallback`): a callback with period ``every`` acts when
+``step // every`` has grown since the last time it acted. With
+``fit(steps_per_execution=k)`` Keras calls ``on_train_batch_end`` only after every k-th
+step (4, 8, 12, ... for k = 4), so a test ``step % every == 0`` would skip every
+period whose multiple is not also a multiple of k; the crossing rule fires at the first
+step seen in each new period instead (12 and 20 for ``every=10``). The baseline is the
+step at ``on_train_begin``, so a resumed run does not act again on the period its
+checkpoint already covered.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+def global_step(model):
+    """The number of optimizer steps the model has taken (resume-proof)."""
+    opts = getattr(model, "optimizers", None) or [model.optimizer]
+    return int(keras.ops.convert_to_numpy(opts[0].iterations))
+
+
+def optimizers(model):
+    """Every optimizer of ``model``: a GAN's list, else ``[model.optimizer]``."""
+    opts = getattr(model, "optimizers", None)
+    return list(opts) if opts else [model.optimizer]
+
+
+def get_lr(opt):
+    """The optimizer's current learning rate as a Python float."""
+    return float(np.asarray(keras.ops.convert_to_numpy(opt.learning_rate)))
+
+
+def set_lr(opt, value):
+    """Sets the optimizer's learning rate variable to ``value``."""
+    opt.learning_rate.assign(value)
+
+
+def check_period(name, value):
+    """``value`` if it is an integer >= 1, else ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} must be an integer >= 1.")
+    return int(value)
+
+
+class PeriodTracker:
+    """Remembers the last period acted on; :meth:`crossed` says when a new one begins.
+
+    Used by :class:`PeriodicCallback` and by callbacks with a second schedule
+    (``ConvergenceLRDecay.decay_every``).
+    """
+
+    def __init__(self, every):
+        self.every = every
+        self.last_period = None
+
+    def start(self, step):
+        """Sets the baseline: the period of ``step`` counts as already handled."""
+        self.last_period = step // self.every
+
+    def crossed(self, step):
+        """True once per new period reached by ``step`` (records it).
+
+        Without a baseline (``on_train_begin`` not called, e.g. a hand-driven test)
+        the previous step is taken as ``step - 1``, which reduces to
+        ``step % every == 0`` for that first call.
+        """
+        if self.last_period is None:
+            self.last_period = (step - 1) // self.every
+        period = step // self.every
+        if period > self.last_period:
+            self.last_period = period
+            return True
+        return False
+
+
+class PeriodicCallback(keras.callbacks.Callback):
+    """Base: calls :meth:`on_step` once each time the global step enters a new
+    period of ``every`` steps (see the module docstring for why not ``step % every``).
+
+    Args:
+      every: period in global steps (integer >= 1).
+      name: argument name used in the error message.
+    """
+
+    def __init__(self, every, name="every"):
+        super().__init__()
+        self.every = check_period(name, every)
+        self._periods = PeriodTracker(self.every)
+
+    def on_train_begin(self, logs=None):
+        self._periods.start(global_step(self.model))
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = global_step(self.model)
+        if self._periods.crossed(step):
+            self.on_step(step, logs or {})
+
+    def on_step(self, step, logs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Stops ``fit`` once the global step reaches ``last_step`` (the run's total,
+    whatever step a resumed run started from)."""
+
+    def __init__(self, last_step):
+        super().__init__()
+        self.last_step = check_period("last_step", last_step)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if global_step(self.model) >= self.last_step:
+            self.model.stop_training = True

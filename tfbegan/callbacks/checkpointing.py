@@ -1,0 +1,50 @@
+"""Periodic atomic checkpoints with callback state (tfbegan.checkpoints)."""
+
+from __future__ import annotations
+
+from tfbegan import checkpoints
+from tfbegan.callbacks.base import PeriodicCallback, global_step
+
+
+class Checkpointer(PeriodicCallback):
+    """Writes an atomic checkpoint once per ``every`` steps and at the end of training.
+
+    Args:
+      workdir: run directory; archives go to ``<workdir>/checkpoints``.
+      every: steps between checkpoints (:class:`PeriodicCallback` cadence, so
+        ``steps_per_execution > 1`` skips no period).
+      keep: number kept.
+      stateful: callbacks with ``get_state()`` whose state goes into the sidecar and
+        is restored on resume (``set_state``), keyed by class name.
+      nan_guard: a :class:`~tfbegan.callbacks.NaNGuard`; no checkpoint is written
+        once it tripped.
+      enabled: False on non-chief workers of a multi-worker run.
+    """
+
+    def __init__(self, workdir, every=500, keep=3, stateful=(), nan_guard=None,
+                 enabled=True):
+        super().__init__(every)
+        self.workdir = workdir
+        self.keep = keep
+        self.stateful = list(stateful)
+        self.nan_guard = nan_guard
+        self.enabled = enabled
+        self.last_saved = None
+
+    def save(self, step):
+        """Saves the state at ``step`` (once per step); returns the step or None."""
+        if self.nan_guard is not None and self.nan_guard.failure:
+            return None
+        if self.last_saved == step:
+            return None
+        state = {"callbacks": {type(c).__name__: c.get_state() for c in self.stateful}}
+        if self.enabled:
+            checkpoints.save_checkpoint(self.model, self.workdir, step, state, self.keep)
+        self.last_saved = step
+        return step
+
+    def on_step(self, step, logs):
+        self.save(step)
+
+    def on_train_end(self, logs=None):
+        self.save(global_step(self.model))

@@ -1,0 +1,182 @@
+"""Progress lines, metric CSV rows, TensorBoard scalars and the convergence plot.
+
+All three callbacks act once per period of ``every`` global steps
+(:class:`~tfbegan.callbacks.base.PeriodicCallback`).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import time
+
+import numpy as np
+
+from tfbegan.callbacks.base import PeriodicCallback, get_lr, global_step, optimizers
+
+logger = logging.getLogger("tfbegan")
+
+#: What :func:`plot_convergence` draws by default (Berthelot et al. 2017, Fig. 5 style).
+CONVERGENCE_KEYS = ("m_global", "k", "loss_real", "loss_fake")
+_LABELS = {"m_global": "M_global", "k": "k", "loss_real": "L(x)", "loss_fake": "L(G(z))"}
+
+
+def _scalars(logs):
+    """The scalar (or one-element) entries of Keras logs as floats."""
+    return {k: float(np.ravel(v)[0]) for k, v in (logs or {}).items()
+            if np.size(v) == 1}
+
+
+class ProgressLogger(PeriodicCallback):
+    """Logs ``step, L(x), L(G(z)), k, M_global, images/s, ETA`` once per N steps.
+
+    Args:
+      every: steps between lines.
+      total_steps: the run's last step (for ETA); None: no ETA.
+      batch_size: global batch (for images/s).
+      keys: log keys to print, in order; defaults to the model's metric names.
+      print_fn: where lines go (default: the "tfbegan" logger at INFO).
+    """
+
+    def __init__(self, every, total_steps=None, batch_size=None, keys=None, print_fn=None):
+        super().__init__(every)
+        self.total_steps = total_steps
+        self.batch_size = batch_size
+        self.keys = keys
+        self.print_fn = print_fn or logger.info
+        self._t = None
+        self._step = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._t, self._step = time.perf_counter(), global_step(self.model)
+
+    def on_step(self, step, logs):
+        now = time.perf_counter()
+        if self._t is None:
+            self._t, self._step = now, step
+        rate = (step - self._step) / max(now - self._t, 1e-9)
+        self._t, self._step = now, step
+        values = _scalars(logs)
+        keys = self.keys or list(getattr(self.model, "metric_names", lambda: ())())
+        parts = [f"step {step}" + (f"/{self.total_steps}" if self.total_steps else "")]
+        parts += [f"{k} {values[k]:.4f}" for k in keys if k in values]
+        if self.batch_size:
+            parts.append(f"{rate * self.batch_size:.1f} img/s")
+        if self.total_steps and rate > 0:
+            eta = (self.total_steps - step) / rate
+            parts.append(f"ETA {int(eta // 60)}m{int(eta % 60):02d}s")
+        self.print_fn(" | ".join(parts))
+
+
+class MetricsCSV(PeriodicCallback):
+    """Appends ``step`` and every logged scalar to a CSV once per N steps.
+
+    The file survives resume (rows after the resumed step are dropped first), and
+    :func:`plot_convergence` draws it.
+    """
+
+    def __init__(self, path, every=100):
+        super().__init__(every)
+        self.path = path
+        self._fields = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        step = global_step(self.model)
+        if os.path.exists(self.path):
+            rows = read_metrics_csv(self.path)
+            kept = [r for r in rows if r["step"] <= step]
+            if len(kept) != len(rows):
+                self._write_rows(kept)
+
+    def _write_rows(self, rows):
+        tmp = self.path + ".tmp"
+        fields = list(rows[0].keys()) if rows else ["step"]
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, self.path)
+
+    def on_step(self, step, logs):
+        row = {"step": step, **_scalars(logs)}
+        new = not os.path.exists(self.path)
+        if not new and self._fields is None:
+            with open(self.path) as f:
+                self._fields = next(csv.reader(f), None)
+        if new or self._fields is None:
+            self._fields = list(row)
+        with open(self.path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=self._fields, extrasaction="ignore")
+            if new:
+                w.writeheader()
+            w.writerow(row)
+
+
+class ScalarSummaries(PeriodicCallback):
+    """TensorBoard scalars of every logged metric and every optimizer's learning rate
+    (``learning_rate/<optimizer name>``), keyed by global step, once per N steps."""
+
+    def __init__(self, log_dir, every):
+        super().__init__(every)
+        self.log_dir = log_dir
+        self._writer = None
+
+    def on_step(self, step, logs):
+        import tensorflow as tf
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default():
+            for key, value in _scalars(logs).items():
+                tf.summary.scalar(key, value, step=step)
+            for i, opt in enumerate(optimizers(self.model)):
+                tf.summary.scalar(f"learning_rate/{opt.name or i}", get_lr(opt),
+                                  step=step)
+        self._writer.flush()
+
+
+def read_metrics_csv(path):
+    """Rows of a :class:`MetricsCSV` file as dicts of floats (``step`` as int)."""
+    with open(path, newline="") as f:
+        rows = []
+        for r in csv.DictReader(f):
+            row = {k: float(v) for k, v in r.items() if v not in (None, "")}
+            row["step"] = int(row["step"])
+            rows.append(row)
+    return rows
+
+
+def plot_convergence(csv_path, png_path, keys=CONVERGENCE_KEYS):
+    """Plots M_global, k, L(x) and L(G(z)) against steps (Berthelot et al. 2017, Fig. 5
+    style) from a :class:`MetricsCSV` file; ``keys`` absent from the file are skipped.
+
+    Raises ValueError naming the file and the keys asked for when none can be drawn.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics_csv(csv_path)
+    found = [k for k in keys if rows and k in rows[0]]
+    if not found:
+        have = sorted(k for k in (rows[0] if rows else {}) if k != "step")
+        raise ValueError(f"{csv_path} has no rows with any of {list(keys)} (its columns: "
+                         f"{have or 'none'}).")
+    steps = [r["step"] for r in rows]
+    fig, axes = plt.subplots(len(found), 1, figsize=(7, 2.0 * len(found)), sharex=True)
+    for ax, key in zip(np.atleast_1d(axes), found):
+        ax.plot(steps, [r.get(key, np.nan) for r in rows], lw=1.2)
+        ax.set_ylabel(_LABELS.get(key, key))
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[-1].set_xlabel("step")
+    fig.suptitle("BEGAN convergence")
+    fig.tight_layout()
+    tmp = png_path + ".tmp.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, png_path)
+    return png_path

@@ -36,8 +36,8 @@ import keras
 import tensorflow as tf
 
 from tfbegan.config import ModelConfig
-from tfbegan.models.began import _replica_context
-from tfbegan.models.bigan import EncoderGANBase
+from tfbegan.models.base import replica_context
+from tfbegan.models.encoder_gan import EncoderGANBase
 from tfbegan.networks import build_encoder, build_generator
 
 #: Added to the fitted variances before the log; a batch of identical latents
@@ -212,7 +212,7 @@ class AGE(EncoderGANBase):
 
     def compile(self, e_optimizer=None, g_optimizer=None, **kwargs):
         """One optimizer per network (Adam(2e-4, beta1=0.5) each by default)."""
-        self._compile_networks({"e": e_optimizer, "g": g_optimizer}, kwargs)
+        self.compile_networks({"e": e_optimizer, "g": g_optimizer}, kwargs)
 
     def metric_names(self):
         return ("g_loss", "e_loss", "v2", "delta_real", "delta_fake", "l_z", "recon_l1")
@@ -238,12 +238,12 @@ class AGE(EncoderGANBase):
         return self._all_mean(ctx, {k: out[k] for k in self.metric_names()})
 
     def train_step(self, data):
-        self._require_compiled()
+        self.require_compiled()
         x = self._check_images(data)
-        ctx = _replica_context()
+        ctx = replica_context()
         n_rep = ctx.num_replicas_in_sync
         batch = tf.shape(x)[0]
-        counter = self._step_counter() * self.g_steps
+        counter = self.step_counter() * self.g_steps
         z = self._global_z(batch, ctx, counter)
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_losses(x, z, training=True, ctx=ctx)
@@ -267,7 +267,7 @@ class AGE(EncoderGANBase):
 
     def test_step(self, data):
         x = self._check_images(data)
-        ctx = _replica_context()
+        ctx = replica_context()
         z = self._global_z(tf.shape(x)[0], ctx, -1)
         out = self.compute_losses(x, z, training=False, ctx=ctx)
         return self._report(self._values(ctx, out))

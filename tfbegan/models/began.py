@@ -6,63 +6,39 @@ import keras
 import tensorflow as tf
 
 from tfbegan import equilibrium, priors
-from tfbegan.config import ModelConfig, check_d_lr_ratio
+from tfbegan.config import ModelConfig
 from tfbegan.distances import make_distance
+from tfbegan.models.base import (
+    MultiOptimizerModel,
+    default_optimizer,
+    discriminator_learning_rate,
+    maybe_loss_scale,
+    replica_context,
+)
+from tfbegan.models.gradients import began_gradients, loss_scale_ratio
 from tfbegan.networks import build_discriminator, build_generator
 
 DEFAULT_LEARNING_RATE = 1e-4
 DEFAULT_BETA1 = 0.5
 
-
-def discriminator_learning_rate(learning_rate, d_lr_ratio=1.0):
-    """D's Adam rate, ``d_lr_ratio * learning_rate``; the ratio must be in (0, 100].
-
-    Berthelot et al. 2017 sec. 4.1 trains D and G at one rate (ratio 1). A ratio below 1 slows
-    the auto-encoder down, which keeps k_t higher for longer (docs/quality.md).
-    """
-    check_d_lr_ratio(d_lr_ratio)
-    return float(learning_rate) * float(d_lr_ratio)
-
-
-def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1, name=None):
-    """Adam as the paper uses it (sec. 4.1: lr in [5e-5, 1e-4]; beta1 0.5 as 000/003)."""
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta1, name=name)
-
-
-def maybe_loss_scale(optimizer, dtype_policy):
-    """Wraps ``optimizer`` in ``keras.optimizers.LossScaleOptimizer`` under float16.
-
-    float16's 5 exponent bits flush gradients below ~6e-8 to zero; dynamic loss
-    scaling multiplies the loss by S (2^15 at first, halved on a non-finite gradient,
-    which also skips that step, doubled after 2000 finite steps) and divides the
-    gradients by S before the update (Micikevicius et al. 2018, sec. 3.2). Keras only
-    wraps the single ``compile(optimizer=)``, so models with one optimizer per network
-    wrap each one here. bfloat16 has float32's exponent range: no scaling.
-    """
-    name = getattr(dtype_policy, "name", dtype_policy)
-    if name == "mixed_float16" and not isinstance(
-            optimizer, keras.optimizers.LossScaleOptimizer):
-        return keras.optimizers.LossScaleOptimizer(
-            optimizer, name=f"{optimizer.name}_loss_scale")
-    return optimizer
-
-
-def _replica_context():
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None:  # cross-replica context: called outside strategy.run
-        raise RuntimeError("BEGAN steps must run in a replica context (inside fit).")
-    return ctx
+# Old homes of what moved to tfbegan.models.base, kept for existing imports.
+_replica_context = replica_context
+__all__ = ["BEGAN", "DEFAULT_BETA1", "DEFAULT_LEARNING_RATE", "default_optimizer",
+           "discriminator_learning_rate", "maybe_loss_scale", "replica_context"]
 
 
 @keras.saving.register_keras_serializable(package="tfbegan")
-class BEGAN(keras.Model):
+class BEGAN(MultiOptimizerModel):
     """Boundary Equilibrium GAN with an auto-encoder discriminator.
 
     Implements Berthelot et al. 2017, sections 3.3-3.4:
 
     * ``L(v) = mean |v - D(v)|^eta`` per sample (Eq. 1), batch-averaged.
     * ``L_D = L(x) - k_t L(G(z))`` trains D only; ``L_G = L(G(z))`` trains G only
-      (footnote 2: never one joint backward pass). One z batch serves both.
+      (footnote 2: each network gets only its own loss's gradient). One z batch
+      serves both, and one backward pass of ``L(G(z))`` through D gives D's part
+      (times ``-k_t``) and the gradient G continues with
+      (:mod:`tfbegan.models.gradients`).
     * ``k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1)``, k_0 = ``k_init``.
     * ``M_global = L(x) + |gamma L(x) - L(G(z))|`` (sec. 3.4.2).
 
@@ -164,8 +140,7 @@ class BEGAN(keras.Model):
                 name="e_prev2", shape=(), initializer="zeros", trainable=False,
                 aggregation="mean", dtype="float32")
         self._build_trackers()
-        self.d_optimizer = None
-        self.g_optimizer = None
+        self.reset_optimizers()
         self.built = True
 
     # ------------------------------------------------------------------ networks
@@ -196,43 +171,19 @@ class BEGAN(keras.Model):
         return list(self._trackers.values())
 
     # ------------------------------------------------------------------ compile
-    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
-        """Attaches one optimizer per network (Adam(1e-4, beta1=0.5) by default).
+    optimizer_networks = (("d", "discriminator"), ("g", "generator"))
+    default_learning_rate = DEFAULT_LEARNING_RATE
+    default_beta1 = DEFAULT_BETA1
 
-        Both are built on their variables here, inside the model's strategy scope:
-        a lazily built Adam in a custom train_step under MirroredStrategy fails.
-        """
-        kwargs.pop("optimizer", None)
-        kwargs.pop("loss", None)
-        super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = keras.optimizers.get(
-            d_optimizer if d_optimizer is not None else default_optimizer(name="d_adam"))
-        self.g_optimizer = keras.optimizers.get(
-            g_optimizer if g_optimizer is not None else default_optimizer(name="g_adam"))
-        if self.d_optimizer is self.g_optimizer:
-            raise ValueError("d_optimizer and g_optimizer must be two different "
-                             "optimizer objects (each keeps its own slot variables).")
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Attaches one optimizer per network (Adam(1e-4, beta1=0.5) by default),
+        each built on its variables inside the model's strategy scope."""
+        self.compile_networks({"d": d_optimizer, "g": g_optimizer}, kwargs)
+
+    def scales_its_losses(self):
         # A subclass with its own train_step must scale its losses with
         # optimizer.scale_loss before it gets loss-scaled optimizers.
-        if type(self).train_step is BEGAN.train_step or self.scales_losses:
-            self.d_optimizer = maybe_loss_scale(self.d_optimizer, self.dtype_policy)
-            self.g_optimizer = maybe_loss_scale(self.g_optimizer, self.dtype_policy)
-        with self.distribute_strategy.scope():
-            self.d_optimizer.build(self.discriminator.trainable_variables)
-            self.g_optimizer.build(self.generator.trainable_variables)
-
-    def make_optimizers(self, learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1,
-                        d_lr_ratio=1.0):
-        """Fresh optimizers for :meth:`compile`, as keyword arguments.
-
-        ``train_lib`` calls ``model.compile(**model.make_optimizers(lr, beta1, ratio))``
-        so that each model family decides how many optimizers it needs. Berthelot et al. 2017
-        sec. 4.1 uses one Adam rate for D and G (``d_lr_ratio = 1``); D's rate is
-        ``d_lr_ratio * learning_rate`` (two time scales, Heusel et al. 2017).
-        """
-        d_rate = discriminator_learning_rate(learning_rate, d_lr_ratio)
-        return {"d_optimizer": default_optimizer(d_rate, beta1, name="d_adam"),
-                "g_optimizer": default_optimizer(learning_rate, beta1, name="g_adam")}
+        return type(self).train_step is BEGAN.train_step or self.scales_losses
 
     #: The metric that ConvergenceLRDecay watches (Berthelot et al. 2017 sec. 4.1).
     convergence_metric = "m_global"
@@ -244,24 +195,6 @@ class BEGAN(keras.Model):
     def encode(self, images):
         """images -> z; only for models with an encoder."""
         raise NotImplementedError(f"{type(self).__name__} has no encoder.")
-
-    @property
-    def optimizers(self):
-        """The optimizers in a fixed order (D first); used by LR callbacks."""
-        return [o for o in (self.d_optimizer, self.g_optimizer) if o is not None]
-
-    def get_compile_config(self):
-        if self.d_optimizer is None:
-            return None
-        return {
-            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
-            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
-        }
-
-    def compile_from_config(self, config):
-        self.compile(
-            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
-            g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]))
 
     # ------------------------------------------------------------------ config
     def get_config(self):
@@ -388,11 +321,8 @@ class BEGAN(keras.Model):
         Returns ``(x, replica_context, step)``, ``step`` being the optimizer
         iteration count that keys this step's stateless noise.
         """
-        if self.d_optimizer is None:
-            raise RuntimeError("Call model.compile(d_optimizer=..., g_optimizer=...) "
-                               "before fit().")
-        return (self._check_images(data), _replica_context(),
-                tf.convert_to_tensor(self.d_optimizer.iterations))
+        self.require_compiled()
+        return self._check_images(data), replica_context(), self.step_counter()
 
     def train_step(self, data):
         x, ctx, step = self.begin_train_step(data)
@@ -402,20 +332,23 @@ class BEGAN(keras.Model):
 
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_began_losses(x, z, training=True)
-            extra = self.discriminator_extra_loss(x, training=True)
-            d_loss = out["loss_real"] - k * out["loss_fake"] + extra
-            g_loss = out["loss_fake"]
+            d_real = out["loss_real"] + self.discriminator_extra_loss(x, training=True)
             # Per-replica means; the optimizer sums over replicas. scale_loss is
             # the float16 loss scale S (identity otherwise); apply divides by S.
-            d_scaled = self.d_optimizer.scale_loss(d_loss / n_rep)
-            g_scaled = self.g_optimizer.scale_loss(g_loss / n_rep)
+            d_real_scaled = self.d_optimizer.scale_loss(d_real / n_rep)
+            g_scaled = self.g_optimizer.scale_loss(out["loss_fake"] / n_rep)
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
-        d_grads = tape.gradient(d_scaled, d_vars)
-        g_grads = tape.gradient(g_scaled, g_vars)
+        # L_D = d_real - k L(G(z)): one backward pass of L(G(z)) through D serves D
+        # (times -k) and G (tfbegan.models.gradients).
+        k_ratio = -k * loss_scale_ratio(self.d_optimizer, self.g_optimizer)
+        d_grads, g_grads = began_gradients(tape, d_real_scaled, g_scaled, k_ratio,
+                                           d_vars, g_vars, [out["fake"]])
         del tape
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        d_loss = d_real - k * out["loss_fake"]
+        g_loss = out["loss_fake"]
 
         values = self._all_mean(ctx, {"loss_real": out["loss_real"],
                                       "loss_fake": out["loss_fake"],
@@ -451,7 +384,7 @@ class BEGAN(keras.Model):
 
     def test_step(self, data):
         x = self._check_images(data)
-        ctx = _replica_context()
+        ctx = replica_context()
         # A fixed z per evaluation batch position: comparable across evaluations.
         z = self._global_z(tf.shape(x)[0], ctx, -1)
         out = self.compute_began_losses(x, z, training=False)

@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from tfbegan import equilibrium
 from tfbegan.config import check_range
-from tfbegan.models.began import BEGAN, _replica_context
+from tfbegan.models.base import replica_context
+from tfbegan.models.began import BEGAN
 
 #: Salt folded into the (seed, step) key of the corruption noise, so that the noise
 #: stream is independent of the z stream, which uses the same (seed, step) key.
@@ -215,7 +216,7 @@ class DenoisingBEGAN(BEGAN):
         ||theta_D - avg_D||^2``. ``train_step`` computes the same terms, but inside
         its single concatenated D pass (see the class docstring)."""
         x = self._check_images(x)
-        ctx = _replica_context()
+        ctx = replica_context()
         extra = tf.constant(0.0)
         if self.lambda_noise > 0:
             step = (tf.convert_to_tensor(self.d_optimizer.iterations)
@@ -306,7 +307,7 @@ class DenoisingBEGAN(BEGAN):
     def test_step(self, data):
         """Inference-mode losses; noise and z fixed per batch position (counter -1)."""
         x = self._check_images(data)
-        ctx = _replica_context()
+        ctx = replica_context()
         local_batch = tf.shape(x)[0]
         z = self._global_z(local_batch, ctx, -1)
         noise = (self._global_noise(local_batch, ctx, -1) if self.lambda_noise > 0

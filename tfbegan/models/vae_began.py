@@ -15,12 +15,16 @@ import tensorflow as tf
 
 from tfbegan import equilibrium
 from tfbegan.distances import pixel_distance
-from tfbegan.models.began import (BEGAN, DEFAULT_BETA1, _replica_context, default_optimizer,
-                                  discriminator_learning_rate, maybe_loss_scale)
+from tfbegan.models.base import replica_context
+from tfbegan.models.began import BEGAN
 from tfbegan.networks import build_encoder
 
 #: Khan et al. 2018, sec. 4: "Adam optimizer initialized with a small learning rate of 5e-5".
 DEFAULT_LEARNING_RATE = 5e-5
+
+
+#: BEGAN arguments VAEBEGAN does not use; passing one is an error, not a silent no-op.
+UNUSED_BEGAN_ARGUMENTS = ("controller", "lambda_k", "batch_norm", "skip_connections")
 
 
 def gaussian_kl(mu, log_var):
@@ -137,6 +141,8 @@ class VAEBEGAN(BEGAN):
     prior = "normal"
     has_encoder = True
     convergence_metric = "m_global"
+    #: train_step differentiates optimizer.scale_loss(loss) (float16 loss scaling).
+    scales_losses = True
 
     def __init__(self, image_size=64, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, alpha=0.3, beta=0.1, gamma=0.1, eta=0.5,
@@ -151,8 +157,12 @@ class VAEBEGAN(BEGAN):
             raise ValueError(f"eta={eta!r} is out of range; allowed: (0, 1] "
                              f"(the diversity ratio of Khan et al. 2018, Eq. 10).")
         pid_gains = equilibrium.check_pid_gains(pid_gains)
-        kwargs.pop("controller", None)
-        kwargs.pop("lambda_k", None)
+        for name in UNUSED_BEGAN_ARGUMENTS:
+            if name in kwargs:
+                raise ValueError(
+                    f"{name}={kwargs[name]!r}: VAEBEGAN does not take {name!r} (its k "
+                    f"controller is always Khan et al. 2018's PID, set with pid_gains; "
+                    f"its networks have no batch-norm or skip-connection options).")
         # BEGAN's gamma is the diversity ratio (our eta); its eta is the pixel
         # exponent (1: the paper's l1).
         super().__init__(image_size=image_size, channels=channels, filters=filters,
@@ -166,7 +176,6 @@ class VAEBEGAN(BEGAN):
         self.eta = float(eta)
         self.kl_weight = kl_weight
         self.vae_encoder = self.build_vae_encoder_network(self.model_config)
-        self.e_optimizer = None
 
     # ------------------------------------------------------------------ networks
     def build_vae_encoder_network(self, config):
@@ -188,57 +197,15 @@ class VAEBEGAN(BEGAN):
                 "d_loss", "g_loss", "e_loss", "k", "e_t", "m_global")
 
     # ------------------------------------------------------------------ compile
+    # D first, as in BEGAN: its iterations count the steps (and key eps, z_g).
+    optimizer_networks = (("d", "discriminator"), ("g", "generator"), ("e", "vae_encoder"))
+    default_learning_rate = DEFAULT_LEARNING_RATE
+
     def compile(self, e_optimizer=None, g_optimizer=None, d_optimizer=None, **kwargs):
-        """Attaches one optimizer per network (Adam(5e-5, beta1=0.5) by default) and
-        builds each on its variables inside the strategy scope."""
-        kwargs.pop("optimizer", None)
-        kwargs.pop("loss", None)
-        keras.Model.compile(self, optimizer=None, **kwargs)
-        made = self.make_optimizers()
-        self.e_optimizer = keras.optimizers.get(
-            e_optimizer if e_optimizer is not None else made["e_optimizer"])
-        self.g_optimizer = keras.optimizers.get(
-            g_optimizer if g_optimizer is not None else made["g_optimizer"])
-        self.d_optimizer = keras.optimizers.get(
-            d_optimizer if d_optimizer is not None else made["d_optimizer"])
-        opts = (self.e_optimizer, self.g_optimizer, self.d_optimizer)
-        if len({id(o) for o in opts}) != 3:
-            raise ValueError("e_optimizer, g_optimizer and d_optimizer must be three "
-                             "different optimizer objects (each keeps its own slots).")
-        self.e_optimizer, self.g_optimizer, self.d_optimizer = (
-            maybe_loss_scale(o, self.dtype_policy) for o in opts)
-        with self.distribute_strategy.scope():
-            self.e_optimizer.build(self.vae_encoder.trainable_variables)
-            self.g_optimizer.build(self.generator.trainable_variables)
-            self.d_optimizer.build(self.discriminator.trainable_variables)
-
-    def make_optimizers(self, learning_rate=DEFAULT_LEARNING_RATE, beta1=DEFAULT_BETA1,
-                        d_lr_ratio=1.0):
-        """Fresh Adam optimizers for :meth:`compile` (Khan et al. 2018 sec. 4: lr 5e-5 for
-        all three); D's rate is ``d_lr_ratio * learning_rate``."""
-        d_rate = discriminator_learning_rate(learning_rate, d_lr_ratio)
-        return {"e_optimizer": default_optimizer(learning_rate, beta1, name="e_adam"),
-                "g_optimizer": default_optimizer(learning_rate, beta1, name="g_adam"),
-                "d_optimizer": default_optimizer(d_rate, beta1, name="d_adam")}
-
-    @property
-    def optimizers(self):
-        """D, G, E optimizers (D first, as in BEGAN)."""
-        return [o for o in (self.d_optimizer, self.g_optimizer,
-                            getattr(self, "e_optimizer", None)) if o is not None]
-
-    def get_compile_config(self):
-        if self.d_optimizer is None:
-            return None
-        ser = keras.saving.serialize_keras_object
-        return {"e_optimizer": ser(self.e_optimizer), "g_optimizer": ser(self.g_optimizer),
-                "d_optimizer": ser(self.d_optimizer)}
-
-    def compile_from_config(self, config):
-        de = keras.saving.deserialize_keras_object
-        self.compile(e_optimizer=de(config["e_optimizer"]),
-                     g_optimizer=de(config["g_optimizer"]),
-                     d_optimizer=de(config["d_optimizer"]))
+        """Attaches one optimizer per network (Adam(5e-5, beta1=0.5) by default, Khan
+        et al. 2018 sec. 4) and builds each on its variables inside the strategy scope."""
+        self.compile_networks({"e": e_optimizer, "g": g_optimizer, "d": d_optimizer},
+                              kwargs)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,
@@ -311,13 +278,11 @@ class VAEBEGAN(BEGAN):
         return eps, z_g
 
     def train_step(self, data):
-        if self.d_optimizer is None or self.e_optimizer is None:
-            raise RuntimeError("Call model.compile(**model.make_optimizers()) before "
-                               "fit().")
+        self.require_compiled()
         x = self._check_images(data)
-        ctx = _replica_context()
+        ctx = replica_context()
         n_rep = ctx.num_replicas_in_sync
-        step = tf.cast(tf.convert_to_tensor(self.d_optimizer.iterations), tf.int64)
+        step = tf.cast(self.step_counter(), tf.int64)
         eps, z_g = self._noise(tf.shape(x)[0], ctx, step)
         k = tf.convert_to_tensor(self.k)
 
@@ -357,7 +322,7 @@ class VAEBEGAN(BEGAN):
 
     def test_step(self, data):
         x = self._check_images(data)
-        ctx = _replica_context()
+        ctx = replica_context()
         # Fixed noise per evaluation batch position: comparable across evaluations.
         eps, z_g = self._noise(tf.shape(x)[0], ctx, tf.constant(-1, tf.int64))
         k = tf.convert_to_tensor(self.k)

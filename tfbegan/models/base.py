@@ -1,0 +1,162 @@
+"""One optimizer per network: the compile plumbing every model family shares.
+
+A GAN trains several networks, each with its own optimizer on its own loss
+(Berthelot et al. 2017, footnote 2; Donahue et al. 2017; Ulyanov et al. 2018;
+Khan et al. 2018). :class:`MultiOptimizerModel` owns that part of a Keras model once:
+``compile`` with one optimizer per network, float16 loss-scale wrapping,
+``make_optimizers``, the ``optimizers`` list that learning-rate callbacks walk, and the
+compile-config round trip of ``.keras`` files.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfbegan.config import check_d_lr_ratio
+
+
+def discriminator_learning_rate(learning_rate, d_lr_ratio=1.0):
+    """D's Adam rate, ``d_lr_ratio * learning_rate``; the ratio must be in (0, 100].
+
+    Berthelot et al. 2017 sec. 4.1 trains D and G at one rate (ratio 1). A ratio below 1 slows
+    the auto-encoder down, which keeps k_t higher for longer (docs/quality.md).
+    """
+    check_d_lr_ratio(d_lr_ratio)
+    return float(learning_rate) * float(d_lr_ratio)
+
+
+def default_optimizer(learning_rate=1e-4, beta1=0.5, name=None):
+    """Adam as Berthelot et al. 2017 use it (sec. 4.1: lr in [5e-5, 1e-4]; beta1 0.5)."""
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta1, name=name)
+
+
+def maybe_loss_scale(optimizer, dtype_policy):
+    """Wraps ``optimizer`` in ``keras.optimizers.LossScaleOptimizer`` under float16.
+
+    float16's 5 exponent bits flush gradients below ~6e-8 to zero; dynamic loss
+    scaling multiplies the loss by S (2^15 at first, halved on a non-finite gradient,
+    which also skips that step, doubled after 2000 finite steps) and divides the
+    gradients by S before the update (Micikevicius et al. 2018, sec. 3.2). Keras only
+    wraps the single ``compile(optimizer=)``, so models with one optimizer per network
+    wrap each one here. bfloat16 has float32's exponent range: no scaling.
+    """
+    name = getattr(dtype_policy, "name", dtype_policy)
+    if name == "mixed_float16" and not isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(
+            optimizer, name=f"{optimizer.name}_loss_scale")
+    return optimizer
+
+
+def replica_context():
+    """The current replica context; train and test steps run inside ``strategy.run``."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None:  # cross-replica context: called outside strategy.run
+        raise RuntimeError("BEGAN steps must run in a replica context (inside fit).")
+    return ctx
+
+
+class MultiOptimizerModel(keras.Model):
+    """A Keras model that trains each of its networks with an optimizer of its own.
+
+    Subclasses set :attr:`optimizer_networks`, ``(name, network attribute)`` pairs in
+    the order of :attr:`optimizers` (the first one's ``iterations`` counts the steps),
+    and write a ``compile`` whose keyword arguments name the optimizers
+    (``d_optimizer=...``), forwarding to :meth:`compile_networks`. Each optimizer is
+    stored as the attribute ``<name>_optimizer`` (the path ``.keras`` files use).
+
+    Compile builds every optimizer on its network's variables inside the strategy
+    scope: a lazily built Adam in a custom train_step under MirroredStrategy fails with
+    "You must feed a value for placeholder tensor".
+    """
+
+    optimizer_networks = ()
+    default_learning_rate = 1e-4
+    default_beta1 = 0.5
+
+    def reset_optimizers(self):
+        """Sets every ``<name>_optimizer`` attribute to None (not compiled yet)."""
+        for name, _ in self.optimizer_networks:
+            setattr(self, f"{name}_optimizer", None)
+
+    def scales_its_losses(self):
+        """True when train_step differentiates ``optimizer.scale_loss(loss)``, so that
+        compile may wrap the optimizers for float16 loss scaling."""
+        return True
+
+    def compile_networks(self, optimizers, kwargs):
+        """Attaches ``optimizers`` (name -> optimizer, or None for the default of
+        :meth:`make_optimizers`) and builds each on its network's variables."""
+        kwargs.pop("optimizer", None)
+        kwargs.pop("loss", None)
+        keras.Model.compile(self, optimizer=None, **kwargs)
+        defaults = self.make_optimizers()
+        chosen = []
+        for name, _ in self.optimizer_networks:
+            opt = optimizers.get(name)
+            opt = keras.optimizers.get(
+                opt if opt is not None else defaults[f"{name}_optimizer"])
+            for (other, _), seen in zip(self.optimizer_networks, chosen):
+                if opt is seen:
+                    raise ValueError(
+                        f"{other}_optimizer and {name}_optimizer must be different "
+                        f"optimizer objects (each keeps its own slot variables).")
+            chosen.append(opt)
+        if self.scales_its_losses():
+            chosen = [maybe_loss_scale(opt, self.dtype_policy) for opt in chosen]
+        for (name, _), opt in zip(self.optimizer_networks, chosen):
+            setattr(self, f"{name}_optimizer", opt)
+        with self.distribute_strategy.scope():
+            for (_, network), opt in zip(self.optimizer_networks, chosen):
+                opt.build(getattr(self, network).trainable_variables)
+
+    def make_optimizers(self, learning_rate=None, beta1=None, d_lr_ratio=1.0):
+        """Fresh Adam optimizers for ``compile``, one per network, as keyword arguments.
+
+        ``train_lib`` calls ``model.compile(**model.make_optimizers(lr, beta1, ratio))``
+        so that each model family decides how many optimizers it needs. ``None`` takes
+        the family's paper default. The discriminator (``d``) learns at
+        ``d_lr_ratio * learning_rate`` (two time scales, Heusel et al. 2017); a model
+        without one accepts only ``d_lr_ratio = 1``.
+        """
+        learning_rate = self.default_learning_rate if learning_rate is None else learning_rate
+        beta1 = self.default_beta1 if beta1 is None else beta1
+        d_rate = discriminator_learning_rate(learning_rate, d_lr_ratio)
+        names = [name for name, _ in self.optimizer_networks]
+        if d_lr_ratio != 1.0 and "d" not in names:
+            raise ValueError(f"d_lr_ratio={d_lr_ratio!r}: {type(self).__name__} has no "
+                             f"discriminator (its networks: {', '.join(names)}); "
+                             f"leave the ratio at 1.")
+        return {f"{name}_optimizer": default_optimizer(
+                    d_rate if name == "d" else learning_rate, beta1, name=f"{name}_adam")
+                for name in names}
+
+    @property
+    def optimizers(self):
+        """The optimizers in :attr:`optimizer_networks` order; used by LR callbacks."""
+        opts = [getattr(self, f"{name}_optimizer", None)
+                for name, _ in self.optimizer_networks]
+        return [o for o in opts if o is not None]
+
+    def require_compiled(self):
+        """Raises a one-line RuntimeError when an optimizer is missing."""
+        if len(self.optimizers) != len(self.optimizer_networks):
+            names = ", ".join(f"{n}_optimizer=..." for n, _ in self.optimizer_networks)
+            raise RuntimeError(f"Call model.compile({names}) or "
+                               f"model.compile(**model.make_optimizers()) before fit().")
+
+    def step_counter(self):
+        """The first optimizer's ``iterations``: the step that keys this step's noise."""
+        return tf.convert_to_tensor(
+            getattr(self, f"{self.optimizer_networks[0][0]}_optimizer").iterations)
+
+    def get_compile_config(self):
+        if not self.optimizers:
+            return None
+        return {f"{name}_optimizer": keras.saving.serialize_keras_object(
+            getattr(self, f"{name}_optimizer")) for name, _ in self.optimizer_networks}
+
+    def compile_from_config(self, config):
+        self.compile(**{key: keras.saving.deserialize_keras_object(value)
+                        for key, value in config.items()})

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 import tfbegan
 from tfbegan import export as export_lib
+from tfbegan import fileio
 from tfbegan import imaging
 
 Z_DIM = 6
@@ -131,6 +132,19 @@ def test_signatures_match_generator_in_process(exported):
     ("interpolate", {"z_start": np.zeros(Z_DIM, np.float32),
                      "z_end": np.ones(Z_DIM, np.float32), "steps": 1},
      r"steps must be in \[2, 1024\]"),
+    # Before: NaN / Inf latents came back as all-black uint8 images.
+    ("serving_default", {"z": np.full([2, Z_DIM], np.nan, np.float32)},
+     r"z must be finite \(no NaN or Inf\)"),
+    ("serving_default", {"z": np.full([1, Z_DIM], -np.inf, np.float32)},
+     r"z must be finite"),
+    ("interpolate", {"z_start": np.full(Z_DIM, np.inf, np.float32),
+                     "z_end": np.ones(Z_DIM, np.float32), "steps": 3},
+     r"z_start must be finite"),
+    ("interpolate", {"z_start": np.zeros(Z_DIM, np.float32),
+                     "z_end": np.array([np.nan] + [0] * (Z_DIM - 1), np.float32),
+                     "steps": 3}, r"z_end must be finite"),
+    ("encode", {"images": np.full([1, SIZE, SIZE, 1], np.nan, np.float32)},
+     r"images must be finite"),
 ])
 def test_bad_inputs_raise_invalid_argument(exported, name, kwargs, message):
     fn = exported[3].signatures[name]
@@ -217,6 +231,85 @@ def test_unwritable_export_base(tmp_path):
         export_lib.export_generator(_tiny(), str(blocker / "began"))
 
 
+def test_check_export_base_creates_nothing_and_names_the_reason(tmp_path, monkeypatch):
+    # Before: it created the directory tree, so a typo'd path appeared on disk
+    # when checked before training.
+    missing = tmp_path / "new" / "began"
+    assert export_lib.check_export_base(str(missing)) == str(missing)
+    assert not (tmp_path / "new").exists()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    for path, reason in [(blocker, "(it is a file)"),
+                         (blocker / "began", f"({str(blocker)!r} is a file)")]:
+        with pytest.raises(ValueError) as info:
+            export_lib.check_export_base(str(path))
+        assert str(info.value) == (f"export_base={str(path)!r} is not a writable "
+                                   f"directory {reason}; pass another --export_base.")
+    # A read-only directory (root ignores permission bits: patch what os.access says).
+    real_access = os.access
+    monkeypatch.setattr(export_lib.os, "access", lambda p, mode: False
+                        if os.path.abspath(p) == str(tmp_path) else real_access(p, mode))
+    with pytest.raises(ValueError, match=f"no permission to write in {str(tmp_path)!r}"):
+        export_lib.check_export_base(str(tmp_path / "began"))
+
+
+def test_check_export_base_immutable_directory(tmp_path):
+    target = tmp_path / "frozen"
+    target.mkdir()
+    try:
+        subprocess.run(["chattr", "+i", str(target)], check=True, capture_output=True,
+                       timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("chattr +i is not available here (needs root on ext4/xfs/tmpfs)")
+    try:
+        with pytest.raises(ValueError, match="no permission to write in"):
+            export_lib.check_export_base(str(target / "began"))
+    finally:
+        subprocess.run(["chattr", "-i", str(target)], check=False, timeout=30)
+
+
+def test_disk_full_export_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    # Before: a ResourceExhaustedError traceback from deep inside TensorFlow.
+    model = _tiny()
+    base = str(tmp_path / "began")
+    export_lib.export_generator(model, base)
+    archive_class = type(export_lib.build_archive(model))
+    original = archive_class.write_out
+
+    def write_then_fill(self, filepath, *args, **kwargs):
+        original(self, filepath, *args, **kwargs)
+        raise tf.errors.ResourceExhaustedError(
+            None, None, f"{filepath}/variables/variables.data-00000-of-00001; "
+                        f"No space left on device")
+
+    monkeypatch.setattr(archive_class, "write_out", write_then_fill)
+    with pytest.raises(fileio.DiskFullError) as info:
+        export_lib.export_generator(model, base)
+    message = str(info.value)
+    size = fileio.tree_bytes(os.path.join(base, "1"))
+    assert message.startswith(f"no space left on device writing "
+                              f"{os.path.join(base, '2')}: needs about "
+                              f"{size / 1024:.1f} KiB")
+    assert "\n" not in message
+    assert os.listdir(base) == ["1"]  # no partial version, no hidden temporary
+
+
+def test_disk_full_export_on_a_real_small_file_system(tmp_path):
+    mount = tmp_path / "tmpfs"
+    mount.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(mount)],
+                       check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
+    try:
+        with pytest.raises(fileio.DiskFullError, match=r"began/1: needs about"):
+            export_lib.export_generator(_tiny(), str(mount / "began"))
+        assert os.listdir(mount / "began") == []
+    finally:
+        subprocess.run(["umount", str(mount)], check=False, timeout=30)
+
+
 # Runs in a fresh interpreter that never imports tfbegan: what a Serving host sees.
 _FRESH = textwrap.dedent(r"""
     import json, sys
@@ -237,6 +330,18 @@ _FRESH = textwrap.dedent(r"""
     out["interp_float"] = r["images_float"].numpy()
     out["encode_z"] = sigs["encode"](images=tf.constant(inp["x"]))["z"].numpy()
 
+    def rejection(call):
+        try:
+            call()
+        except tf.errors.InvalidArgumentError as e:
+            # Eager calls put "Graph execution error:" first; keep the op's line.
+            lines = [ln.strip() for ln in str(e).splitlines() if "finite" in ln]
+            return "InvalidArgument: " + (lines[0] if lines else str(e))
+        return "accepted"
+
+    nan_z = np.full_like(inp["z"], np.nan)
+    meta["nan_z"] = rejection(lambda: sigs["serving_default"](z=tf.constant(nan_z)))
+
     # TF Serving's C++ loader: a TF1 session on the "serve" MetaGraph.
     with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
         mg = tf.compat.v1.saved_model.loader.load(sess, ["serve"], export_dir)
@@ -254,6 +359,14 @@ _FRESH = textwrap.dedent(r"""
             meta["wrong_width"] = "accepted"
         except Exception as e:
             meta["wrong_width"] = str(e).splitlines()[0]
+        meta["session_nan_z"] = rejection(lambda: sess.run(
+            fetch, {mg.signature_def["serving_default"].inputs["z"].name: nan_z}))
+        sig = mg.signature_def["interpolate"]
+        meta["session_inf_z_end"] = rejection(lambda: sess.run(
+            {k: v.name for k, v in sig.outputs.items()},
+            {sig.inputs["z_start"].name: inp["z"][0],
+             sig.inputs["z_end"].name: np.full_like(inp["z"][1], np.inf),
+             sig.inputs["steps"].name: 3}))
         graph_def = mg.graph_def
     ops = {n.op for n in graph_def.node}
     ops |= {n.op for f in graph_def.library.function for n in f.node_def}
@@ -304,11 +417,15 @@ def test_fresh_process_without_tfbegan(exported, tmp_path):
     np.testing.assert_allclose(out["session_float"], out["default_float"], atol=1e-6)
     np.testing.assert_array_equal(out["session_sample"], out["sample_images"])
     assert "shape" in meta["wrong_width"] and "6" in meta["wrong_width"]
+    # Non-finite latents are rejected by the graph itself, naming the input.
+    assert meta["nan_z"].startswith("InvalidArgument: z must be finite (no NaN or Inf)")
+    assert meta["session_nan_z"].startswith("InvalidArgument: z must be finite")
+    assert meta["session_inf_z_end"].startswith("InvalidArgument: z_end must be finite")
 
     # Core TensorFlow ops only (registered in a process that loaded no custom op).
     assert meta["unregistered"] == []
     assert {"Conv2D", "MatMul", "Elu", "StatelessRandomUniformV2", "Assert",
-            "EnsureShape"} <= set(meta["ops"])
+            "EnsureShape", "CheckNumerics"} <= set(meta["ops"])
 
 
 def test_saved_model_cli_show(exported):

@@ -21,6 +21,10 @@ Signatures (named inputs, dict outputs, fixed dtypes):
 * ``encode`` (only models with ``has_encoder``): ``images`` float32
   ``[batch, H, W, C]`` in [-1, 1] -> ``z`` float32 ``[batch, z_dim]``.
 
+Every float input (``z``, ``z_start``, ``z_end``, ``images``) is checked in the graph
+for NaN and Inf: such a request fails with InvalidArgument naming the input (in
+TensorFlow Serving as well) instead of returning all-black images.
+
 The generator ends in a linear convolution (Berthelot et al. 2017, Figure 1), so its raw output
 can leave [-1, 1]; ``images_float`` is ``clip(G(z), -1, 1)`` and
 ``images = round((images_float + 1) * 127.5)`` as uint8, the same mapping as
@@ -49,7 +53,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfbegan import priors
+from tfbegan import fileio, priors
 
 #: Largest ``num`` the ``sample`` signature accepts (bounds one request's memory).
 MAX_NUM = 1024
@@ -89,6 +93,17 @@ def _in_range(value, low, high, name):
         return tf.identity(value)
 
 
+def _finite(value, name):
+    """``value`` after a graph check that it holds no NaN or Inf (InvalidArgument).
+
+    A NaN latent would otherwise come back as an all-black uint8 image (NaN casts to
+    0) that a client cannot tell from a real one; the check is an op in the graph,
+    so TF Serving rejects the request too, naming the input.
+    """
+    return tf.debugging.assert_all_finite(value, message=f"{name} must be finite "
+                                                         f"(no NaN or Inf)")
+
+
 def make_signature_functions(model):
     """The serving functions of ``model`` and their input signatures.
 
@@ -108,7 +123,7 @@ def make_signature_functions(model):
         # A runtime check as well as the placeholder's static shape: a C++ client
         # (Serving) feeds tensors without the Python-side shape check.
         z = tf.ensure_shape(z, [None, z_dim])
-        return generate(z)
+        return generate(_finite(z, "z"))
 
     def sample(num, seed):
         num = _in_range(num, 1, MAX_NUM, "num")
@@ -121,13 +136,14 @@ def make_signature_functions(model):
 
     def interpolate(z_start, z_end, steps):
         steps = _in_range(steps, 2, MAX_STEPS, "steps")
+        z_start, z_end = _finite(z_start, "z_start"), _finite(z_end, "z_end")
         t = tf.linspace(0.0, 1.0, steps)[:, None]
         # (1 - t) a + t b hits both end points exactly (a + t (b - a) may not).
         z = (1.0 - t) * z_start[None, :] + t * z_end[None, :]
         return generate(z)
 
     def encode(images):
-        return {"z": tf.cast(model.encode(images), tf.float32)}
+        return {"z": tf.cast(model.encode(_finite(images, "images")), tf.float32)}
 
     z_spec = tf.TensorSpec([None, z_dim], tf.float32, name="z")
     functions = {
@@ -165,21 +181,45 @@ def next_version(export_base):
 
 
 def check_export_base(export_base):
-    """Creates ``export_base`` if needed and checks that it is writable.
+    """Checks, without creating anything, that ``export_base`` can be written.
 
-    Raises ``ValueError`` with one line naming the path when it is not.
+    Meant to run before training starts, so a bad path fails in seconds rather than
+    after the whole run. Accepts an existing writable directory, or a missing path
+    whose nearest existing parent is a writable directory (it is created at export).
+
+    Raises:
+      ValueError: one line naming the path and the reason (a file in the way, no
+        write permission, an immutable or read-only directory).
     """
     if not export_base:
         raise ValueError("export_base must be a directory path, got an empty string.")
-    try:
-        os.makedirs(export_base, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=export_base)
-        os.close(fd)
-        os.remove(probe)
-    except OSError as e:
+    export_base = os.fspath(export_base)
+    probe = os.path.abspath(export_base)
+    # lexists: a dangling symlink in the way cannot be created over either.
+    while not os.path.lexists(probe):
+        probe = os.path.dirname(probe)
+    reason = None
+    if not os.path.isdir(probe):
+        reason = (f"{probe!r} is a file" if probe != os.path.abspath(export_base)
+                  else "it is a file")
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        # os.access sees permission bits, read-only mounts and immutable flags.
+        reason = f"no permission to write in {probe!r}"
+    if reason:
         raise ValueError(f"export_base={export_base!r} is not a writable directory "
-                         f"({e.strerror or e}).") from None
+                         f"({reason}); pass another --export_base.")
     return export_base
+
+
+def _export_bytes(model, export_base, partial=None):
+    """About what one export needs: the newest version's size when there is one;
+    else what was written before the failure plus the generator's float32 weights
+    (a lower bound: the graph's size is known only once written)."""
+    versions = existing_versions(export_base)
+    if versions:
+        return fileio.tree_bytes(os.path.join(export_base, str(versions[-1])))
+    weights = sum(4 * int(np.prod(v.shape)) for v in model.generator.weights)
+    return weights + (fileio.tree_bytes(partial) if partial else 0)
 
 
 def model_metadata(model, step=None, extra_config=None):
@@ -267,12 +307,16 @@ def export_generator(model, export_base, version=None, step=None, extra_config=N
 
     Raises:
       ValueError: bad version, existing version or unwritable export_base.
+      tfbegan.fileio.DiskFullError: the disk filled up (one line naming the
+        path and the bytes needed); no partial version directory is left.
     """
     export_base = os.fspath(export_base)
     if version is not None and (isinstance(version, bool) or not isinstance(
             version, (int, np.integer)) or version < 1):
         raise ValueError(f"version={version!r} must be a positive integer.")
     check_export_base(export_base)
+    with fileio.disk_full_guard(export_base, lambda: _export_bytes(model, export_base)):
+        os.makedirs(export_base, exist_ok=True)
     version = next_version(export_base) if version is None else int(version)
     final = os.path.join(export_base, str(version))
     if os.path.exists(final):
@@ -282,8 +326,10 @@ def export_generator(model, export_base, version=None, step=None, extra_config=N
     meta["version"] = version
     model_name = os.path.basename(os.path.normpath(os.path.abspath(export_base)))
     # A non-integer hidden name: Serving only loads directories named by integers.
-    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_base)
-    try:
+    with fileio.disk_full_guard(final, lambda: _export_bytes(model, export_base)):
+        tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_base)
+    with fileio.disk_full_guard(final, lambda: _export_bytes(model, export_base, tmp),
+                                cleanup=lambda: shutil.rmtree(tmp, ignore_errors=True)):
         # mkdtemp makes the directory private (0700); a model server running as
         # another user must be able to read the version it becomes.
         os.chmod(tmp, 0o777 & ~_umask())
@@ -292,24 +338,27 @@ def export_generator(model, export_base, version=None, step=None, extra_config=N
         if os.path.exists(final):  # another writer got there first
             raise ValueError(f"version {version} appeared at {final!r} during export.")
         os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 
 def load_generator_from_workdir(workdir):
-    """``(model, state)`` from the newest checkpoint of a ``tfbegan-train`` run.
+    """``(model, state)`` from the newest loadable checkpoint of a ``tfbegan-train`` run.
 
-    Raises ``FileNotFoundError`` when ``workdir`` holds no complete checkpoint.
+    A newer checkpoint that does not load is skipped with a warning (and left where
+    it is: exporting never moves a run's files).
+
+    Raises:
+      FileNotFoundError: ``workdir`` holds no complete checkpoint.
+      tfbegan.checkpoints.NoUsableCheckpointError: none of them loads.
     """
     from tfbegan import checkpoints
 
-    path = checkpoints.latest_checkpoint(workdir)
+    model, state, path = checkpoints.load_latest(workdir, compile=False,
+                                                 move_corrupt=False)
     if path is None:
         raise FileNotFoundError(f"no checkpoint in {checkpoints.checkpoint_dir(workdir)!r} "
                                 f"(expected ckpt-<step>.keras from tfbegan-train).")
-    return checkpoints.load_checkpoint(path, compile=False)
+    return model, state
 
 
 def export_from_workdir(workdir, export_base, version=None):

@@ -35,6 +35,7 @@ __all__ = [
     "remove_path",
     "temp_name",
     "temp_owner",
+    "tree_bytes",
 ]
 
 _DISK_FULL_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
@@ -134,7 +135,7 @@ def disk_full_guard(path, bytes_needed=None, cleanup=None):
     Args:
       path: what the block writes (named in the message).
       bytes_needed: estimated size of the write (an int, or a callable returning
-        one, evaluated only on failure).
+        one, evaluated only on a disk-full failure, before ``cleanup``).
       cleanup: optional callable run on any failure before re-raising, e.g. to
         remove the block's temporary files.
 
@@ -143,13 +144,17 @@ def disk_full_guard(path, bytes_needed=None, cleanup=None):
     try:
         yield
     except BaseException as e:
+        full = None
+        if isinstance(e, Exception) and is_disk_full(e):
+            # Before cleanup: an estimate may measure what was written so far.
+            needed = bytes_needed() if callable(bytes_needed) else bytes_needed
+            full = as_disk_full(e, path, needed)
         if cleanup is not None:
             cleanup()
-        if not isinstance(e, Exception):
-            raise
-        needed = bytes_needed() if callable(bytes_needed) else bytes_needed
-        full = as_disk_full(e, path, needed)
-        if full is None or full is e:
+        if full is not None:
+            # Free space after cleanup: what the user has to work with.
+            full = DiskFullError(full.path, full.bytes_needed, free_bytes(path))
+        if full is None:
             raise
         raise full from e
 
@@ -205,6 +210,19 @@ def is_removable_temp(path):
     if host != _host():
         return False
     return pid == os.getpid() or not _pid_alive(pid)
+
+
+def tree_bytes(path):
+    """Total size of the files under ``path`` (a file's size for a file; 0 if
+    missing)."""
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(os.path.join(root, name))
+    return total
 
 
 def remove_path(path):

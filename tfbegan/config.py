@@ -53,10 +53,25 @@ def check_range(name, value, low=None, high=None, low_open=False, high_open=Fals
 MODELS_WITHOUT_DISCRIMINATOR = ("age",)
 
 
+def check_image_size(value, name="image_size"):
+    """Raises ``ValueError`` unless ``value`` is a power of two in [8, 256]: the
+    bottleneck is always 8x8 (Berthelot et al. 2017 sec. 3.5)."""
+    check_range(name, value, integer=True)
+    if value not in SUPPORTED_IMAGE_SIZES:
+        raise ValueError(f"{name}={value!r} is not supported; allowed: a power of two in "
+                         f"[8, 256], i.e. one of {SUPPORTED_IMAGE_SIZES}.")
+
+
 def check_d_lr_ratio(value):
     """Raises ``ValueError`` unless D's learning-rate ratio is in (0, 100] (Berthelot et al. 2017
     sec. 4.1: 1, one rate for D and G)."""
     check_range("d_lr_ratio", value, 0.0, 100.0, low_open=True)
+
+
+#: Field metadata: the backbone settings every model family takes (``model_kwargs``).
+BACKBONE = {"backbone": True}
+#: Field metadata: a TrainConfig setting that may change when a run is resumed.
+RESUMABLE = {"resumable": True}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,12 +98,12 @@ class ModelConfig:
         Berthelot et al. 2017, sec. 4.1).
     """
 
-    image_size: int = 32
-    channels: int = 3
-    filters: int = 64
-    repeats: int = 2
-    z_dim: int = 64
-    h_dim: int = 64
+    image_size: int = dataclasses.field(default=32, metadata=BACKBONE)
+    channels: int = dataclasses.field(default=3, metadata=BACKBONE)
+    filters: int = dataclasses.field(default=64, metadata=BACKBONE)
+    repeats: int = dataclasses.field(default=2, metadata=BACKBONE)
+    z_dim: int = dataclasses.field(default=64, metadata=BACKBONE)
+    h_dim: int = dataclasses.field(default=64, metadata=BACKBONE)
     gamma: float = 0.5
     lambda_k: float = 0.001
     eta: int = 1
@@ -97,12 +112,7 @@ class ModelConfig:
     skip_connections: bool = False
 
     def __post_init__(self):
-        check_range("image_size", self.image_size, integer=True)
-        if self.image_size not in SUPPORTED_IMAGE_SIZES:
-            raise ValueError(
-                f"image_size={self.image_size!r} is not supported; allowed: a power of "
-                f"two in [8, 256], i.e. one of {SUPPORTED_IMAGE_SIZES}."
-            )
+        check_image_size(self.image_size)
         check_range("channels", self.channels, integer=True)
         check_choice("channels", self.channels, (1, 3))
         check_range("filters", self.filters, 1, 4096, integer=True)
@@ -125,9 +135,6 @@ class ModelConfig:
                 "gamma=0 with k_init=0 never moves k (k_{t+1} = clip(k_t - lambda_k * "
                 "L(G(z)), 0, 1) stays 0); use gamma in (0, 1] or k_init in (0, 1]."
             )
-        if self.lambda_k == 0:
-            # Legal (k frozen at k_init) but rarely intended; not an error.
-            pass
 
     @property
     def num_scales(self) -> int:
@@ -180,25 +187,25 @@ class TrainConfig:
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     data: object = None
     batch_size: int = 16
-    steps: int = 1000
+    steps: int = dataclasses.field(default=1000, metadata=RESUMABLE)
     learning_rate: float = 1e-4
     d_lr_ratio: float = 1.0
     beta1: float = 0.5
-    lr_decay_factor: float = 0.5
-    lr_patience: int = 0
-    lr_decay_every: int = 0
-    min_learning_rate: float = 1e-6
-    log_every: int = 100
-    checkpoint_every: int = 500
-    sample_every: int = 500
-    keep_checkpoints: int = 3
+    lr_decay_factor: float = dataclasses.field(default=0.5, metadata=RESUMABLE)
+    lr_patience: int = dataclasses.field(default=0, metadata=RESUMABLE)
+    lr_decay_every: int = dataclasses.field(default=0, metadata=RESUMABLE)
+    min_learning_rate: float = dataclasses.field(default=1e-6, metadata=RESUMABLE)
+    log_every: int = dataclasses.field(default=100, metadata=RESUMABLE)
+    checkpoint_every: int = dataclasses.field(default=500, metadata=RESUMABLE)
+    sample_every: int = dataclasses.field(default=500, metadata=RESUMABLE)
+    keep_checkpoints: int = dataclasses.field(default=3, metadata=RESUMABLE)
     seed: int = 0
-    strategy: str = "default"
-    num_gpus: int = 0
-    export_base: str | None = None
+    strategy: str = dataclasses.field(default="default", metadata=RESUMABLE)
+    num_gpus: int = dataclasses.field(default=0, metadata=RESUMABLE)
+    export_base: str | None = dataclasses.field(default=None, metadata=RESUMABLE)
     mixed_precision: str | None = None
-    jit_compile: bool = False
-    steps_per_execution: int = 1
+    jit_compile: bool = dataclasses.field(default=False, metadata=RESUMABLE)
+    steps_per_execution: int = dataclasses.field(default=1, metadata=RESUMABLE)
 
     def __post_init__(self):
         check_range("batch_size", self.batch_size, 1, 1 << 20, integer=True)
@@ -229,6 +236,17 @@ class TrainConfig:
     def replace(self, **changes) -> "TrainConfig":
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
+
+
+def fields_with(cls, key):
+    """Names of ``cls``'s dataclass fields whose metadata sets ``key``."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get(key))
+
+
+#: Settings that may change between a run and its resumption (the rest must match).
+RESUMABLE_CHANGES = fields_with(TrainConfig, "resumable")
+#: ModelConfig fields every model family takes; the CLI fills them from its flags.
+BACKBONE_FIELDS = fields_with(ModelConfig, "backbone")
 
 
 DATASET_FORMS = ("'mnist5k'", "'tfds:NAME[:SPLIT]' (e.g. 'tfds:celeb_a')", "'folder:PATH'")

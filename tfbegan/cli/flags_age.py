@@ -5,6 +5,9 @@ from absl import flags
 FLAGS = flags.FLAGS
 
 
+#: Ulyanov et al. 2018: Adam, learning rate 2e-4, beta1 0.5.
+DEFAULTS = {"learning_rate": 2e-4}
+
 def define_flags(flag_values=FLAGS):
     """Defines the ``--age_*`` flags (prefixed: lambda/mu names are ambiguous)."""
     flags.DEFINE_float("age_lambda_z", 1000.0, "lambda: weight of the latent "

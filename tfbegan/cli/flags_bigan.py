@@ -5,6 +5,9 @@ from absl import flags
 FLAGS = flags.FLAGS
 
 
+#: Donahue et al. 2017 (MNIST): Adam, learning rate 2e-4, beta1 0.5.
+DEFAULTS = {"learning_rate": 2e-4}
+
 def define_flags(flag_values=FLAGS):
     """Defines the ``--bigan_*`` flags (prefixed: names shared with other models)."""
     flags.DEFINE_integer("bigan_d_units", 256, "Width of the joint (x, z) hidden layer of "

@@ -12,6 +12,9 @@ from absl import flags
 from tfbegan import equilibrium
 
 
+#: Khan et al. 2018 sec. 4: Adam with learning rate 5e-5.
+DEFAULTS = {"learning_rate": 5e-5}
+
 def define_flags(flag_values=None):
     """Defines the VAE+BEGAN flags on ``flag_values`` (absl's FLAGS by default;
     idempotent)."""

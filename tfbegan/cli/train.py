@@ -1,9 +1,10 @@
 """``tfbegan-train``: train a BEGAN-family model (a thin absl main over train_lib).
 
-With no flags it trains the quickstart recipe (flags/quickstart.flags: BEGAN with seed
-003's denoising loss, D at half G's learning rate) on the 5,000 embedded MNIST digits
-at 32x32 in about 4 CPU-minutes and leaves checkpoints, logs, sample grids, a
-convergence plot and an exported generator in ./tfbegan_run.
+With no flags it trains the quickstart recipe (flags/quickstart.flags: BEGAN with Li
+et al. 2018's denoising loss, D at half G's learning rate) on the 5,000 embedded MNIST
+digits at 32x32 in about 4 CPU-minutes and leaves checkpoints, logs, sample grids, a
+convergence plot and an exported generator in ./tfbegan_run. ``--model=X`` trains
+family X with its paper's values instead (``tfbegan.cli.defaults``).
 
 Examples::
 
@@ -17,28 +18,34 @@ Re-running the same command with the same --workdir resumes from its newest chec
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
+import sys
 
 from tfbegan.cli import common  # noqa: F401  (quiets TensorFlow first)
 
 from absl import app, flags
 
-from tfbegan.cli.variants import VARIANTS
+from tfbegan.cli import defaults
+from tfbegan.cli.variants import FAMILIES, VARIANTS
 
 FLAGS = flags.FLAGS
 
-# Quickstart values; the paper's are named in each help text.
-DEFAULTS = dict(model="denoising_began", image_size=32, filters=32, repeats=2, z_dim=32,
-                h_dim=32, learning_rate=2e-4, d_lr_ratio=0.5, beta1=0.5, batch_size=16,
-                steps=1000, lr_decay_every=500)
+#: Flag names each family's module defines (filled by define_flags).
+FAMILY_FLAGS = {}
 
 
-def define_flags():
-    """Defines the core training flags and every model family's flags."""
-    flags.DEFINE_string("model", DEFAULTS["model"], "Model family: "
-                        f"{', '.join(sorted(VARIANTS))} (the quickstart: denoising_began, "
-                        "BEGAN with Li et al. 2018's denoising loss on D).")
+def _define_core_flags():
+    """Data, architecture, optimisation and run flags shared by every model.
+
+    Defaults are Berthelot et al. 2017's values; the no-flag run's preset
+    (``tfbegan.cli.defaults.QUICKSTART``) is named in each help text.
+    """
+    flags.DEFINE_string("model", defaults.QUICKSTART["model"], "Model family: "
+                        f"{', '.join(sorted(VARIANTS))}. Without --model, the quickstart "
+                        "preset (flags/quickstart.flags) fills every flag not given; with "
+                        "it, the family's paper values do.")
     # Data.
     flags.DEFINE_string("dataset", "mnist5k", "mnist5k (5,000 embedded MNIST digits, "
                         "offline), tfds:NAME[:SPLIT] (e.g. tfds:celeb_a, tfds:cifar10) or "
@@ -48,39 +55,42 @@ def define_flags():
     flags.DEFINE_enum("crop", "center", ["center", "celeba"], "Square crop before resizing: "
                       "center, or the CelebA face box of the public CelebA BEGANs.")
     # Architecture (Berthelot et al. 2017 sec. 3.5).
-    flags.DEFINE_integer("image_size", DEFAULTS["image_size"], "Image size, a power of two "
-                         "in [8, 256] (Berthelot et al. 2017: 32-256; 8x8 bottleneck).")
-    flags.DEFINE_integer("filters", DEFAULTS["filters"], "n, filters of the first scale, "
-                         "growing n, 2n, 3n... (Berthelot et al. 2017 sec. 4: 64 or 128).")
-    flags.DEFINE_integer("repeats", DEFAULTS["repeats"], "3x3 conv+ELU layers per scale "
-                         "(Berthelot et al. 2017 sec. 3.5: typically 2).")
-    flags.DEFINE_integer("z_dim", DEFAULTS["z_dim"], "N_z, generator input size (Berthelot et al. 2017 "
-                         "sec. 4: 64 or 128).")
-    flags.DEFINE_integer("h_dim", DEFAULTS["h_dim"], "N_h, auto-encoder hidden size (paper "
-                         "001 sec. 4: 64 or 128).")
+    flags.DEFINE_integer("image_size", 32, "Image size, a power of two in [8, 256] "
+                         "(Berthelot et al. 2017: 32-256; 8x8 bottleneck).")
+    flags.DEFINE_integer("filters", 64, "n, filters of the first scale, growing n, 2n, "
+                         "3n... (Berthelot et al. 2017 sec. 4: 64 or 128; the no-flag run: 32).")
+    flags.DEFINE_integer("repeats", 2, "3x3 conv+ELU layers per scale (Berthelot et al. "
+                         "2017 sec. 3.5: typically 2).")
+    flags.DEFINE_integer("z_dim", 64, "N_z, generator input size (Berthelot et al. 2017 "
+                         "sec. 4: 64 or 128; the no-flag run: 32).")
+    flags.DEFINE_integer("h_dim", 64, "N_h, auto-encoder hidden size (Berthelot et al. "
+                         "2017 sec. 4: 64 or 128; the no-flag run: 32).")
     # Optimisation (Berthelot et al. 2017 sec. 4.1).
-    flags.DEFINE_float("learning_rate", DEFAULTS["learning_rate"], "Adam learning rate of "
-                       "every network (Berthelot et al. 2017 sec. 4.1: 5e-5 .. 1e-4); D's is scaled "
-                       "by --d_lr_ratio.")
-    flags.DEFINE_float("d_lr_ratio", DEFAULTS["d_lr_ratio"], "The discriminator learns at "
-                       "d_lr_ratio * learning_rate, in (0, 100] (Berthelot et al. 2017: 1, one rate; "
-                       "the quickstart: 0.5, a slower auto-encoder keeps k up). Models "
+    flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate of every network "
+                       "(Berthelot et al. 2017 sec. 4.1: 5e-5 .. 1e-4; vae_began: 5e-5; "
+                       "bigan, age: 2e-4; the no-flag run: 2e-4); D's is scaled by "
+                       "--d_lr_ratio.")
+    flags.DEFINE_float("d_lr_ratio", 1.0, "The discriminator learns at d_lr_ratio * "
+                       "learning_rate, in (0, 100] (Berthelot et al. 2017: 1, one rate; "
+                       "the no-flag run: 0.5, a slower auto-encoder keeps k up). Models "
                        "without a discriminator (age) take only 1.")
-    flags.DEFINE_float("beta1", DEFAULTS["beta1"], "Adam beta1 (Berthelot et al. 2017: Keras default "
+    flags.DEFINE_float("beta1", 0.5, "Adam beta1 (Berthelot et al. 2017: Keras default "
                        "0.9; Vertolli & Davies 2017, Li et al. 2018: 0.5).")
-    flags.DEFINE_integer("batch_size", DEFAULTS["batch_size"], "Global batch size, split "
-                         "across replicas (Berthelot et al. 2017 sec. 3.4.1: 16).")
-    flags.DEFINE_integer("steps", DEFAULTS["steps"], "Total training steps of the run.")
+    flags.DEFINE_integer("batch_size", 16, "Global batch size, split across replicas "
+                         "(Berthelot et al. 2017 sec. 3.4.1: 16).")
+    flags.DEFINE_integer("steps", 1000, "Total training steps of the run.")
     flags.DEFINE_float("lr_decay_factor", 0.5, "Learning-rate factor of each decay (M_global "
                        "stall or lr_decay_every) (Berthelot et al. 2017 sec. 4.1: 0.5).")
     flags.DEFINE_integer("lr_patience", 0, "Steps without M_global improvement before a "
                          "decay; 0 disables (Berthelot et al. 2017 sec. 4.1 decays on stalls).")
-    flags.DEFINE_integer("lr_decay_every", DEFAULTS["lr_decay_every"], "Also multiply the "
-                         "learning rates by lr_decay_factor every N steps; 0 = off (seed "
-                         "000: every 100,000 steps; Berthelot et al. 2017 sec. 4.1 decays only on "
-                         "stalls).")
+    flags.DEFINE_integer("lr_decay_every", 0, "Also multiply the learning rates by "
+                         "lr_decay_factor every N steps; 0 = off (Vertolli & Davies 2017: "
+                         "every 100,000 steps; the no-flag run: 500).")
     flags.DEFINE_float("min_learning_rate", 1e-6, "Floor of the learning-rate decay.")
-    # Run.
+    _define_run_flags()
+
+
+def _define_run_flags():
     flags.DEFINE_string("workdir", "tfbegan_run", "Run directory; rerun with the same one "
                         "to resume.")
     flags.DEFINE_integer("log_every", 100, "Steps between progress lines and metric rows.")
@@ -107,63 +117,99 @@ def define_flags():
     flags.DEFINE_integer("steps_per_execution", 1, "Train steps per tf.function call "
                          "(log/checkpoint/sample periods must be multiples). 1: no "
                          "measurable gain on CPU; try 10-100 on a GPU with small steps.")
+
+
+def define_flags():
+    """Defines the core training flags and every model family's flags."""
+    _define_core_flags()
     for name in sorted(VARIANTS):
+        before = set(FLAGS)
         importlib.import_module(VARIANTS[name]).define_flags()
+        FAMILY_FLAGS[name] = set(FLAGS) - before
+
+
+def _check_family_flags(model):
+    """Raises ValueError for a flag given explicitly that ``model`` does not read."""
+    own = set().union(*(FAMILY_FLAGS.get(fam, set()) for fam in FAMILIES[model]))
+    for family, names in sorted(FAMILY_FLAGS.items()):
+        for name in sorted(names - own):
+            if FLAGS[name].present:
+                raise ValueError(f"--{name} is a flag of --model={family} and does not "
+                                 f"apply to --model={model}.")
+
+
+def _resolved_flags():
+    """FLAGS with the preset / family defaults of ``tfbegan.cli.defaults`` applied."""
+    if FLAGS.model not in VARIANTS:
+        raise ValueError(f"--model={FLAGS.model!r} is not supported; allowed: "
+                         f"{', '.join(sorted(VARIANTS))}.")
+    family_defaults = {name: importlib.import_module(module).DEFAULTS
+                       for name, module in VARIANTS.items()}
+    return defaults.resolve(FLAGS, family_defaults)
 
 
 def config_from_flags(f=FLAGS):
-    """Turns the parsed flags into one frozen TrainConfig (validated)."""
-    from tfbegan import data as data_lib
-    from tfbegan.config import TrainConfig
+    """Turns the parsed flags into one frozen TrainConfig (validated).
 
-    if f.model not in VARIANTS:
-        raise ValueError(f"--model={f.model!r} is not supported; allowed: "
-                         f"{', '.join(sorted(VARIANTS))}.")
-    data = data_lib.DataConfig(dataset=f.dataset, data_dir=f.data_dir, download=f.download,
-                               crop=f.crop, image_size=f.image_size)
-    export_base = f.export_base or None
-    if export_base and f["export_base"].using_default_value and f.workdir != "tfbegan_run":
+    The TrainConfig, DataConfig and backbone fields are read from the flags of the
+    same names (``tfbegan.config``), so a new setting needs only its field and flag.
+    """
+    from tfbegan import data as data_lib
+    from tfbegan.config import BACKBONE_FIELDS, TrainConfig, check_image_size
+
+    del f  # always the global FLAGS: defaults need to know which flags were given
+    r = _resolved_flags()
+    _check_family_flags(r.model)
+    check_image_size(r.image_size)
+    data = data_lib.DataConfig(**{field.name: getattr(r, field.name) for field in
+                                  dataclasses.fields(data_lib.DataConfig)
+                                  if field.name in r})
+    kwargs = {name: getattr(r, name) for name in BACKBONE_FIELDS if name in r}
+    kwargs.update(channels=data_lib.num_channels(data), seed=r.seed)
+    kwargs.update(importlib.import_module(VARIANTS[r.model]).model_kwargs(r))
+    settings = {field.name: getattr(r, field.name) for field in dataclasses.fields(TrainConfig)
+                if field.name not in ("model_kwargs", "data") and field.name in r}
+    export_base = r.export_base or None
+    if export_base and not r.given("export_base") and r.workdir != "tfbegan_run":
         # The default export lives inside the run's workdir.
-        export_base = os.path.join(f.workdir, "export", "generator")
-    kwargs = dict(image_size=f.image_size, channels=data_lib.num_channels(data),
-                  filters=f.filters, repeats=f.repeats, z_dim=f.z_dim, h_dim=f.h_dim,
-                  seed=f.seed)
-    kwargs.update(importlib.import_module(VARIANTS[f.model]).model_kwargs(f))
-    return TrainConfig(
-        model=f.model, model_kwargs=kwargs, data=data, batch_size=f.batch_size,
-        steps=f.steps, learning_rate=f.learning_rate, d_lr_ratio=f.d_lr_ratio,
-        beta1=f.beta1,
-        lr_decay_factor=f.lr_decay_factor, lr_patience=f.lr_patience,
-        lr_decay_every=f.lr_decay_every, min_learning_rate=f.min_learning_rate,
-        log_every=f.log_every, checkpoint_every=f.checkpoint_every,
-        sample_every=f.sample_every, keep_checkpoints=f.keep_checkpoints, seed=f.seed,
-        strategy=f.strategy, num_gpus=f.num_gpus, export_base=export_base,
-        mixed_precision=f.mixed_precision, jit_compile=f.jit_compile,
-        steps_per_execution=f.steps_per_execution)
+        export_base = os.path.join(r.workdir, "export", "generator")
+    settings.update(model_kwargs=kwargs, data=data, export_base=export_base)
+    return TrainConfig(**settings)
 
 
 def main(argv):
     if len(argv) > 1:
         common.fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
     log = common.setup_logging()
-    try:
-        config = config_from_flags()
-        from tfbegan import train_lib
+    from tfbegan import fileio, train_lib
 
-        summary = train_lib.train(config, FLAGS.workdir)
+    try:
+        summary = train_lib.train(config_from_flags(), FLAGS.workdir)
+    except train_lib.TrainingInterrupted as e:
+        # The checkpoint and its one-line notice are written by then.
+        sys.exit(e.exit_code)
     except common.USER_ERRORS as e:
-        common.fail(e)
+        full = fileio.as_disk_full(e, getattr(e, "filename", None) or FLAGS.workdir)
+        common.fail(full or e)
     except KeyboardInterrupt:
         common.fail("interrupted; rerun the same command to resume from the last "
                     "checkpoint.", code=130)
+    except Exception as e:  # noqa: BLE001 - only a full disk is turned into one line
+        full = fileio.as_disk_full(e, getattr(e, "filename", None) or FLAGS.workdir)
+        if full is None:
+            raise
+        common.fail(full)
+    _log_summary(log, summary)
+
+
+def _log_summary(log, summary):
     k = "" if summary.get("k") is None else f", k {summary['k']:.4f}"
-    log.info("done: step %d%s, samples %s", summary["step"], k, summary.get("samples"))
-    if summary.get("reconstructions"):
-        log.info("reconstructions: %s", summary["reconstructions"])
-    if summary.get("convergence_plot"):
-        log.info("convergence plot: %s", summary["convergence_plot"])
-    if summary.get("export_dir"):
-        log.info("exported generator: %s", summary["export_dir"])
+    log.info("done: step %d%s", summary["step"], k)
+    for key, name in (("samples", "samples"), ("reconstructions", "reconstructions"),
+                      ("convergence_plot", "convergence plot"),
+                      ("export_dir", "exported generator")):
+        if summary.get(key):
+            log.info("%s: %s", name, summary[key])
 
 
 def run():

@@ -6,6 +6,7 @@ subprocesses in the ``large`` tests (slow: a fresh TensorFlow import each).
 """
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -111,9 +112,6 @@ def test_evaluate_one_line_errors(exported, tmp_path, capsys, monkeypatch):
                   "--feature_net=inception")
     assert line.startswith("error: InceptionV3 ImageNet weights are not available")
     assert "--inception_weights=PATH" in line
-    line = _fails(evaluate_cli, capsys, f"--export_dir={exported}",
-                  f"--classifier_path={tmp_path / 'none.keras'}")
-    assert line.startswith("error: no digit classifier") and "--train_classifier" in line
     line = _fails(evaluate_cli, capsys, f"--export_dir={tmp_path / 'nope'}",
                   "--feature_net=inception", f"--inception_weights={tmp_path / 'w.h5'}")
     assert "does not exist" in line
@@ -123,6 +121,33 @@ def test_evaluate_one_line_errors(exported, tmp_path, capsys, monkeypatch):
         "error: --num=1 must be >= 2."
     assert _fails(evaluate_cli, capsys, "--report=distances") == \
         "error: --report=distances needs --run=WORKDIR."
+
+
+def test_evaluate_trains_and_caches_a_missing_classifier(exported, tmp_path, capsys,
+                                                         monkeypatch, caplog):
+    # A fresh machine has no classifier: the first evaluation trains it (offline) and
+    # caches it; the second only loads it. Training is replaced by a tiny one here.
+    trained = []
+    real_train = evaluation.DigitClassifier.train.__func__
+
+    def tiny_train(cls, image_size, epochs, seed, **kwargs):
+        trained.append((image_size, epochs, seed))
+        return real_train(cls, image_size, epochs=1, seed=seed, max_train=64)
+
+    monkeypatch.setattr(evaluation.DigitClassifier, "train", classmethod(tiny_train))
+    path = tmp_path / "cache" / "digits8.keras"
+    args = (f"--export_dir={exported}", f"--classifier_path={path}", *EVAL_ARGS)
+    with caplog.at_level(logging.WARNING, logger="tfbegan"):
+        first = _execute(evaluate_cli, *args)
+    assert trained == [(8, 3, 0)] and path.is_file()
+    assert f"no digit classifier at {path}; training it once" in caplog.text
+    assert first["feature_network_path"] == str(path)
+    caplog.clear()
+    second = _execute(evaluate_cli, *args)
+    assert trained == [(8, 3, 0)]            # loaded from the cache, not retrained
+    assert "training it once" not in caplog.text
+    assert second["fid"] == pytest.approx(first["fid"], rel=1e-6)
+    capsys.readouterr()
 
 
 def test_evaluate_train_classifier(tmp_path, capsys, monkeypatch):

@@ -23,6 +23,9 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from tfbegan import imaging
+from tfbegan.generators import signature_input
+
 #: CelebA's 40 attributes, spelled as ``tfds.load("celeb_a")`` spells them.
 CELEBA_ATTRIBUTES = (
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald",
@@ -38,24 +41,6 @@ DIGIT_ATTRIBUTES = tuple(f"digit_{d}" for d in range(10))
 _DIGIT = re.compile(r"^digit_(\d)$")
 #: Output key of the exported ``encode`` signature (tfbegan/export.py).
 ENCODE_OUTPUT = "z"
-
-
-def _single_input(fn):
-    """``(keyword or None, TensorSpec)`` of a one-input concrete function, else None.
-
-    Signatures of loaded SavedModels take keywords only; a concrete function of a
-    ``tf.function`` takes its argument positionally.
-    """
-    spec = getattr(fn, "structured_input_signature", None)
-    if not spec:
-        return None
-    args, kwargs = spec
-    if not args and len(kwargs) == 1:
-        (name, tensor_spec), = kwargs.items()
-        return name, tensor_spec
-    if len(args) == 1 and not kwargs and isinstance(args[0], tf.TensorSpec):
-        return None, args[0]
-    return None
 
 
 def as_encode_fn(encoder):
@@ -82,7 +67,7 @@ def as_encode_fn(encoder):
         encoder = signatures["encode"]
     if not callable(encoder):
         raise ValueError(f"encoder={encoder!r} is not callable.")
-    sig = _single_input(encoder)
+    sig = signature_input(encoder)
     shape = None
     call = encoder
     if sig is not None:
@@ -164,34 +149,6 @@ def check_attribute(name):
                      f"CelebA's 40: {', '.join(CELEBA_ATTRIBUTES)}.")
 
 
-def _to_unit_range(images):
-    """uint8 0..255 or float images -> float32 in [-1, 1]."""
-    x = np.asarray(images)
-    if x.dtype == np.uint8 or (x.size and float(np.max(x)) > 1.5):
-        return x.astype(np.float32) / 127.5 - 1.0
-    return x.astype(np.float32)
-
-
-def _resize_square(images, image_size):
-    """Centre crop to a square, resize (area) to ``image_size``: ``[N, S, S, C]``."""
-    x = tf.convert_to_tensor(images, tf.float32)
-    h, w = int(x.shape[1]), int(x.shape[2])
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    x = x[:, top:top + side, left:left + side, :]
-    if side != image_size:
-        x = tf.image.resize(x, (image_size, image_size), method="area")
-    return x.numpy()
-
-
-def _match_channels(images, channels):
-    if images.shape[-1] == channels:
-        return images
-    if channels == 1:
-        return images.mean(axis=-1, keepdims=True)
-    return np.repeat(images, channels, axis=-1)
-
-
 def load_digit_data(attribute, image_size, channels=1):
     """Embedded MNIST digits and the mask ``label == d`` for ``attribute="digit_d"``.
 
@@ -204,7 +161,7 @@ def load_digit_data(attribute, image_size, channels=1):
     from tfbegan import data
 
     images, labels = data.load_mnist5k(image_size)
-    images = _match_channels(_to_unit_range(images), channels)
+    images = imaging.match_channels(np.asarray(images, np.float32), channels)
     return images, np.asarray(labels).reshape(-1) == int(m.group(1))
 
 
@@ -214,7 +171,7 @@ def load_celeba_data(attribute, image_size, channels=3, max_images=2000,
 
     Reads ``tfds.load("celeb_a", download=download)``; with ``download=False`` the
     data must already be prepared under ``data_dir``. Images are centre-cropped to a
-    square and resized to ``image_size``, in [-1, 1].
+    square and resized to ``image_size`` (:func:`tfbegan.imaging.resize`), in [-1, 1].
     """
     if attribute not in CELEBA_ATTRIBUTES:
         check_attribute(attribute)
@@ -234,8 +191,9 @@ def load_celeba_data(attribute, image_size, channels=3, max_images=2000,
         mask.append(bool(ex["attributes"][attribute]))
     if not images:
         raise ValueError(f"CelebA split {split!r} is empty.")
-    x = _resize_square(_to_unit_range(np.stack(images)), image_size)
-    return _match_channels(x, channels), np.asarray(mask)
+    x = imaging.resize(imaging.center_crop(imaging.as_model_range(np.stack(images))),
+                       image_size)
+    return imaging.match_channels(x, channels), np.asarray(mask)
 
 
 def load_attribute_data(attribute, image_size, channels, max_images=2000,

@@ -15,6 +15,8 @@ import math
 
 import tensorflow as tf
 
+from tfbegan import imaging
+
 
 def pixel_distance(v, reconstruction, eta=1):
     """Per-sample ``mean |v - D(v)|^eta`` over height, width and channels.
@@ -84,8 +86,9 @@ _DISTANCE_ALIASES = {"chrominance": "chrom", "gmsm_sobel": "gmsm"}
 
 
 def to_unit_range(images):
-    """Maps images from [-1, 1] to [0, 1]: ``(x + 1) / 2`` (float32)."""
-    return (tf.cast(images, tf.float32) + 1.0) * 0.5
+    """Maps images from [-1, 1] to [0, 1]: ``(x + 1) / 2`` as a float32 tensor
+    (:func:`tfbegan.imaging.to_zero_one`)."""
+    return imaging.to_zero_one(tf.convert_to_tensor(images))
 
 
 def rgb_to_yiq(images):

@@ -259,4 +259,6 @@ def load_real_images(source, num, image_size, channels, seed=0, data_dir=None,
     else:
         x = np.stack([load_image_file(p, image_size, channels)
                       for p in _image_paths(source, num)])
-    return np.asarray(match_channels(np.asarray(x, np.float32), channels), np.float32)
+    # Resampling round-off may step a hair outside [-1, 1] (1.0000002).
+    x = np.clip(np.asarray(x, np.float32), -1.0, 1.0)
+    return np.asarray(match_channels(x, channels), np.float32)

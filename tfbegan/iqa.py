@@ -1,8 +1,9 @@
 """Image-quality evaluation of BEGAN auto-encoders (Vertolli & Davies 2017: Table 2, Figures 3-4).
 
-* :class:`ReconstructionDistances`: a Keras callback that, every N training steps,
-  reconstructs a fixed batch of real images with ``model.reconstruct`` and logs the
-  batch means of the l1, GMSM and chrominance distances (``1 -`` similarity) to
+* :class:`tfbegan.callbacks.ReconstructionDistances` (importable from here too): a
+  Keras callback that, once per N training steps, reconstructs a fixed batch of real
+  images with ``model.reconstruct`` and logs :func:`reconstruction_distances` (the
+  batch means of the l1, GMSM and chrominance distances, ``1 -`` similarity) to
   ``<log_dir>/iqa_distances.csv`` and TensorBoard.
 * :func:`distance_report`: each distance's mean and standard deviation over a run,
   the columns of Table 2 ("mean error scores ... over all training epochs").
@@ -23,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfbegan import distances
+from tfbegan import distances, imaging
 
 CSV_NAME = "iqa_distances.csv"
 CSV_COLUMNS = ("step", "l1", "gmsm", "chrom")
@@ -56,133 +57,6 @@ def reconstruction_distances(images, reconstructions):
     if x.shape[-1] == 3:
         out["chrom"] = float(tf.reduce_mean(distances.chrominance_distance(x, r)))
     return out
-
-
-class ReconstructionDistances(keras.callbacks.Callback):
-    """Logs Table 2's distances between real images and their reconstructions.
-
-    Every ``every_n_steps`` global steps (the model's first optimizer's iteration
-    count, so resumed runs continue the numbering) computes
-    :func:`reconstruction_distances` of ``images`` and ``model.reconstruct(images)``,
-    appends ``step,l1,gmsm,chrom`` to ``<log_dir>/iqa_distances.csv`` and writes the
-    TensorBoard scalars ``iqa/l1``, ``iqa/gmsm``, ``iqa/chrom`` under
-    ``<log_dir>/iqa``. With ``log_dir=None`` the rows are only kept in
-    :attr:`history`. When training ends, and ``write_figures`` is set, Figures 3 and
-    4 for the first ``num_figure_images`` images go to ``<log_dir>/figures/``.
-
-    Vertolli & Davies 2017 reports these as the "discriminator loss statistics" of Table 2; all
-    values are distances (one minus the similarity).
-
-    Args:
-      images: a fixed batch of real images ``[N, H, W, C]`` in [-1, 1].
-      every_n_steps: logging period in training steps (> 0).
-      log_dir: directory of the CSV, the TensorBoard events and the figures.
-      write_figures: write the two figures at the end of training (needs log_dir).
-      num_figure_images: how many of ``images`` the figures show.
-
-    Example:
-
-    ```python
-    cb = tfbegan.iqa.ReconstructionDistances(real_batch, every_n_steps=500,
-                                             log_dir=workdir)
-    model.fit(dataset, steps_per_epoch=10000, callbacks=[cb])
-    print(tfbegan.iqa.distance_report(workdir))
-    ```
-    """
-
-    def __init__(self, images, every_n_steps, log_dir=None, write_figures=True,
-                 num_figure_images=4):
-        super().__init__()
-        if isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) \
-                or every_n_steps <= 0:
-            raise ValueError(f"every_n_steps={every_n_steps!r} must be an integer > 0.")
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.shape[0] == 0:
-            raise ValueError(f"images must have shape [N > 0, H, W, 1 or 3], got "
-                             f"{images.shape}.")
-        if isinstance(num_figure_images, bool) or not isinstance(num_figure_images, int) \
-                or num_figure_images <= 0:
-            raise ValueError(f"num_figure_images={num_figure_images!r} must be an "
-                             f"integer > 0.")
-        self.images = images
-        self.every_n_steps = every_n_steps
-        self.log_dir = log_dir
-        self.write_figures = write_figures
-        self.num_figure_images = num_figure_images
-        #: Rows logged by this callback object: dicts with step, l1, gmsm, chrom.
-        self.history = []
-        self._writer = None
-        self._own_steps = 0
-        self._last_period = None
-
-    # ------------------------------------------------------------------ helpers
-    def _global_step(self):
-        """Training steps done so far (optimizer iterations; own count otherwise)."""
-        model = self.model
-        optimizers = getattr(model, "optimizers", None) or []
-        optimizer = optimizers[0] if optimizers else getattr(model, "optimizer", None)
-        if optimizer is not None and getattr(optimizer, "iterations", None) is not None:
-            return int(keras.ops.convert_to_numpy(optimizer.iterations))
-        return self._own_steps
-
-    @property
-    def csv_path(self):
-        return None if self.log_dir is None else os.path.join(self.log_dir, CSV_NAME)
-
-    def evaluate(self, step=None):
-        """Computes the distances now, logs them (CSV, TensorBoard, history) and
-        returns the row."""
-        step = self._global_step() if step is None else int(step)
-        recon = self.model.reconstruct(self.images)
-        row = {"step": step, **reconstruction_distances(self.images, recon)}
-        self.history.append(row)
-        if self.log_dir is not None:
-            self._append_csv(row)
-            self._write_scalars(row)
-        return row
-
-    def _append_csv(self, row):
-        os.makedirs(self.log_dir, exist_ok=True)
-        path = self.csv_path
-        new = not os.path.exists(path) or os.path.getsize(path) == 0
-        # Open-append-close per row: a killed run keeps every row written so far.
-        with open(path, "a", newline="") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(CSV_COLUMNS)
-            writer.writerow([row["step"]] + [
-                "" if row[k] is None else repr(row[k]) for k in REPORT_DISTANCES])
-
-    def _write_scalars(self, row):
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "iqa"))
-        with self._writer.as_default():
-            for name in REPORT_DISTANCES:
-                if row[name] is not None:
-                    tf.summary.scalar(f"iqa/{name}", row[name], step=row["step"])
-        self._writer.flush()
-
-    # ------------------------------------------------------------------ hooks
-    def on_train_begin(self, logs=None):
-        self._last_period = self._global_step() // self.every_n_steps
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._own_steps += 1
-        step = self._global_step()
-        # Period crossing rather than step % N == 0: with steps_per_execution > 1
-        # the hook sees only every k-th step.
-        period = step // self.every_n_steps
-        if self._last_period is None or period > self._last_period:
-            self._last_period = period
-            self.evaluate(step)
-
-    def on_train_end(self, logs=None):
-        if self.log_dir is not None and self.write_figures:
-            write_figures(self.model, self.images[:self.num_figure_images],
-                          os.path.join(self.log_dir, "figures"))
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
 
 
 # ---------------------------------------------------------------------- report
@@ -302,7 +176,7 @@ def _render(path, panels, panel_px):
 
 def _rgb(image):
     """[-1, 1] image -> what imshow shows (grey maps for one channel)."""
-    x = np.clip((image + 1.0) / 2.0, 0.0, 1.0)
+    x = imaging.to_zero_one(image, clip=True)
     if x.shape[-1] == 1:
         return x[..., 0], {"cmap": "gray", "vmin": 0.0, "vmax": 1.0}
     return x, {}
@@ -389,6 +263,16 @@ def write_figures(model, images, out_dir):
         paths["chrominance"] = write_chrominance_figure(
             os.path.join(out_dir, "chrominance_figure.png"), x, recon)
     return paths
+
+
+def __getattr__(name):
+    # The callback lives in tfbegan.callbacks.quality, which imports this module:
+    # resolved on first use to keep the import graph acyclic.
+    if name == "ReconstructionDistances":
+        from tfbegan.callbacks.quality import ReconstructionDistances
+
+        return ReconstructionDistances
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["ReconstructionDistances", "distance_report", "read_distance_log",

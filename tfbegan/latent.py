@@ -13,101 +13,21 @@ used) or any callable ``z -> images`` (for example ``loaded.signatures[...]``); 
 callable returning a dict contributes its ``images_float`` entry (the float32
 output of ``tfbegan.export``). Gradients flow through restored SavedModel
 signatures (checked in ``tests/test_latent.py`` on an ``ExportArchive`` export), so
-inversion works on exported models without the training code.
+inversion works on exported models without the training code. Generators are
+called through :mod:`tfbegan.generators` (``as_generator_fn``, ``generate`` and
+``load_generator`` stay importable from here).
 """
 
 from __future__ import annotations
 
 import math
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from tfbegan import priors
-
-#: Output key of the exported signatures holding float images in [-1, 1].
-FLOAT_OUTPUT = "images_float"
-
-
-# ---------------------------------------------------------------------- generators
-def _signature_input(fn):
-    """``(name, TensorSpec)`` of a single-input concrete function called by keyword,
-    or None when ``fn`` is not such a function."""
-    spec = getattr(fn, "structured_input_signature", None)
-    if not spec:
-        return None
-    args, kwargs = spec
-    if args or len(kwargs) != 1:
-        return None
-    (name, tensor_spec), = kwargs.items()
-    return name, tensor_spec
-
-
-def as_generator_fn(generator):
-    """Normalises ``generator`` into ``(fn, z_dim)`` with ``fn(z) -> float images``.
-
-    Accepts a ``keras.Model`` (called with ``training=False``), an object with a
-    ``generator`` attribute that is a Keras model (a tfbegan model), a loaded
-    SavedModel (uses ``signatures["serving_default"]``), a signature/concrete
-    function taking one keyword tensor, or any callable. Dict outputs are reduced
-    to their ``images_float`` entry (or their only float entry). ``z_dim`` is read
-    from the input signature when one is known, else None.
-    """
-    if not isinstance(generator, keras.Model) and isinstance(
-            getattr(generator, "generator", None), keras.Model):
-        generator = generator.generator
-    if isinstance(generator, keras.Model):
-        z_dim = generator.input_shape[-1]
-
-        def keras_fn(z):
-            return generator(z, training=False)
-        return keras_fn, z_dim
-    signatures = getattr(generator, "signatures", None)
-    if signatures is not None and not callable(generator):
-        if "serving_default" not in signatures:
-            raise ValueError("the SavedModel has no serving_default signature; "
-                             f"found {sorted(signatures)}.")
-        generator = signatures["serving_default"]
-    elif signatures is not None and "serving_default" in signatures:
-        generator = signatures["serving_default"]
-    if not callable(generator):
-        raise ValueError(f"generator={generator!r} is not callable.")
-    sig = _signature_input(generator)
-    z_dim = None
-    if sig is not None:
-        name, spec = sig
-        z_dim = spec.shape[-1] if spec.shape.rank else None
-
-        def call(z):
-            return generator(**{name: z})
-    else:
-        call = generator
-
-    def fn(z):
-        out = call(z)
-        if isinstance(out, dict):
-            if FLOAT_OUTPUT in out:
-                out = out[FLOAT_OUTPUT]
-            else:
-                floats = [v for v in out.values() if v.dtype.is_floating]
-                if len(floats) != 1:
-                    raise ValueError(
-                        f"generator output has keys {sorted(out)}; expected "
-                        f"{FLOAT_OUTPUT!r} or exactly one float tensor.")
-                out = floats[0]
-        return tf.cast(out, tf.float32)
-    return fn, z_dim
-
-
-def generate(generator, z, batch_size=64):
-    """``G(z)`` in batches as a float32 numpy array (images in [-1, 1])."""
-    fn, _ = as_generator_fn(generator)
-    z = np.asarray(z, np.float32)
-    outs = [np.asarray(fn(tf.constant(z[i:i + batch_size])))
-            for i in range(0, len(z), batch_size)]
-    return np.concatenate(outs, axis=0)
-
+from tfbegan import imaging, priors
+from tfbegan.generators import (  # noqa: F401  (re-exported: their old home)
+    FLOAT_OUTPUT, as_generator_fn, generate, load_generator)
 
 # ---------------------------------------------------------------------- inversion
 def _project(z, prior):
@@ -301,135 +221,13 @@ def figure4_rows(generator, images_a, images_b, steps=8, spherical=False,
 
 
 # ---------------------------------------------------------------------- sources
-def load_generator(export_dir=None, checkpoint=None):
-    """A generator to invert or evaluate, from an export or a training checkpoint.
-
-    Args:
-      export_dir: a SavedModel written by ``tfbegan.export`` (a version directory,
-        or a model base path whose newest version is used). Loaded with
-        ``tf.saved_model.load``; its ``serving_default`` signature is the
-        generator (gradients flow through it, so :func:`invert` works on it).
-      checkpoint: a ``ckpt-<step>.keras`` archive or a ``tfbegan-train`` workdir
-        (its newest checkpoint).
-
-    Returns:
-      ``(generator, info)``: ``info`` has ``image_size``, ``channels``, ``z_dim``,
-      ``prior``, ``step`` and ``source`` (the resolved path).
-    """
-    if bool(export_dir) == bool(checkpoint):
-        raise ValueError("pass exactly one of export_dir (a SavedModel) and checkpoint "
-                         "(a .keras checkpoint or a training workdir).")
-    import os
-
-    if checkpoint:
-        from tfbegan import checkpoints
-
-        path = os.fspath(checkpoint)
-        if os.path.isdir(path):
-            found = checkpoints.latest_checkpoint(path)
-            if found is None:
-                raise FileNotFoundError(f"no checkpoint under {path!r} (expected "
-                                        f"checkpoints/ckpt-<step>.keras).")
-            path = found
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"checkpoint {path!r} does not exist.")
-        model, state = checkpoints.load_checkpoint(path, compile=False)
-        info = {"image_size": int(model.image_size), "channels": int(model.channels),
-                "z_dim": int(model.z_dim), "prior": getattr(model, "prior", "uniform"),
-                "step": state.get("step"), "source": os.path.abspath(path)}
-        return model.generator, info
-    from tfbegan import export as export_lib
-
-    if not os.path.isdir(export_dir):
-        raise FileNotFoundError(f"export_dir={export_dir!r} is not a directory.")
-    path = export_lib.resolve_export_dir(export_dir)
-    loaded = tf.saved_model.load(path)
-    if "serving_default" not in loaded.signatures:
-        raise ValueError(f"{path!r} has no serving_default signature.")
-    meta = export_lib.read_metadata(path)
-    fn, z_dim = as_generator_fn(loaded)
-    z_dim = int(meta.get("z_dim") or z_dim)
-    probe = None
-    if not meta.get("image_size") or not meta.get("channels"):
-        probe = fn(tf.zeros([1, z_dim]))
-    info = {"image_size": int(meta.get("image_size") or probe.shape[1]),
-            "channels": int(meta.get("channels") or probe.shape[-1]),
-            "z_dim": z_dim, "prior": meta.get("prior", "uniform"),
-            "step": meta.get("step"), "source": os.path.abspath(path)}
-    # The loaded object, not its signature: it owns the variables the signature
-    # captures; as_generator_fn picks serving_default from it.
-    return loaded, info
-
-
-def _match_channels(images, channels):
-    if images.shape[-1] == channels:
-        return images
-    if channels == 3:
-        return np.repeat(images, 3, axis=-1)
-    return images.mean(axis=-1, keepdims=True)
-
-
-def _load_image_file(path, image_size, channels):
-    """One image file -> float32 ``[S, S, C]`` in [-1, 1] (largest centred square,
-    antialiased resize)."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        im = im.convert("L" if channels == 1 else "RGB")
-        w, h = im.size
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        im = im.crop((left, top, left + side, top + side))
-        im = im.resize((image_size, image_size), Image.Resampling.BILINEAR,
-                       reducing_gap=None)
-        x = np.asarray(im, np.float32)
-    if x.ndim == 2:
-        x = x[..., None]
-    return x / 127.5 - 1.0
-
-
 def load_images(source, num, image_size, channels, seed=0):
     """Up to ``num`` real images, float32 ``[N, S, S, C]`` in [-1, 1].
 
     ``source``: ``mnist5k`` (a seeded random choice of the embedded digits), a
     folder (its first ``num`` image files in sorted order, searched recursively),
     a comma-separated list of image files, or a ``.npy`` array (uint8 0..255 or
-    float in [-1, 1], ``[N, H, W, C]`` or ``[N, H, W]``).
+    float in [-1, 1], ``[N, H, W, C]`` or ``[N, H, W]``); see
+    :func:`tfbegan.imaging.load_real_images`.
     """
-    import os
-
-    source = os.fspath(source)
-    if source == "mnist5k":
-        from tfbegan.data import load_mnist5k
-
-        images, _ = load_mnist5k(image_size)
-        idx = np.random.default_rng(seed).permutation(len(images))[:num]
-        return _match_channels(np.array(images[idx], np.float32), channels)
-    if source.endswith(".npy"):
-        if not os.path.isfile(source):
-            raise FileNotFoundError(f"{source!r} does not exist.")
-        x = np.load(source)
-        if x.ndim == 3:
-            x = x[..., None]
-        if x.ndim != 4 or x.shape[-1] not in (1, 3):
-            raise ValueError(f"{source!r} holds shape {x.shape}; expected "
-                             f"[N, H, W, 1|3].")
-        x = x[:num]
-        x = x.astype(np.float32) / 127.5 - 1.0 if x.dtype == np.uint8 else \
-            x.astype(np.float32)
-        if x.shape[1] != image_size or x.shape[2] != image_size:
-            x = tf.image.resize(x, [image_size, image_size], antialias=True).numpy()
-        return _match_channels(np.clip(x, -1.0, 1.0), channels)
-    if os.path.isdir(source):
-        from tfbegan.data import list_image_files
-
-        paths = list_image_files(source)[:num]
-    else:
-        paths = [p for p in source.split(",") if p]
-        for p in paths:
-            if not os.path.isfile(p):
-                raise FileNotFoundError(f"image {p!r} does not exist (pass a folder, "
-                                        f"image files separated by commas, a .npy "
-                                        f"file or mnist5k).")
-        paths = paths[:num]
-    return np.stack([_load_image_file(p, image_size, channels) for p in paths])
+    return imaging.load_real_images(source, num, image_size, channels, seed)

@@ -65,3 +65,26 @@ def fail(message, code=1):
 
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError,
                FloatingPointError)
+
+
+def command_main(execute, log_level=None):
+    """An absl ``main(argv)`` that rejects positional arguments, optionally routes the
+    "tfbegan" logger to stderr at ``log_level``, and runs ``execute(FLAGS)``."""
+    def main(argv):
+        if len(argv) > 1:
+            fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
+        if log_level is not None:
+            setup_logging(log_level)
+        from absl import flags
+
+        execute(flags.FLAGS)
+    return main
+
+
+def run_command(define_flags, execute, log_level=None):
+    """Console-script body: defines the flags on absl's FLAGS, then runs
+    :func:`command_main` under ``absl.app.run``."""
+    from absl import app
+
+    define_flags()
+    app.run(command_main(execute, log_level))

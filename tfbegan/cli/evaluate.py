@@ -11,8 +11,9 @@ Generates ``--num`` images from the model's prior (stateless, ``--seed``), draws
 ``--num`` real images from ``--dataset`` and prints FID, KID, the Inception Score
 (when the feature network has a classifier head), MS-SSIM diversity of generated
 and of real images, and the feature network used (tfbegan.evaluation).
-``--feature_net=digits`` is a small CNN trained on the embedded MNIST digits
-(``--train_classifier`` trains and saves it once); ``inception`` is InceptionV3 with
+``--feature_net=digits`` is a small CNN trained on the embedded MNIST digits: the
+first evaluation on a machine trains it (offline, about a minute) and caches it at
+``--classifier_path``; ``--train_classifier`` retrains it. ``inception`` is InceptionV3 with
 ImageNet weights from ``--inception_weights`` or the Keras cache.
 
 ``--report=distances --run=WORKDIR`` prints instead the IQA distance statistics
@@ -26,7 +27,7 @@ import logging
 
 from tfbegan.cli import common  # (imported first: quiets TensorFlow)
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 
@@ -60,10 +61,12 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_string("classifier_path", None, "Digit classifier file (default "
                         "~/.cache/tfbegan/digit_classifier_<size>.keras; "
                         "$TFBEGAN_CACHE overrides the folder).", flag_values=fv)
-    flags.DEFINE_boolean("train_classifier", False, "Train the digit classifier on the "
-                         "embedded digits, save it to --classifier_path, then evaluate "
-                         "if a model is given.", flag_values=fv)
-    flags.DEFINE_integer("classifier_epochs", 3, "Epochs of --train_classifier.",
+    flags.DEFINE_boolean("train_classifier", False, "(Re)train the digit classifier on "
+                         "the embedded digits, save it to --classifier_path, then "
+                         "evaluate if a model is given (without it, the first "
+                         "evaluation trains and caches it).", flag_values=fv)
+    flags.DEFINE_integer("classifier_epochs", 3, "Epochs of the digit classifier's "
+                         "training.",
                          flag_values=fv)
     flags.DEFINE_integer("classifier_image_size", 32, "Input size the digit "
                          "classifier is trained at.", flag_values=fv)
@@ -119,8 +122,11 @@ def feature_network(f):
                                                seed=f.seed)
         net.save(f.classifier_path)
         return net
-    return evaluation.DigitClassifier.load(f.classifier_path,
-                                           f.classifier_image_size)
+    # First use on a machine: train (offline, about a minute) and cache it.
+    return evaluation.DigitClassifier.load_or_train(f.classifier_path,
+                                                    f.classifier_image_size,
+                                                    epochs=f.classifier_epochs,
+                                                    seed=f.seed)
 
 
 def evaluate_model(f, network):
@@ -177,17 +183,12 @@ def execute(f):
     return result
 
 
-def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
-    common.setup_logging(logging.WARNING)
-    execute(FLAGS)
+main = common.command_main(execute, logging.WARNING)
 
 
 def run():
     """Console-script entry point."""
-    define_flags()
-    app.run(main)
+    common.run_command(define_flags, execute, logging.WARNING)
 
 
 if __name__ == "__main__":

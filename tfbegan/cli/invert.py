@@ -20,7 +20,7 @@ import os
 
 from tfbegan.cli import common  # (imported first: quiets TensorFlow)
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 
@@ -114,16 +114,12 @@ def execute(f):
     return result
 
 
-def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
-    execute(FLAGS)
+main = common.command_main(execute)
 
 
 def run():
     """Console-script entry point."""
-    define_flags()
-    app.run(main)
+    common.run_command(define_flags, execute)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ digits, offline) or CelebA's 40 (tfds names, prepared data).
 from __future__ import annotations
 
 import os
-import sys
 
 from absl import app, flags
+
+from tfbegan.cli import common
 
 FLAGS = flags.FLAGS
 
@@ -53,11 +54,6 @@ def define_flags(flag_values=None):
     define("boolean", "latent_download", False, "Let tfds download CelebA.")
     define("integer", "upscale", 1, "Integer upscaling of the PNG (nearest neighbour).")
     define("string", "out", "strip.png", "Output PNG path.")
-
-
-def _fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(1)
 
 
 def parse_scales(values):
@@ -117,7 +113,7 @@ def main(argv, flag_values=None):
     """The CLI body; ``flag_values`` (default: absl's FLAGS) holds parsed flags."""
     FLAGS = flag_values if flag_values is not None else globals()["FLAGS"]  # noqa: N806
     if len(argv) > 1:
-        _fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
+        common.fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
     try:
         from tfbegan import export as export_lib
 
@@ -144,7 +140,7 @@ def main(argv, flag_values=None):
 
         imaging.save_grid(FLAGS.out, images, rows=FLAGS.num, scale=FLAGS.upscale)
     except (ValueError, FileNotFoundError, OSError, KeyError) as e:
-        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        common.fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     print(f"{FLAGS.out}  (|v_{FLAGS.attribute}| = {float((vector ** 2).sum()) ** 0.5:.4f})")
 
 

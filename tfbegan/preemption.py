@@ -43,6 +43,7 @@ import signal
 import threading
 
 import keras
+import tensorflow as tf
 
 __all__ = ["PreemptionCheckpoint", "SignalCatcher", "exit_code", "signal_name"]
 
@@ -153,8 +154,6 @@ class PreemptionCheckpoint(keras.callbacks.Callback):
         self.strategy = strategy
         self.chief = chief
         if sync is None:
-            import tensorflow as tf  # noqa: PLC0415
-
             sync = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
         self.sync = bool(sync)
         self.sync_every = int(sync_every)
@@ -165,8 +164,6 @@ class PreemptionCheckpoint(keras.callbacks.Callback):
 
     def _shared_signal(self):
         """The signal any worker received (max over replicas), or 0."""
-        import tensorflow as tf  # noqa: PLC0415
-
         local = int(self.catcher.received or 0)
         if not self.sync or self.strategy is None:
             return local

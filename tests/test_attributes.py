@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tfbegan import attributes
+from tiny_exports import export_tiny
 
 
 def _toy_encode(images):
@@ -91,14 +92,9 @@ def test_digit_attribute_vector_with_model_encode():
 
 @pytest.fixture(scope="module")
 def exported_vae(tmp_path_factory):
-    import tfbegan
-    from tfbegan import export
-
-    keras.utils.set_random_seed(1)
-    model = tfbegan.VAEBEGAN(image_size=8, channels=1, filters=2, repeats=1, z_dim=3,
-                             h_dim=3)
-    base = str(tmp_path_factory.mktemp("export") / "vae")
-    return model, export.export_generator(model, base)
+    model, _, path = export_tiny(tmp_path_factory.mktemp("export"), "VAEBEGAN", 1,
+                                 filters=2, z_dim=3, h_dim=3)
+    return model, path
 
 
 def test_saved_model_encode_signature_gives_model_vector(exported_vae):

@@ -11,16 +11,15 @@ import os
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 
 from absl import flags
 
-import tfbegan
-from tfbegan import evaluation, export
+from tfbegan import evaluation
 from tfbegan.cli import evaluate as evaluate_cli
 from tfbegan.cli import invert as invert_cli
+from tiny_exports import export_tiny
 
 
 def _execute(module, *args):
@@ -43,14 +42,12 @@ def _fails(module, capsys, *args):
     return lines[0]
 
 
+SIZES = {"filters": 4, "z_dim": 4, "h_dim": 4}
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    model = tfbegan.BEGAN(image_size=8, channels=1, filters=4, repeats=1, z_dim=4,
-                          h_dim=4)
-    base = str(tmp_path_factory.mktemp("export") / "began")
-    export.export_generator(model, base)
-    return base
+    return export_tiny(tmp_path_factory.mktemp("export"), "BEGAN", 0, **SIZES)[1]
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +89,8 @@ def test_evaluate_checkpoint_matches_export(exported, classifier_path, tmp_path,
     """A training checkpoint and its export give the same numbers."""
     from tfbegan import checkpoints
 
-    keras.utils.set_random_seed(0)
-    model = tfbegan.BEGAN(image_size=8, channels=1, filters=4, repeats=1, z_dim=4,
-                          h_dim=4)
+    model, base, _ = export_tiny(tmp_path / "export", "BEGAN", 0, **SIZES)
     checkpoints.save_checkpoint(model, str(tmp_path), 7)
-    base = str(tmp_path / "export")
-    export.export_generator(model, base)
     args = (f"--classifier_path={classifier_path}", *EVAL_ARGS)
     from_ckpt = _execute(evaluate_cli, f"--checkpoint={tmp_path}", *args)
     from_export = _execute(evaluate_cli, f"--export_dir={base}", *args)

@@ -275,6 +275,6 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ReconstructionDistances", "distance_report", "read_distance_log",
+__all__ = ["ReconstructionDistances", "distance_report", "read_distance_log",  # noqa: F822
            "reconstruction_distances", "write_gms_figure", "write_chrominance_figure",
            "write_figures", "figure_size"]

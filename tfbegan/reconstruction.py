@@ -62,6 +62,4 @@ def save_reconstruction_grid(path, encode_fn, generate_fn, images, columns=None,
     x[:8])`` for a BiGAN or AGE ``model``. Returns ``path``.
     """
     grid = reconstruction_grid(encode_fn, generate_fn, images, columns)
-    if scale > 1:
-        grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    return imaging.save_png(path, grid)
+    return imaging.save_png(path, imaging.upscale(grid, scale))

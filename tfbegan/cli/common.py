@@ -46,6 +46,32 @@ def define_generator_source_flags(flag_values):
                         "checkpoint).", flag_values=flag_values)
 
 
+def define_flags_once(flag_values, sentinel, specs, generator_source=False):
+    """Defines every ``(kind, name, default, help[, extra kwargs])`` of ``specs`` (kind
+    as in absl's ``DEFINE_<kind>``; an enum's extra is ``{"enum_values": [...]}``) on
+    ``flag_values``, plus :func:`define_generator_source_flags` when asked; does
+    nothing when the flag ``sentinel`` is already there (several commands and tests
+    share one registry)."""
+    from absl import flags
+
+    if sentinel in flag_values:
+        return
+    if generator_source:
+        define_generator_source_flags(flag_values)
+    for kind, name, default, help_text, *extra in specs:
+        getattr(flags, f"DEFINE_{kind}")(name, default, help=help_text,
+                                          flag_values=flag_values,
+                                          **(extra[0] if extra else {}))
+
+
+def guarded(fn, *args):
+    """``fn(*args)``; a user error ends the process with one ``error: ...`` line."""
+    try:
+        return fn(*args)
+    except USER_ERRORS + (OSError, KeyError) as e:
+        fail(str(e) or type(e).__name__)
+
+
 def check_generator_source(f, alternative=None):
     """Exactly one of ``--export_dir`` and ``--checkpoint`` (or neither when the
     flag named by ``alternative``, e.g. ``"train_classifier"``, is set)."""

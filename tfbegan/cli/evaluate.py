@@ -35,59 +35,48 @@ FEATURE_NETS = ("digits", "inception")
 REPORTS = ("quality", "distances")
 
 
+FLAG_SPECS = (
+    ("string", "dataset", "mnist5k", "Real images: mnist5k, folder:PATH or "
+     "tfds:NAME[:SPLIT]."),
+    ("string", "data_dir", None, "tfds data directory (never downloads)."),
+    ("string", "crop", "center", "Crop of folder/tfds images: center or celeba."),
+    ("integer", "num", 1000, "Generated images, and real images (at most)."),
+    ("enum", "feature_net", "digits", "Feature network: digits (CNN trained on the "
+     "embedded MNIST digits, offline) or inception (InceptionV3, ImageNet weights).",
+     {"enum_values": list(FEATURE_NETS)}),
+    ("string", "inception_weights", None, "Path of "
+     "inception_v3_weights_tf_dim_ordering_tf_kernels.h5 (default: the Keras cache, "
+     "~/.keras/models)."),
+    ("boolean", "download_inception", False, "Let Keras download missing InceptionV3 "
+     "weights."),
+    ("string", "classifier_path", None, "Digit classifier file (default "
+     "~/.cache/tfbegan/digit_classifier_<size>.keras; $TFBEGAN_CACHE overrides the "
+     "folder)."),
+    ("boolean", "train_classifier", False, "(Re)train the digit classifier on the "
+     "embedded digits, save it to --classifier_path, then evaluate if a model is given "
+     "(without it, the first evaluation trains and caches it)."),
+    ("integer", "classifier_epochs", 3, "Epochs of the digit classifier's training."),
+    ("integer", "classifier_image_size", 32, "Input size the digit classifier is "
+     "trained at."),
+    ("integer", "seed", 0, "Seed of the latents, the real-image choice and the metric "
+     "subsets."),
+    ("integer", "kid_subsets", 100, "KID: number of random subsets."),
+    ("integer", "kid_subset_size", 500, "KID: subset size (capped at the set sizes; "
+     "below --num so that subsets differ)."),
+    ("integer", "is_splits", 10, "Inception Score: number of splits."),
+    ("integer", "ms_ssim_pairs", 500, "MS-SSIM diversity: random pairs."),
+    ("integer", "batch_size", 100, "Batch size of generation and features."),
+    ("enum", "report", "quality", "quality: FID/KID/IS/MS-SSIM of a model; distances: "
+     "the IQA distance report of a training run (--run).",
+     {"enum_values": list(REPORTS)}),
+    ("string", "run", None, "Training workdir for --report=distances."),
+)
+
+
 def define_flags(flag_values=FLAGS):
     """The evaluate flags, in ``flag_values`` (idempotent)."""
-    fv = flag_values
-    if "feature_net" in fv:
-        return
-    common.define_generator_source_flags(fv)
-    flags.DEFINE_string("dataset", "mnist5k", "Real images: mnist5k, folder:PATH or "
-                        "tfds:NAME[:SPLIT].", flag_values=fv)
-    flags.DEFINE_string("data_dir", None, "tfds data directory (never downloads).",
-                        flag_values=fv)
-    flags.DEFINE_string("crop", "center", "Crop of folder/tfds images: center or "
-                        "celeba.", flag_values=fv)
-    flags.DEFINE_integer("num", 1000, "Generated images, and real images (at most).",
-                         flag_values=fv)
-    flags.DEFINE_enum("feature_net", "digits", list(FEATURE_NETS),
-                      "Feature network: digits (CNN trained on the embedded MNIST "
-                      "digits, offline) or inception (InceptionV3, ImageNet weights).",
-                      flag_values=fv)
-    flags.DEFINE_string("inception_weights", None, "Path of "
-                        "inception_v3_weights_tf_dim_ordering_tf_kernels.h5 (default: "
-                        "the Keras cache, ~/.keras/models).", flag_values=fv)
-    flags.DEFINE_boolean("download_inception", False, "Let Keras download missing "
-                         "InceptionV3 weights.", flag_values=fv)
-    flags.DEFINE_string("classifier_path", None, "Digit classifier file (default "
-                        "~/.cache/tfbegan/digit_classifier_<size>.keras; "
-                        "$TFBEGAN_CACHE overrides the folder).", flag_values=fv)
-    flags.DEFINE_boolean("train_classifier", False, "(Re)train the digit classifier on "
-                         "the embedded digits, save it to --classifier_path, then "
-                         "evaluate if a model is given (without it, the first "
-                         "evaluation trains and caches it).", flag_values=fv)
-    flags.DEFINE_integer("classifier_epochs", 3, "Epochs of the digit classifier's "
-                         "training.",
-                         flag_values=fv)
-    flags.DEFINE_integer("classifier_image_size", 32, "Input size the digit "
-                         "classifier is trained at.", flag_values=fv)
-    flags.DEFINE_integer("seed", 0, "Seed of the latents, the real-image choice and "
-                         "the metric subsets.", flag_values=fv)
-    flags.DEFINE_integer("kid_subsets", 100, "KID: number of random subsets.",
-                         flag_values=fv)
-    flags.DEFINE_integer("kid_subset_size", 500, "KID: subset size (capped at the "
-                         "set sizes; below --num so that subsets differ).",
-                         flag_values=fv)
-    flags.DEFINE_integer("is_splits", 10, "Inception Score: number of splits.",
-                         flag_values=fv)
-    flags.DEFINE_integer("ms_ssim_pairs", 500, "MS-SSIM diversity: random pairs.",
-                         flag_values=fv)
-    flags.DEFINE_integer("batch_size", 100, "Batch size of generation and features.",
-                         flag_values=fv)
-    flags.DEFINE_enum("report", "quality", list(REPORTS), "quality: FID/KID/IS/MS-SSIM "
-                      "of a model; distances: the IQA distance report of a training "
-                      "run (--run).", flag_values=fv)
-    flags.DEFINE_string("run", None, "Training workdir for --report=distances.",
-                        flag_values=fv)
+    common.define_flags_once(flag_values, "feature_net", FLAG_SPECS,
+                             generator_source=True)
 
 
 def _validate(f):
@@ -157,28 +146,26 @@ def evaluate_model(f, network):
     return report
 
 
+def _result(f):
+    _validate(f)
+    if f.report == "distances":
+        from tfbegan import iqa
+
+        return iqa.distance_report(f.run)
+    network = feature_network(f)
+    if f.export_dir or f.checkpoint:
+        return evaluate_model(f, network)
+    return {"feature_network": network.name,
+            "feature_network_detail": network.description,
+            "classifier_path": network.path, "held_out_accuracy": network.accuracy}
+
+
 def execute(f):
     """Runs the command for parsed flag values ``f``; prints one JSON line.
 
     User errors exit with status 1 and one ``error: ...`` line on stderr.
     """
-    try:
-        _validate(f)
-        if f.report == "distances":
-            from tfbegan import iqa
-
-            result = iqa.distance_report(f.run)
-        else:
-            network = feature_network(f)
-            if f.export_dir or f.checkpoint:
-                result = evaluate_model(f, network)
-            else:
-                result = {"feature_network": network.name,
-                          "feature_network_detail": network.description,
-                          "classifier_path": network.path,
-                          "held_out_accuracy": network.accuracy}
-    except common.USER_ERRORS + (OSError, KeyError) as e:
-        common.fail(str(e) or type(e).__name__)
+    result = common.guarded(_result, f)
     print(json.dumps(result, sort_keys=True), flush=True)
     return result
 

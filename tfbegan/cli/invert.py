@@ -25,32 +25,28 @@ from absl import flags
 FLAGS = flags.FLAGS
 
 
+FLAG_SPECS = (
+    ("string", "images", "mnist5k", "Real images: a folder (first 2 * num_pairs "
+     "files, sorted), image files separated by commas, a .npy array, or mnist5k (a "
+     "seeded choice of the embedded digits)."),
+    ("integer", "num_pairs", 4, "Pairs of real images (rows of the figure)."),
+    ("integer", "steps", 8, "Interpolated images between the two reconstructions of a "
+     "row (BEGAN Figure 4c shows 6)."),
+    ("boolean", "spherical", False, "Spherical (slerp) instead of linear interpolation "
+     "in z."),
+    ("integer", "inversion_steps", 500, "Adam steps of the z search (BEGAN sec. 4.3 "
+     "does not state its count)."),
+    ("float", "inversion_lr", 0.05, "Initial Adam learning rate of the z search "
+     "(cosine-decayed to 0)."),
+    ("integer", "seed", 0, "Seed of the initial z and of the mnist5k choice."),
+    ("integer", "scale", 2, "Integer upscaling of the PNG (nearest neighbour)."),
+    ("string", "out", "figure4.png", "Output PNG path."),
+)
+
+
 def define_flags(flag_values=FLAGS):
     """The invert flags, in ``flag_values`` (idempotent)."""
-    fv = flag_values
-    if "images" in fv:
-        return
-    common.define_generator_source_flags(fv)
-    flags.DEFINE_string("images", "mnist5k", "Real images: a folder (first "
-                        "2 * num_pairs files, sorted), image files separated by commas, "
-                        "a .npy array, or mnist5k (a seeded choice of the embedded "
-                        "digits).", flag_values=fv)
-    flags.DEFINE_integer("num_pairs", 4, "Pairs of real images (rows of the figure).",
-                         flag_values=fv)
-    flags.DEFINE_integer("steps", 8, "Interpolated images between the two "
-                         "reconstructions of a row (BEGAN Figure 4c shows 6).",
-                         flag_values=fv)
-    flags.DEFINE_boolean("spherical", False, "Spherical (slerp) instead of linear "
-                         "interpolation in z.", flag_values=fv)
-    flags.DEFINE_integer("inversion_steps", 500, "Adam steps of the z search (BEGAN "
-                         "sec. 4.3 does not state its count).", flag_values=fv)
-    flags.DEFINE_float("inversion_lr", 0.05, "Initial Adam learning rate of the z "
-                       "search (cosine-decayed to 0).", flag_values=fv)
-    flags.DEFINE_integer("seed", 0, "Seed of the initial z and of the mnist5k choice.",
-                         flag_values=fv)
-    flags.DEFINE_integer("scale", 2, "Integer upscaling of the PNG (nearest "
-                         "neighbour).", flag_values=fv)
-    flags.DEFINE_string("out", "figure4.png", "Output PNG path.", flag_values=fv)
+    common.define_flags_once(flag_values, "images", FLAG_SPECS, generator_source=True)
 
 
 def _validate(f):
@@ -88,22 +84,24 @@ def draw(export_dir=None, checkpoint=None, images="mnist5k", num_pairs=4, steps=
     return rows, errors, info
 
 
+def _draw_and_save(f):
+    from tfbegan import imaging
+
+    _validate(f)
+    rows, errors, info = draw(f.export_dir, f.checkpoint, f.images, f.num_pairs,
+                              f.steps, f.spherical, f.inversion_steps, f.inversion_lr,
+                              f.seed)
+    imaging.save_grid(f.out, rows.reshape((-1,) + rows.shape[2:]), rows=rows.shape[0],
+                      scale=f.scale)
+    return rows, errors, info
+
+
 def execute(f):
     """Runs the command for parsed flag values ``f``; prints one JSON line.
 
     User errors exit with status 1 and one ``error: ...`` line on stderr.
     """
-    try:
-        _validate(f)
-        rows, errors, info = draw(f.export_dir, f.checkpoint, f.images, f.num_pairs,
-                                  f.steps, f.spherical, f.inversion_steps,
-                                  f.inversion_lr, f.seed)
-        from tfbegan import imaging
-
-        flat = rows.reshape((-1,) + rows.shape[2:])
-        imaging.save_grid(f.out, flat, rows=rows.shape[0], scale=f.scale)
-    except common.USER_ERRORS + (OSError, KeyError) as e:
-        common.fail(str(e) or type(e).__name__)
+    rows, errors, info = common.guarded(_draw_and_save, f)
     result = {
         "out": os.path.abspath(f.out), "source": info["source"], "step": info["step"],
         "pairs": int(rows.shape[0]), "columns": int(rows.shape[1]),

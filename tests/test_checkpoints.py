@@ -250,3 +250,18 @@ def test_disk_full_on_a_real_small_file_system(small_tmpfs):
     assert _files(workdir) == ["ckpt-00000001.json", "ckpt-00000001.keras"]
     _, state, path = checkpoints.load_latest(workdir)
     assert state == {"step": 1} and path.endswith("ckpt-00000001.keras")
+
+
+def test_model_settings_for_a_flag_check_without_config_json(tmp_path):
+    model = tfbegan.DenoisingBEGAN(image_size=8, channels=1, filters=2, repeats=1,
+                                   z_dim=3, h_dim=2)
+    model.compile(**model.make_optimizers(1e-3, 0.5))
+    path = checkpoints.save_checkpoint(model, str(tmp_path), 1)
+    name, kwargs = checkpoints.model_settings(path)
+    assert name == "denoising_began"
+    assert {k: kwargs[k] for k in ("image_size", "filters", "z_dim", "h_dim")} == {
+        "image_size": 8, "filters": 2, "z_dim": 3, "h_dim": 2}
+    assert not {"name", "trainable", "dtype"} & set(kwargs)
+    # The kwargs rebuild the same architecture.
+    rebuilt = tfbegan.DenoisingBEGAN(**kwargs)
+    assert rebuilt.count_params() == model.count_params()

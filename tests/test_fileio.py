@@ -82,3 +82,17 @@ def test_temp_names_say_who_wrote_them(tmp_path):
     fileio.remove_path(str(tmp_path / "d"))
     fileio.remove_path(str(tmp_path / "d"))  # missing is fine
     assert not (tmp_path / "d").exists()
+
+
+def test_read_json_names_the_file(tmp_path):
+    # Before: "error: Expecting property name enclosed in double quotes: line 2
+    # column 1" without the file's name.
+    path = tmp_path / "config.json"
+    path.write_text('{"a": 1,\n}')
+    with pytest.raises(ValueError) as info:
+        fileio.read_json(path, "config.json")
+    assert str(info.value) == (f"config.json {path} is not valid JSON (line 2, column 1: "
+                               f"Expecting property name enclosed in double quotes); fix "
+                               f"or delete it.")
+    path.write_text('{"a": [1, 2]}')
+    assert fileio.read_json(path) == {"a": [1, 2]}

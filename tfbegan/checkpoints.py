@@ -45,7 +45,7 @@ from tfbegan import fileio
 __all__ = [
     "CHECKPOINT_DIR", "CORRUPT_DIR", "CheckpointError", "NoUsableCheckpointError",
     "checkpoint_dir", "latest_checkpoint", "list_checkpoints", "load_checkpoint",
-    "load_latest", "move_aside", "read_model_config", "save_checkpoint",
+    "load_latest", "model_settings", "move_aside", "read_model_config", "save_checkpoint",
     "sidecar_path", "verify_archive",
 ]
 
@@ -243,6 +243,27 @@ def read_model_config(path):
             "module": data.get("module"),
             "config": data["config"],
             "compile_config": data.get("compile_config")}
+
+
+#: Keras' own constructor keys in a model's config, not tfbegan settings.
+_KERAS_KEYS = ("name", "trainable", "dtype")
+
+
+def model_settings(path):
+    """``(model_name, model_kwargs)`` a checkpoint was built with, without building it.
+
+    ``model_name`` is the ``tfbegan.models.MODELS`` key of the stored class (e.g.
+    ``"began"``; the class name itself for a class not in ``MODELS``);
+    ``model_kwargs`` is its constructor config less Keras' ``name`` / ``trainable``
+    / ``dtype``, JSON-typed (tuples come back as lists). A run whose config.json is
+    missing checks its flags against these, as on any resume.
+    """
+    from tfbegan.models import MODELS
+
+    stored = read_model_config(path)
+    names = {cls.__name__: name for name, cls in MODELS.items()}
+    kwargs = {k: v for k, v in stored["config"].items() if k not in _KERAS_KEYS}
+    return names.get(stored["class_name"], stored["class_name"]), kwargs
 
 
 def _model_step(model):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ __all__ = [
     "free_bytes",
     "is_disk_full",
     "is_removable_temp",
+    "read_json",
     "remove_path",
     "temp_name",
     "temp_owner",
@@ -157,6 +159,22 @@ def disk_full_guard(path, bytes_needed=None, cleanup=None):
         if full is None:
             raise
         raise full from e
+
+
+def read_json(path, what="file"):
+    """The JSON in ``path``; a ``ValueError`` naming the file when it is not JSON.
+
+    ``json.load``'s own message ("Expecting property name enclosed in double
+    quotes: line 2 column 1") does not say which file; this one does, in one line:
+    ``config.json /runs/a/config.json is not valid JSON (line 2, column 1:
+    Expecting property name ...); fix or delete it``.
+    """
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{what} {os.fspath(path)} is not valid JSON (line {e.lineno}, "
+                         f"column {e.colno}: {e.msg}); fix or delete it.") from None
 
 
 # --- per-run temporary names -------------------------------------------------------

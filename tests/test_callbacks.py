@@ -156,7 +156,9 @@ def test_periodic_callbacks_fire_once_per_period_with_steps_per_execution(tmp_pa
 
     grid = cb.SampleGrid(str(tmp_path / "s"), every=10, num=4)
     csv_path = str(tmp_path / "m.csv")
-    callbacks = [Seen(), grid, cb.MetricsCSV(csv_path, every=10),
+    distances = cb.ReconstructionDistances(np.zeros((2, 8, 8, 1), np.float32), 10,
+                                           log_dir=None)
+    callbacks = [Seen(), grid, distances, cb.MetricsCSV(csv_path, every=10),
                  cb.ProgressLogger(every=10, print_fn=lines.append),
                  cb.ScalarSummaries(str(tmp_path / "tb"), every=10),
                  cb.Checkpointer(str(tmp_path / "run"), every=10),
@@ -166,6 +168,7 @@ def test_periodic_callbacks_fire_once_per_period_with_steps_per_execution(tmp_pa
     assert sorted(os.listdir(tmp_path / "s")) == ["samples_00000012.png",
                                                   "samples_00000020.png"]
     assert [r["step"] for r in cb.read_metrics_csv(csv_path)] == [12, 20]
+    assert [r["step"] for r in distances.history] == [12, 20]
     assert [line.split(" |")[0] for line in lines] == ["step 12", "step 20"]
     # Periodic saves at 12 and 20, the final one at 24.
     assert [s for s, _ in checkpoints.list_checkpoints(str(tmp_path / "run"))] == [

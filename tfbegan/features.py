@@ -309,7 +309,7 @@ class DigitClassifier(FeatureNetwork):
     def load_or_train(cls, path=None, image_size=32, epochs=3, seed=0, **train_kwargs):
         """The classifier at ``path`` (default :func:`default_classifier_path`); when
         there is none, trains one with :meth:`train` (offline and deterministic for a
-        ``seed``: the embedded digits, about a minute on two CPU cores), saves it at
+        ``seed``: the embedded digits, about 6 s on one CPU core at 32x32), saves it at
         ``path`` and logs that it did, so later calls only load it.
 
         ``train_kwargs`` go to :meth:`train` (e.g. ``max_train``).
@@ -318,7 +318,7 @@ class DigitClassifier(FeatureNetwork):
         if os.path.isfile(path):
             return cls.load(path, image_size)
         logger.warning("no digit classifier at %s; training it once on the embedded "
-                       "digits (about a minute), cached there for next time.", path)
+                       "digits (a few seconds), cached there for next time.", path)
         net = cls.train(image_size, epochs=epochs, seed=seed, **train_kwargs)
         net.save(path)
         logger.warning("digit classifier trained (held-out accuracy %.4f) and saved to "

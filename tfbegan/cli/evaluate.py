@@ -12,9 +12,9 @@ Generates ``--num`` images from the model's prior (stateless, ``--seed``), draws
 (when the feature network has a classifier head), MS-SSIM diversity of generated
 and of real images, and the feature network used (tfbegan.evaluation).
 ``--feature_net=digits`` is a small CNN trained on the embedded MNIST digits: the
-first evaluation on a machine trains it (offline, about a minute) and caches it at
-``--classifier_path``; ``--train_classifier`` retrains it. ``inception`` is InceptionV3 with
-ImageNet weights from ``--inception_weights`` or the Keras cache.
+first evaluation on a machine trains it (offline, a few seconds) and caches it at
+``--classifier_path``; ``--train_classifier`` retrains it. ``inception`` is
+InceptionV3 with ImageNet weights from ``--inception_weights`` or the Keras cache.
 
 ``--report=distances --run=WORKDIR`` prints instead the IQA distance statistics
 (Vertolli & Davies 2017, Table 2) logged by a training run (``tfbegan.iqa.distance_report``).
@@ -111,7 +111,7 @@ def feature_network(f):
                                                seed=f.seed)
         net.save(f.classifier_path)
         return net
-    # First use on a machine: train (offline, about a minute) and cache it.
+    # First use on a machine: train (offline, a few seconds) and cache it.
     return evaluation.DigitClassifier.load_or_train(f.classifier_path,
                                                     f.classifier_image_size,
                                                     epochs=f.classifier_epochs,

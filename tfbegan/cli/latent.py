@@ -26,34 +26,31 @@ from tfbegan.cli import common
 FLAGS = flags.FLAGS
 
 
+FLAG_SPECS = (
+    ("string", "export_dir", None, "SavedModel directory (<export_base>/<version>) or a "
+     "model base path (newest version); needs an 'encode' signature."),
+    ("string", "attribute", None, "digit_0..digit_9 (embedded digits) or a CelebA "
+     "attribute as tfds spells it (e.g. Black_Hair, Smiling)."),
+    ("list", "scale", ["-2", "-1", "0", "1", "2"], "Weights s of the attribute vector, "
+     "one column each (Khan et al. 2018 sec. 5.5)."),
+    ("integer", "num", 8, "Base latents (rows)."),
+    ("enum", "base", "random", "random: base latents drawn from the prior (Khan et al. "
+     "2018 Fig. 8); data: encodings of real images without the attribute.",
+     {"enum_values": ["random", "data"]}),
+    ("integer", "latent_seed", 0, "Seed of the base latents' stateless draw."),
+    ("integer", "max_images", 2000, "Labelled images encoded to estimate the attribute "
+     "vector."),
+    ("string", "latent_data_dir", None, "tfds data_dir for CelebA."),
+    ("boolean", "latent_download", False, "Let tfds download CelebA."),
+    ("integer", "upscale", 1, "Integer upscaling of the PNG (nearest neighbour)."),
+    ("string", "out", "strip.png", "Output PNG path."),
+)
+
+
 def define_flags(flag_values=None):
     """The latent flags on ``flag_values`` (absl's FLAGS by default; idempotent)."""
-    fv = FLAGS if flag_values is None else flag_values
-    if "attribute" in fv:
-        return
-
-    def define(kind, *args, **kwargs):
-        getattr(flags, f"DEFINE_{kind}")(*args, flag_values=fv, **kwargs)
-
-    define("string", "export_dir", None,
-           "SavedModel directory (<export_base>/<version>) or a model base path "
-           "(newest version); needs an 'encode' signature.")
-    define("string", "attribute", None,
-           "digit_0..digit_9 (embedded digits) or a CelebA attribute as tfds spells it "
-           "(e.g. Black_Hair, Smiling).")
-    define("list", "scale", ["-2", "-1", "0", "1", "2"],
-           "Weights s of the attribute vector, one column each (Khan et al. 2018 sec. 5.5).")
-    define("integer", "num", 8, "Base latents (rows).")
-    define("enum", "base", "random", ["random", "data"],
-           "random: base latents drawn from the prior (Khan et al. 2018 Fig. 8); data: "
-           "encodings of real images without the attribute.")
-    define("integer", "latent_seed", 0, "Seed of the base latents' stateless draw.")
-    define("integer", "max_images", 2000,
-           "Labelled images encoded to estimate the attribute vector.")
-    define("string", "latent_data_dir", None, "tfds data_dir for CelebA.")
-    define("boolean", "latent_download", False, "Let tfds download CelebA.")
-    define("integer", "upscale", 1, "Integer upscaling of the PNG (nearest neighbour).")
-    define("string", "out", "strip.png", "Output PNG path.")
+    common.define_flags_once(FLAGS if flag_values is None else flag_values,
+                             "attribute", FLAG_SPECS)
 
 
 def parse_scales(values):

@@ -110,3 +110,15 @@ def test_second_signal_restores_default_behaviour():
 def test_sync_every_is_validated():
     with pytest.raises(ValueError, match="sync_every=0"):
         PreemptionCheckpoint(SignalCatcher(), print, sync_every=0)
+
+
+def test_announce_false_leaves_the_message_to_the_caller(caplog):
+    x = np.ones((20, 2), np.float32)
+    saved = []
+    with SignalCatcher() as catcher, caplog.at_level(logging.INFO, logger="tfbegan"):
+        model = _tiny_model()
+        model.fit(x, x[:, :1], batch_size=2, epochs=1, verbose=0,
+                  callbacks=[_SignalAtStep(2, signal.SIGTERM),
+                             PreemptionCheckpoint(catcher, saved.append, announce=False)])
+    assert saved == [2]
+    assert "saved a checkpoint" not in caplog.text

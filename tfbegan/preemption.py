@@ -138,6 +138,9 @@ class PreemptionCheckpoint(keras.callbacks.Callback):
       sync_every: steps between two shared decisions.
       step_fn: ``step_fn(model)`` -> the global step; default: the first
         optimizer's iteration count.
+      announce: log the one-line "received SIGTERM: saved a checkpoint at step N;
+        rerun to resume." here; pass False when the caller prints it itself (e.g.
+        as its exit message), so it appears once.
 
     Attributes:
       stopped_at: the step at which training was stopped, or None.
@@ -145,7 +148,7 @@ class PreemptionCheckpoint(keras.callbacks.Callback):
     """
 
     def __init__(self, catcher, save_fn, strategy=None, chief=True, sync=None,
-                 sync_every=1, step_fn=None):
+                 sync_every=1, step_fn=None, announce=True):
         super().__init__()
         if int(sync_every) < 1:
             raise ValueError(f"sync_every={sync_every!r} must be an integer >= 1.")
@@ -158,6 +161,7 @@ class PreemptionCheckpoint(keras.callbacks.Callback):
         self.sync = bool(sync)
         self.sync_every = int(sync_every)
         self.step_fn = step_fn or _global_step
+        self.announce = announce
         self.stopped_at = None
         self.signum = None
         self._checks = 0
@@ -199,8 +203,9 @@ class PreemptionCheckpoint(keras.callbacks.Callback):
                         signal_name(signum), step)
             return
         self.save_fn(step)
-        logger.warning("received %s: saved a checkpoint at step %d; rerun to resume.",
-                       signal_name(signum), step)
+        if self.announce:
+            logger.warning("received %s: saved a checkpoint at step %d; rerun to resume.",
+                           signal_name(signum), step)
 
 
 def _global_step(model):

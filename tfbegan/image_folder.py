@@ -37,7 +37,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 _MAX_NAMED = 5
 # Folders whose skipped-link warning was already given in this process.
 _WARNED = set()
-_CACHE_ENTRIES = 2
+# One folder: a run reads one, and the decoded copy (up to cache_limit_mb) stays
+# resident for the process's life, so keeping more would multiply that memory.
+_CACHE_ENTRIES = 1
 _cache = collections.OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -180,7 +182,7 @@ def _fingerprint(paths):
 def decode_in_memory(paths, crop, image_size, folder=None):
     """``(images uint8 [N, S, S, 3], bad paths)``, decoded once per process.
 
-    The result is memoised (the two most recent folders) by the files' real paths,
+    The result is memoised (the most recent folder only) by the files' real paths,
     sizes and modification times, the crop and the size; a changed file is decoded
     afresh. The array is read-only: copy before editing in place. With ``folder``,
     a fresh decode logs its duration and names the files that cannot be decoded

@@ -176,3 +176,36 @@ def test_config_json_names_the_resume_settings(tmp_path):
     train_lib.train(tiny_config(), str(tmp_path / "run"))
     saved = json.load(open(tmp_path / "run" / "config.json"))
     assert saved["model"] == "began" and saved["steps"] == 2
+
+
+def test_corrupt_newest_checkpoint_resumes_from_the_previous(tmp_path, caplog):
+    from tfbegan import train_lib
+
+    work = str(tmp_path / "run")
+    train_lib.train(tiny_config(steps=4), work)
+    assert [s for s, _ in checkpoints.list_checkpoints(work)] == [2, 4]
+    newest = checkpoints.list_checkpoints(work)[-1][1]
+    with open(newest, "r+b") as f:  # truncated to half, as a full disk leaves it
+        f.truncate(os.path.getsize(newest) // 2)
+    with caplog.at_level("INFO", logger="tfbegan"):
+        out = train_lib.train(tiny_config(steps=6), work)
+    assert out["start_step"] == 2 and out["step"] == 6
+    assert os.path.basename(newest) in caplog.text
+    moved = os.listdir(os.path.join(work, "checkpoints", "corrupt"))
+    assert os.path.basename(newest) in moved  # moved aside, never deleted
+
+
+def test_without_config_json_changed_architecture_is_refused(tmp_path):
+    from tfbegan import train_lib
+
+    work = str(tmp_path / "run")
+    cfg = tiny_config()
+    train_lib.train(cfg, work)
+    os.remove(os.path.join(work, "config.json"))
+    other = cfg.replace(model_kwargs={**cfg.model_kwargs, "filters": 8, "z_dim": 2})
+    with pytest.raises(ValueError, match=r"filters: 4 -> 8.*z_dim: 4 -> 2"):
+        train_lib.train(other.replace(steps=4), work)
+    assert not os.path.exists(os.path.join(work, "config.json"))
+    # The same settings resume, and config.json comes back.
+    assert train_lib.train(cfg.replace(steps=4), work)["start_step"] == 2
+    assert json.load(open(os.path.join(work, "config.json")))["model_kwargs"]["filters"] == 4

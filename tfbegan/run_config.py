@@ -7,6 +7,7 @@ import json
 import os
 
 import tfbegan
+from tfbegan import checkpoints, fileio
 from tfbegan.config import RESUMABLE_CHANGES, TrainConfig
 
 CONFIG_FILE = "config.json"
@@ -44,15 +45,26 @@ def read_config(workdir):
     path = os.path.join(workdir, CONFIG_FILE)
     if not os.path.exists(path):
         return None
-    try:
-        with open(path) as f:
-            saved = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); restore it, or delete it to "
-                         f"take the settings from the newest checkpoint.") from None
+    saved = fileio.read_json(path, what="config.json")
     if not isinstance(saved, dict):
-        raise ValueError(f"{path} does not hold a JSON object; restore it or delete it.")
+        raise ValueError(f"config.json {path} does not hold a JSON object; fix or "
+                         f"delete it.")
     return saved
+
+
+def checkpoint_differences(workdir, config):
+    """Without config.json: ``["name: saved -> new", ...]`` between the model the
+    newest readable checkpoint was built with and ``config``'s model settings."""
+    for _, path in reversed(checkpoints.list_checkpoints(workdir)):
+        try:
+            name, saved = checkpoints.model_settings(path)
+        except checkpoints.CheckpointError:
+            continue  # resume skips it too (checkpoints.load_latest)
+        new = json.loads(json.dumps(config.model_kwargs))
+        diffs = [] if name == config.model else [f"model: {name!r} -> {config.model!r}"]
+        return diffs + [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in sorted(new.items())
+                        if k in saved and saved[k] != v]
+    return []
 
 
 def config_differences(old, config):
@@ -69,11 +81,13 @@ def config_differences(old, config):
 
 
 def check_resume_compatible(workdir, config):
-    """Raises ValueError when ``workdir``'s config.json holds a different run."""
+    """Raises ValueError when ``workdir`` holds a different run: settings in its
+    config.json, or (config.json deleted) the model its checkpoints were built with."""
     old = read_config(workdir)
-    if old is None:
-        return
-    diffs = config_differences(old, config)
+    # Without config.json the checkpoints still say which model they hold, so
+    # changed architecture flags are refused rather than silently ignored.
+    diffs = (checkpoint_differences(workdir, config) if old is None
+             else config_differences(old, config))
     if diffs:
         raise ValueError(f"workdir {workdir!r} holds a different run ({'; '.join(diffs)}); "
                          f"use a new --workdir or the original settings.")

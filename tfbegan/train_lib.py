@@ -182,10 +182,10 @@ def _restore_or_build(config, workdir, strategy):
         # Before any variable exists: building and loading create variables (and
         # their cross-worker broadcasts) in different numbers.
         check_same_start(strategy, found[-1][0] if found else 0)
-    state = {}
     with strategy.scope():
-        if found:
-            model, state = checkpoints.load_checkpoint(found[-1][1])
+        # Newest first; one that does not load is named and moved aside (chief only).
+        model, state, _ = checkpoints.load_latest(workdir, move_corrupt=is_chief(strategy))
+        if model is not None:
             # Execution settings may change on resume; the optimizers come back
             # from the checkpoint with their state and learning rates.
             model.jit_compile = config.jit_compile
@@ -215,11 +215,11 @@ def _fixed_real_batch(config, model):
 
     if not (_has_autoencoder_discriminator(model) or getattr(model, "has_encoder", False)):
         return None
-    return _real_images(config, FIXED_BATCH, seed=config.seed + 1)
+    return data_lib.fixed_real_batch(config.data, FIXED_BATCH, seed=config.seed + 1)
 
 
-def _real_images(config, num, seed):
-    """``min(num, images in the source)`` real images, in [-1, 1]."""
+def _training_images(config, num, seed):
+    """``min(num, images in the source)`` images as the training pipeline gives them."""
     from tfbegan import data as data_lib
 
     count = data_lib.num_examples(config.data)
@@ -283,7 +283,7 @@ def _fit(config, model, start, callbacks, catcher):
 def _nan_hint(config):
     """What to try after a NaN stop: the data when a batch holds NaN/Inf, else the
     learning rate."""
-    batch = _real_images(config, 256, seed=config.seed)
+    batch = _training_images(config, 256, seed=config.seed)
     if not np.all(np.isfinite(np.asarray(batch))):
         return f"the training data holds NaN or Inf values: check dataset={config.data.dataset!r}"
     return "lower --learning_rate"

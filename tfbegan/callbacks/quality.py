@@ -29,8 +29,8 @@ def _check_images(images, name, min_count, channels=None):
         ok = ok and x.shape[-1] in channels
     if not ok:
         chans = "C" if channels is None else " or ".join(map(str, channels))
-        raise ValueError(f"{name} must be [N >= {min_count}, H, W, {chans}], got shape "
-                         f"{x.shape}.")
+        raise ValueError(f"{name} must have shape [N >= {min_count}, H, W, {chans}], "
+                         f"got {x.shape}.")
     return x
 
 

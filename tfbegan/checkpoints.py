@@ -130,7 +130,6 @@ def save_checkpoint(model, workdir, step, state=None, keep=3):
         intact.
     """
     directory = checkpoint_dir(workdir)
-    os.makedirs(directory, exist_ok=True)
     base = os.path.join(directory, f"ckpt-{int(step):08d}")
     final, sidecar = base + ".keras", base + ".json"
     # keras refuses names not ending in .keras, so write into a temporary folder.
@@ -142,17 +141,22 @@ def save_checkpoint(model, workdir, step, state=None, keep=3):
         for path in (tmp_dir, tmp_json):
             fileio.remove_path(path)
 
-    with fileio.disk_full_guard(final, lambda: _estimated_bytes(model, directory),
-                                cleanup=cleanup):
+    def needed():
+        return _estimated_bytes(model, directory)
+
+    with fileio.disk_full_guard(final, needed, cleanup=cleanup):
         os.makedirs(tmp_dir, exist_ok=True)
         model.save(tmp_file)
         with open(tmp_file, "rb") as f:
             os.fsync(f.fileno())
         _write_json_file(tmp_json, {"step": int(step), **(state or {})})
-    # Renames need no space: past this point a full disk cannot strike.
-    os.replace(tmp_file, final)
-    os.replace(tmp_json, sidecar)
-    os.rmdir(tmp_dir)
+    # Renames allocate nothing (short of a directory block): the disk can no longer
+    # fill between them. A failure after the first leaves an archive without its
+    # sidecar, which load_checkpoint handles.
+    with fileio.disk_full_guard(final, needed, cleanup=cleanup):
+        os.replace(tmp_file, final)
+        os.replace(tmp_json, sidecar)
+        os.rmdir(tmp_dir)
     _prune(workdir, keep)
     _clean_debris(directory)
     return final

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny_exports import export_tiny
 
 from tfbegan import attributes
-from tiny_exports import export_tiny
 
 
 def _toy_encode(images):

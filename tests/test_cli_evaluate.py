@@ -13,13 +13,12 @@ import sys
 
 import numpy as np
 import pytest
-
 from absl import flags
+from tiny_exports import export_tiny
 
 from tfbegan import evaluation
 from tfbegan.cli import evaluate as evaluate_cli
 from tfbegan.cli import invert as invert_cli
-from tiny_exports import export_tiny
 
 
 def _execute(module, *args):

@@ -91,7 +91,7 @@ def test_vertical_edge_vs_blurred_copy_gmsm_by_hand():
     # (Sobel / 4 sums its column weights to 1), reflect padding at the borders:
     m_e = [0, 0, 1, 1, 0, 0]
     m_b = [0, 1 / 3, 2 / 3, 2 / 3, 1 / 3, 0]
-    gms = [(2 * a * b + C) / (a * a + b * b + C) for a, b in zip(m_e, m_b)]
+    gms = [(2 * a * b + C) / (a * a + b * b + C) for a, b in zip(m_e, m_b, strict=True)]
     expected = 1 - sum(gms) / 6  # = 0.35131
     assert abs(expected - 0.35131) < 1e-4
     grey = D.gmsm_distance(unit_to_model(edge)[None, ..., None],

@@ -47,7 +47,7 @@ def test_callback_logs_csv_tensorboard_figures_and_report(tmp_path):
     assert [r["step"] for r in cb.history] == [2, 4]
     rows = read_rows(tmp_path / "iqa_distances.csv")
     assert [int(r["step"]) for r in rows] == [2, 4]
-    for row, logged in zip(rows, cb.history):
+    for row, logged in zip(rows, cb.history, strict=True):
         for name in ("l1", "gmsm", "chrom"):
             assert float(row[name]) == pytest.approx(logged[name], rel=1e-12)
             assert 0.0 < logged[name] < 2.0

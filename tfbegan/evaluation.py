@@ -17,13 +17,33 @@ import numpy as np
 
 from tfbegan import imaging
 from tfbegan.features import (  # noqa: F401  (re-exported)
-    DIGIT_CLASSES, INCEPTION_WEIGHTS_FILE, INCEPTION_WEIGHTS_URL, CallableFeatures,
-    DigitClassifier, FeatureNetwork, InceptionFeatures, InceptionWeightsUnavailable,
-    build_digit_classifier, default_classifier_path, describe, find_inception_weights,
-    keras_cache_dir, split_digits)
+    DIGIT_CLASSES,
+    INCEPTION_WEIGHTS_FILE,
+    INCEPTION_WEIGHTS_URL,
+    CallableFeatures,
+    DigitClassifier,
+    FeatureNetwork,
+    InceptionFeatures,
+    InceptionWeightsUnavailable,
+    build_digit_classifier,
+    default_classifier_path,
+    describe,
+    find_inception_weights,
+    keras_cache_dir,
+    split_digits,
+)
 from tfbegan.metrics import (  # noqa: F401  (re-exported)
-    MS_SSIM_WEIGHTS, feature_statistics, fid, frechet_distance, inception_score, kid,
-    mmd2_unbiased, ms_ssim_diversity, ms_ssim_settings, polynomial_kernel)
+    MS_SSIM_WEIGHTS,
+    feature_statistics,
+    fid,
+    frechet_distance,
+    inception_score,
+    kid,
+    mmd2_unbiased,
+    ms_ssim_diversity,
+    ms_ssim_settings,
+    polynomial_kernel,
+)
 
 
 def evaluate_images(generated, real, feature_network, kid_subsets=100,

@@ -26,8 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfbegan import imaging, priors
-from tfbegan.generators import (  # noqa: F401  (re-exported: their old home)
-    FLOAT_OUTPUT, as_generator_fn, generate, load_generator)
+from tfbegan.generators import FLOAT_OUTPUT, as_generator_fn, generate, load_generator  # noqa: F401  (re-exported: their old home)
+
 
 # ---------------------------------------------------------------------- inversion
 def _project(z, prior):

@@ -23,14 +23,26 @@ once each time the step enters a new period of ``every`` steps
   reconstructions (Vertolli & Davies 2017, Table 2).
 """
 
-from tfbegan.callbacks.base import (PeriodicCallback, PeriodTracker, StopAtStep,
-                                    check_period, get_lr, global_step, optimizers,
-                                    set_lr)
+from tfbegan.callbacks.base import (
+                                    PeriodicCallback,
+                                    PeriodTracker,
+                                    StopAtStep,
+                                    check_period,
+                                    get_lr,
+                                    global_step,
+                                    optimizers,
+                                    set_lr,
+)
 from tfbegan.callbacks.checkpointing import Checkpointer
 from tfbegan.callbacks.monitoring import EquilibriumMonitor, NaNGuard
 from tfbegan.callbacks.quality import QualityEvaluator, ReconstructionDistances
-from tfbegan.callbacks.reporting import (MetricsCSV, ProgressLogger, ScalarSummaries,
-                                         plot_convergence, read_metrics_csv)
+from tfbegan.callbacks.reporting import (
+                                    MetricsCSV,
+                                    ProgressLogger,
+                                    ScalarSummaries,
+                                    plot_convergence,
+                                    read_metrics_csv,
+)
 from tfbegan.callbacks.sampling import SampleGrid
 from tfbegan.callbacks.schedule import ConvergenceLRDecay
 

@@ -168,7 +168,7 @@ def plot_convergence(csv_path, png_path, keys=CONVERGENCE_KEYS):
                          f"{have or 'none'}).")
     steps = [r["step"] for r in rows]
     fig, axes = plt.subplots(len(found), 1, figsize=(7, 2.0 * len(found)), sharex=True)
-    for ax, key in zip(np.atleast_1d(axes), found):
+    for ax, key in zip(np.atleast_1d(axes), found, strict=True):
         ax.plot(steps, [r.get(key, np.nan) for r in rows], lw=1.2)
         ax.set_ylabel(_LABELS.get(key, key))
         ax.grid(alpha=0.3)

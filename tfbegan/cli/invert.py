@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import os
 
-from tfbegan.cli import common  # (imported first: quiets TensorFlow)
-
 from absl import flags
+
+from tfbegan.cli import common  # (before TensorFlow loads: quiets its start-up logs)
 
 FLAGS = flags.FLAGS
 

@@ -76,9 +76,8 @@ def draw_strip(export_dir, attribute, scales, num=8, base="random", seed=0,
     import numpy as np
     import tensorflow as tf
 
-    from tfbegan import attributes
+    from tfbegan import attributes, priors
     from tfbegan import export as export_lib
-    from tfbegan import priors
 
     attributes.check_attribute(attribute)
     loaded = tf.saved_model.load(export_dir)
@@ -108,7 +107,7 @@ def draw_strip(export_dir, attribute, scales, num=8, base="random", seed=0,
 
 def main(argv, flag_values=None):
     """The CLI body; ``flag_values`` (default: absl's FLAGS) holds parsed flags."""
-    FLAGS = flag_values if flag_values is not None else globals()["FLAGS"]  # noqa: N806
+    FLAGS = flag_values if flag_values is not None else globals()["FLAGS"]
     if len(argv) > 1:
         common.fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
     try:

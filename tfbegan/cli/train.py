@@ -115,8 +115,9 @@ def _define_run_flags():
                       "Keras' own 'auto' turns it on (docs/benchmarks.md). Under XLA the "
                       "step-keyed z comes from another random stream.")
     flags.DEFINE_integer("steps_per_execution", 1, "Train steps per tf.function call "
-                         "(log/checkpoint/sample periods must be multiples). 1: no "
-                         "measurable gain on CPU; try 10-100 on a GPU with small steps.")
+                         "(callbacks act once per period crossed, so periods need not be "
+                         "multiples). 1: no measurable gain on CPU; try 10-100 on a GPU "
+                         "with small steps.")
 
 
 def define_flags():

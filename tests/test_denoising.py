@@ -9,8 +9,11 @@ import tfbegan
 from tfbegan import networks
 from tfbegan.config import ModelConfig
 from tfbegan.models import MODELS
-from tfbegan.models.denoising_began import (DenoisingBEGAN, denoising_loss,
-                                            historical_averaging_penalty)
+from tfbegan.models.denoising_began import (
+    DenoisingBEGAN,
+    denoising_loss,
+    historical_averaging_penalty,
+)
 
 TINY = dict(image_size=16, channels=1, filters=2, repeats=2, z_dim=3, h_dim=3, seed=5)
 
@@ -53,6 +56,24 @@ def test_denoising_term_with_fixed_noise_and_constant_discriminator():
     noise = np.full(x.shape, 3.0, np.float32)
     expected = np.mean((0.25 - x) ** 2)
     assert float(model.denoising_term(x, noise)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_noise_uses_the_fixed_philox_algorithm_of_the_priors():
+    # With the default "auto_select" the device picks the algorithm (and XLA draws
+    # other numbers than graph mode for a constant key); z fixes Philox, so must n.
+    model = DenoisingBEGAN(**TINY)
+    graph = tf.function(model.sample_noise).get_concrete_function(
+        4, tf.TensorSpec([], tf.int64)).graph
+    normals = [op for op in graph.get_operations() if op.type == "StatelessRandomNormalV2"]
+    assert len(normals) == 1
+    alg = normals[0].inputs[3].op
+    assert alg.type == "Const"
+    assert int(tf.get_static_value(alg.outputs[0])) == 1  # RNG_ALG_PHILOX
+    # The graph-mode stream is unchanged by the fix (auto_select is Philox on CPU).
+    key = tf.random.experimental.stateless_fold_in(tf.constant([5, 2], tf.int64),
+                                                   0x6E6F6973)
+    want = tf.random.stateless_normal([4, 16, 16, 1], seed=key)
+    np.testing.assert_array_equal(model.sample_noise(4, 2), model.noise_std * want)
 
 
 def test_train_step_reports_eq6_with_the_step_noise():

@@ -234,6 +234,17 @@ def test_bad_arguments_rejected(kwargs, match):
         VAEBEGAN(**SMALL, **kwargs)
 
 
+@pytest.mark.parametrize("kwargs", [
+    {"controller": "proportional"}, {"lambda_k": 0.01}, {"batch_norm": True},
+    {"skip_connections": True}])
+def test_began_arguments_it_does_not_use_are_rejected(kwargs):
+    # They used to be dropped (controller, lambda_k) or built into the networks and
+    # lost on the config round trip (batch_norm, skip_connections).
+    (name, value), = kwargs.items()
+    with pytest.raises(ValueError, match=f"{name}={value!r}: VAEBEGAN does not take"):
+        VAEBEGAN(**SMALL, **kwargs)
+
+
 def test_registry_flags_and_encode():
     from absl import flags
 

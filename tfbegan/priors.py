@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-_ALG = "philox"
+#: The stateless RNG algorithm of every training-noise draw (z here, the denoising
+#: corruption in tfbegan.models.denoising_began): see :func:`sample` for why it is fixed.
+STATELESS_ALG = "philox"
+_ALG = STATELESS_ALG
 
 PRIORS = ("uniform", "normal", "sphere")
 

@@ -144,7 +144,11 @@ class AGE(EncoderGANBase):
 
     with ``V2 = Delta(e(g(Z)) || Z) - Delta(e(X) || Z)`` and Delta the per-dimension
     KL of the batch's fitted diagonal Gaussian to N(0, I) (module docstring). Each
-    optimizer gets the gradient of its own loss w.r.t. its own network only.
+    optimizer gets the gradient of its own loss w.r.t. its own network only. Unlike
+    BEGAN's, these gradients share no backward pass: through e on g(z) the encoder's
+    cotangent is ``-dDelta/de`` and the generator's ``dDelta/de + lambda dL_Z/de``,
+    not proportional, so one pass with e's weight gradients and one with the
+    gradient that reaches g(z) are the fewest.
 
     Prior: uniform on the unit sphere S^{N_z - 1} (``prior = "sphere"``, normalised
     Gaussian samples); e ends in an L2 normalisation onto the same sphere.

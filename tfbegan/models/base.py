@@ -5,7 +5,8 @@ A GAN trains several networks, each with its own optimizer on its own loss
 Khan et al. 2018). :class:`MultiOptimizerModel` owns that part of a Keras model once:
 ``compile`` with one optimizer per network, float16 loss-scale wrapping,
 ``make_optimizers``, the ``optimizers`` list that learning-rate callbacks walk, and the
-compile-config round trip of ``.keras`` files.
+compile-config round trip of ``.keras`` files. The replica helpers every train step
+uses (:func:`replica_context`, :func:`all_mean`) live here too.
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def replica_context():
     if ctx is None:  # cross-replica context: called outside strategy.run
         raise RuntimeError("BEGAN steps must run in a replica context (inside fit).")
     return ctx
+
+
+def all_mean(ctx, values):
+    """Cross-replica mean of a dict of scalars (identity on one replica)."""
+    keys = sorted(values)
+    if ctx.num_replicas_in_sync == 1:
+        return values
+    reduced = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [values[k] for k in keys])
+    return dict(zip(keys, reduced))
 
 
 class MultiOptimizerModel(keras.Model):

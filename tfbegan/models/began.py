@@ -8,8 +8,12 @@ import tensorflow as tf
 from tfbegan import equilibrium, priors
 from tfbegan.config import ModelConfig
 from tfbegan.distances import make_distance
-from tfbegan.models.base import (
+
+# default_optimizer, discriminator_learning_rate, maybe_loss_scale: re-exported
+# from their old home here for existing imports.
+from tfbegan.models.base import (  # noqa: F401
     MultiOptimizerModel,
+    all_mean,
     default_optimizer,
     discriminator_learning_rate,
     maybe_loss_scale,
@@ -21,10 +25,7 @@ from tfbegan.networks import build_discriminator, build_generator
 DEFAULT_LEARNING_RATE = 1e-4
 DEFAULT_BETA1 = 0.5
 
-# Old homes of what moved to tfbegan.models.base, kept for existing imports.
-_replica_context = replica_context
-__all__ = ["BEGAN", "DEFAULT_BETA1", "DEFAULT_LEARNING_RATE", "default_optimizer",
-           "discriminator_learning_rate", "maybe_loss_scale", "replica_context"]
+_replica_context = replica_context  # its old private name
 
 
 @keras.saving.register_keras_serializable(package="tfbegan")
@@ -282,14 +283,7 @@ class BEGAN(MultiOptimizerModel):
         start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
         return z[start:start + local_batch]
 
-    @staticmethod
-    def _all_mean(ctx, values):
-        """Cross-replica mean of a dict of scalars (identity on one replica)."""
-        keys = sorted(values)
-        if ctx.num_replicas_in_sync == 1:
-            return values
-        reduced = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [values[k] for k in keys])
-        return dict(zip(keys, reduced))
+    _all_mean = staticmethod(all_mean)
 
     def _report(self, values):
         for name, tracker in self._trackers.items():

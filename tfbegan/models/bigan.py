@@ -16,6 +16,12 @@ from tfbegan.models.encoder_gan import (  # noqa: F401
     DEFAULT_LEARNING_RATE,
     EncoderGANBase,
 )
+from tfbegan.models.gradients import (
+    add_scaled,
+    backward_through,
+    loss_scale_ratio,
+    shared_fake_backward,
+)
 from tfbegan.networks import build_encoder, build_generator
 
 
@@ -92,7 +98,8 @@ class BiGAN(EncoderGANBase):
     One forward pass per step gives D's loss ``-V`` and the G / E losses of
     :func:`bigan_losses` (non-saturating by default, the printed minimax with
     ``non_saturating=False``); each of the three optimizers is applied to the
-    gradient of its own loss w.r.t. its own network only.
+    gradient of its own loss w.r.t. its own network only (in the minimax game from
+    one backward pass through D, :meth:`_apply_minimax`).
 
     Prior: z ~ U[-1, 1]^N_z, the prior of the slides' notation (and of the BiGAN
     paper's experiments); E ends in a tanh to stay in that support.
@@ -187,15 +194,46 @@ class BiGAN(EncoderGANBase):
         z = self._global_z(tf.shape(x)[0], ctx, self.step_counter())
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_losses(x, z, training=True)
-            scaled = {k: getattr(self, f"{k}_optimizer").scale_loss(out[f"{k}_loss"] / n_rep)
-                      for k in ("d", "g", "e")}
-        self._apply(tape, scaled)
+            if self.non_saturating:
+                scaled = {k: getattr(self, f"{k}_optimizer").scale_loss(
+                    out[f"{k}_loss"] / n_rep) for k in ("d", "g", "e")}
+            else:
+                scaled = self.g_optimizer.scale_loss(out["value"] / n_rep)
+        if self.non_saturating:
+            self._apply(tape, scaled)
+        else:
+            self._apply_minimax(tape, scaled, out)
         del tape
         # Monitoring only: measured with the pre-update E and G of this step.
         recon = self._recon_l1(x, tf.stop_gradient(out["z_real"]))
         values = self._all_mean(ctx, {k: out[k] for k in self.metric_names()
                                       if k != "recon_l1"} | {"recon_l1": recon})
         return self._report(values)
+
+    def _apply_minimax(self, tape, value_scaled, out):
+        """The minimax game's update with one backward pass through D.
+
+        As printed (Donahue et al. 2017, Eq. 1) G and E minimise V and D maximises
+        it: ``d_loss = -V = -(g_loss + e_loss)``. One backward pass of V through D
+        therefore gives D's gradient (times -1) and the gradients with respect to
+        G(z) and E(x) that G and E continue with. The non-saturating losses differ
+        from D's per sample, so that game takes one backward pass per network.
+        """
+        d_vars = self.discriminator.trainable_variables
+        d_value, (ct_fake, ct_z) = shared_fake_backward(
+            tape, value_scaled, d_vars, [out["fake"], out["z_real"]])
+        d_grads = add_scaled([None] * len(d_vars), d_value,
+                             -loss_scale_ratio(self.d_optimizer, self.g_optimizer))
+        g_vars = self.generator.trainable_variables
+        e_vars = self.encoder.trainable_variables
+        e_ratio = loss_scale_ratio(self.e_optimizer, self.g_optimizer)
+        grads = {"d": d_grads,
+                 "g": backward_through(tape, [out["fake"]], [ct_fake], g_vars),
+                 "e": backward_through(tape, [out["z_real"]],
+                                       [ct_z * tf.cast(e_ratio, ct_z.dtype)], e_vars)}
+        for name, network in self.optimizer_networks:
+            variables = getattr(self, network).trainable_variables
+            getattr(self, f"{name}_optimizer").apply_gradients(zip(grads[name], variables))
 
     def test_step(self, data):
         x = self._check_images(data)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan import equilibrium
+from tfbegan import equilibrium, priors
 from tfbegan.config import check_range
 from tfbegan.models.base import replica_context
 from tfbegan.models.began import BEGAN
+from tfbegan.models.gradients import began_gradients, loss_scale_ratio
 
 #: Salt folded into the (seed, step) key of the corruption noise, so that the noise
 #: stream is independent of the z stream, which uses the same (seed, step) key.
@@ -65,21 +66,28 @@ class DenoisingBEGAN(BEGAN):
       ``ha_weight > 0``. The averages are constants for the gradient.
 
     **Batch statistics in the discriminator.** D sees real, noisy-real and
-    generated images. Training runs D *once* on the concatenated batch
-    ``[x, x + n, G(z)]`` (``[x, G(z)]`` when ``lambda_noise = 0``), so batch norm
-    computes one set of statistics over the three. Reasons: 003 describes the
-    discriminator as encoding "all images (including real images, noisy real
-    images, and generated images)" in one data flow (Fig. 2b), and the reference
-    TensorFlow BEGAN feeds D ``concat([G(z), x])``; one batch also makes the moving
-    averages (one update per step) estimate exactly the statistics D trains with,
-    whereas three calls would update them three times per step in a fixed order
-    and D would see differently normalized inputs at training and inference time;
-    and separate statistics would normalize away per-channel mean/variance
-    differences between real and generated batches, which D should be able to
-    penalize. Without batch norm D is per-sample and the concatenation changes
-    nothing but speed. Under ``MirroredStrategy`` the statistics are those of the
+    generated images. With ``batch_norm``, training runs D *once* on the
+    concatenated batch ``[x, x + n, G(z)]`` (``[x, G(z)]`` when ``lambda_noise = 0``),
+    so batch norm computes one set of statistics over the three. Reasons: Li et
+    al. 2018 describe the discriminator as encoding "all images (including real
+    images, noisy real images, and generated images)" in one data flow (Fig. 2b),
+    and the reference TensorFlow BEGAN feeds D ``concat([G(z), x])``; one batch also
+    makes the moving averages (one update per step) estimate exactly the statistics
+    D trains with, whereas three calls would update them three times per step in a
+    fixed order and D would see differently normalized inputs at training and
+    inference time; and separate statistics would normalize away per-channel
+    mean/variance differences between real and generated batches, which D should be
+    able to penalize. Under ``MirroredStrategy`` the statistics are those of the
     global concatenated batch (synchronized batch norm), so N replicas equal one
     device.
+
+    **Backward passes.** Without batch norm D is per-sample, so D runs on
+    ``[x, x + n]`` and on ``G(z)`` in two calls (the same numbers as one concatenated
+    call) and, as in :class:`BEGAN`, one backward pass of ``L(G(z))`` through D on
+    ``G(z)`` serves both D (times ``-k``) and G (:mod:`tfbegan.models.gradients`).
+    With batch norm every row of D's output depends on every input row, so D's
+    cotangent (``L_D``'s) and G's (``L(G(z))``'s) differ on the whole concatenated
+    batch: two backward passes are then the fewest, and the step takes them.
 
     The corruption noise is drawn like z: statelessly for the *global* batch from
     the key (seed, step) folded with :data:`NOISE_SALT`, then sliced per replica.
@@ -174,7 +182,10 @@ class DenoisingBEGAN(BEGAN):
             NOISE_SALT)
         shape = tf.stack([tf.cast(num, tf.int32), self.image_size, self.image_size,
                           self.channels])
-        return self.noise_std * tf.random.stateless_normal(shape, seed=key)
+        # The algorithm fixed as for z (tfbegan.priors): with the default
+        # "auto_select", XLA draws other numbers than graph mode for the same key.
+        return self.noise_std * tf.random.stateless_normal(shape, seed=key,
+                                                           alg=priors.STATELESS_ALG)
 
     def _global_noise(self, local_batch, ctx, counter):
         """This replica's slice of the global batch's noise (like ``_global_z``)."""
@@ -214,7 +225,7 @@ class DenoisingBEGAN(BEGAN):
         """D's extra terms for a batch on its own: ``lambda_noise * L_DAE`` with this
         step's noise (D applied to ``x + n`` in a separate call) plus ``ha_weight *
         ||theta_D - avg_D||^2``. ``train_step`` computes the same terms, but inside
-        its single concatenated D pass (see the class docstring)."""
+        D pass on ``[x, x + n]`` (see the class docstring)."""
         x = self._check_images(x)
         ctx = replica_context()
         extra = tf.constant(0.0)
@@ -228,20 +239,27 @@ class DenoisingBEGAN(BEGAN):
         return extra
 
     def compute_denoising_losses(self, x, z, noise, training):
-        """One D pass over ``[x, x + noise, G(z)]`` (``noise=None``: ``[x, G(z)]``).
+        """L(x), L(G(z)) and ``L_DAE`` from D on ``[x, x + noise]`` and ``G(z)``
+        (``noise=None``: ``[x]`` and ``G(z)``), one concatenated call with batch norm
+        and two calls without (class docstring).
 
         Returns ``loss_real``, ``loss_fake``, ``loss_denoise`` (0 without noise) and
-        ``fake``; one batch means one set of batch-norm statistics (class docstring).
+        ``fake``.
         """
         fake = self.generator(z, training=training)
         b = tf.shape(x)[0]
-        parts = [x] if noise is None else [x, x + noise]
-        recon = self.discriminator(tf.concat(parts + [fake], axis=0), training=training)
-        loss_real = tf.reduce_mean(self.distance(x, recon[:b]))
-        offset = b * len(parts)
-        loss_fake = tf.reduce_mean(self.distance(fake, recon[offset:]))
+        real = x if noise is None else tf.concat([x, x + noise], axis=0)
+        if self.batch_norm:
+            recon = self.discriminator(tf.concat([real, fake], axis=0), training=training)
+            offset = tf.shape(real)[0]
+            recon_real, recon_fake = recon[:offset], recon[offset:]
+        else:
+            recon_real = self.discriminator(real, training=training)
+            recon_fake = self.discriminator(fake, training=training)
+        loss_real = tf.reduce_mean(self.distance(x, recon_real[:b]))
+        loss_fake = tf.reduce_mean(self.distance(fake, recon_fake))
         loss_denoise = (tf.constant(0.0) if noise is None
-                        else denoising_loss(x, recon[b:2 * b]))
+                        else denoising_loss(x, recon_real[b:]))
         return {"loss_real": loss_real, "loss_fake": loss_fake,
                 "loss_denoise": loss_denoise, "fake": fake}
 
@@ -251,9 +269,10 @@ class DenoisingBEGAN(BEGAN):
         metrics, k update) with Eq. 6's D loss and the historical-averaging terms.
 
         Overrides BEGAN.train_step rather than using only the
-        ``discriminator_extra_loss`` hook because (a) real, noisy and generated
-        images share one D pass, so L(x), L(G(z)) and L_DAE come from the same
-        forward computation, and (b) historical averaging adds a term to L_G too.
+        ``discriminator_extra_loss`` hook because (a) with batch norm real, noisy
+        and generated images share one D pass, so L(x), L(G(z)) and L_DAE come from
+        the same forward computation, and (b) historical averaging adds a term to
+        L_G too.
         Batch-norm moving statistics are updated by the ``training=True`` calls
         (Keras 3 assigns them inside the layer): once per step for G and once for D.
         """
@@ -269,21 +288,26 @@ class DenoisingBEGAN(BEGAN):
 
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_denoising_losses(x, z, noise, training=True)
-            d_loss = out["loss_real"] - k * out["loss_fake"]
-            g_loss = out["loss_fake"]
-            if self.lambda_noise > 0:
-                d_loss += self.lambda_noise * out["loss_denoise"]
             ha_d, ha_g = self.historical_penalties()
+            d_real = out["loss_real"]  # L_D's terms that do not involve G(z)
+            if self.lambda_noise > 0:
+                d_real += self.lambda_noise * out["loss_denoise"]
             if self.ha_weight > 0:
-                d_loss += self.ha_weight * ha_d
-                g_loss += self.ha_weight * ha_g
-            # scale_loss: the float16 loss scale S (identity otherwise).
-            d_scaled = self.d_optimizer.scale_loss(d_loss / n_rep)
-            g_scaled = self.g_optimizer.scale_loss(g_loss / n_rep)
+                d_real += self.ha_weight * ha_d
+            g_extra = self.ha_weight * ha_g if self.ha_weight > 0 else None
+            d_loss = d_real - k * out["loss_fake"]
+            g_loss = out["loss_fake"] if g_extra is None else out["loss_fake"] + g_extra
+            # Per-replica means; scale_loss: the float16 loss scale S (identity otherwise).
+            scaled = {"d_real": self.d_optimizer.scale_loss(d_real / n_rep),
+                      "g_fake": self.g_optimizer.scale_loss(out["loss_fake"] / n_rep),
+                      "g_extra": (None if g_extra is None
+                                  else self.g_optimizer.scale_loss(g_extra / n_rep))}
+            if self.batch_norm:
+                scaled["d"] = self.d_optimizer.scale_loss(d_loss / n_rep)
+                scaled["g"] = self.g_optimizer.scale_loss(g_loss / n_rep)
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
-        d_grads = tape.gradient(d_scaled, d_vars)
-        g_grads = tape.gradient(g_scaled, g_vars)
+        d_grads, g_grads = self._gradients(tape, scaled, k, d_vars, g_vars, out["fake"])
         del tape
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
@@ -296,6 +320,16 @@ class DenoisingBEGAN(BEGAN):
         values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
                                                   self.gamma)
         return self._report(values)
+
+    def _gradients(self, tape, scaled, k, d_vars, g_vars, fake):
+        """D's and G's gradients: one backward pass through D on G(z) without batch
+        norm, the two of L_D and L_G with it (class docstring)."""
+        if self.batch_norm:
+            return tape.gradient(scaled["d"], d_vars), tape.gradient(scaled["g"], g_vars)
+        g_extra = [] if scaled["g_extra"] is None else [scaled["g_extra"]]
+        k_ratio = -k * loss_scale_ratio(self.d_optimizer, self.g_optimizer)
+        return began_gradients(tape, scaled["d_real"], scaled["g_fake"], k_ratio, d_vars,
+                               g_vars, [fake], g_extra)
 
     def _add_extra_values(self, values, loss_denoise, ha_d, ha_g):
         if self.lambda_noise > 0:

@@ -52,7 +52,7 @@ def backward_through(tape, outputs, output_grads, variables, extra_losses=()):
     ``extra_losses`` (losses that reach ``variables`` other than through ``outputs``),
     in one backward pass: how G's gradient continues from the shared D pass."""
     targets = list(outputs) + list(extra_losses)
-    cotangents = list(output_grads) + [None] * len(extra_losses)
+    cotangents = list(output_grads) + [tf.ones_like(loss) for loss in extra_losses]
     return tape.gradient(targets, variables, output_gradients=cotangents)
 
 

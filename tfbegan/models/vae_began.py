@@ -17,6 +17,12 @@ from tfbegan import equilibrium
 from tfbegan.distances import pixel_distance
 from tfbegan.models.base import replica_context
 from tfbegan.models.began import BEGAN
+from tfbegan.models.gradients import (
+    add_scaled,
+    backward_through,
+    loss_scale_ratio,
+    shared_fake_backward,
+)
 from tfbegan.networks import build_encoder
 
 #: Khan et al. 2018, sec. 4: "Adam optimizer initialized with a small learning rate of 5e-5".
@@ -97,7 +103,8 @@ class VAEBEGAN(BEGAN):
     (Eq. 7 prints ``L_g = ||x - x'_g||``; the text and Fig. 1 define it on the
     generated images, as here.) All three gradients come from one forward pass, each
     of its own loss with respect to its own network's variables only, and D's loss
-    uses ``k_{t-1}`` (Eq. 13). Then ``k_t = clip(k_{t-1} + l1 e_t + l2 (e_t - e_{t-1})
+    uses ``k_{t-1}`` (Eq. 13); one backward pass through D on x_g and x_v serves D
+    and G (:meth:`_gradients`). Then ``k_t = clip(k_{t-1} + l1 e_t + l2 (e_t - e_{t-1})
     + l3 (e_t + e_{t-2} - 2 e_{t-1}), 0, 1)`` with ``e_{t-1}``, ``e_{t-2}`` kept as
     non-trainable weights ``e_prev1``, ``e_prev2`` that start at 0 and are saved in
     ``.keras`` checkpoints.
@@ -242,7 +249,8 @@ class VAEBEGAN(BEGAN):
 
         Returns:
           dict of scalar tensors named as in the class docstring (this replica's
-          batch means), plus ``mu``, ``log_var``, ``x_v``, ``x_g``.
+          batch means), plus ``adversarial`` (``L_g + alpha L_v``), ``shared``
+          (``beta L_s + gamma L_e``), ``mu``, ``log_var``, ``x_v``, ``x_g``.
         """
         mu, log_var = self.encode_stats(x, training=training)
         z_v = mu + eps * tf.exp(0.5 * log_var)
@@ -259,12 +267,15 @@ class VAEBEGAN(BEGAN):
         loss_n = gaussian_kl(mu, log_var)
         loss_s = l1_mean(z_d, z_v_d)
         adversarial = loss_fake + self.alpha * loss_v
+        # The terms L_gen and L_enc share; they reach G and E only through x_v.
+        shared = self.beta * loss_s + self.gamma * loss_e
         return {
             "loss_real": loss_real, "loss_fake": loss_fake, "loss_v": loss_v,
             "loss_e": loss_e, "loss_n": loss_n, "loss_s": loss_s,
             "d_loss": loss_real - k * adversarial,
-            "g_loss": adversarial + self.beta * loss_s + self.gamma * loss_e,
-            "e_loss": self.kl_weight * loss_n + self.beta * loss_s + self.gamma * loss_e,
+            "g_loss": adversarial + shared,
+            "e_loss": self.kl_weight * loss_n + shared,
+            "adversarial": adversarial, "shared": shared,
             "mu": mu, "log_var": log_var, "x_v": x_v, "x_g": x_g,
         }
 
@@ -290,19 +301,16 @@ class VAEBEGAN(BEGAN):
             out = self.compute_vae_losses(x, eps, z_g, k, training=True)
             # Per-replica means; the optimizers sum over replicas.
             # scale_loss: the float16 loss scale S (identity otherwise).
-            e_scaled = self.e_optimizer.scale_loss(out["e_loss"] / n_rep)
-            g_scaled = self.g_optimizer.scale_loss(out["g_loss"] / n_rep)
-            d_scaled = self.d_optimizer.scale_loss(out["d_loss"] / n_rep)
-        e_vars = self.vae_encoder.trainable_variables
-        g_vars = self.generator.trainable_variables
-        d_vars = self.discriminator.trainable_variables
-        e_grads = tape.gradient(e_scaled, e_vars)
-        g_grads = tape.gradient(g_scaled, g_vars)
-        d_grads = tape.gradient(d_scaled, d_vars)
+            scaled = {
+                "d_real": self.d_optimizer.scale_loss(out["loss_real"] / n_rep),
+                "g_adversarial": self.g_optimizer.scale_loss(out["adversarial"] / n_rep),
+                "g_shared": self.g_optimizer.scale_loss(out["shared"] / n_rep),
+                "e_kl": self.e_optimizer.scale_loss(self.kl_weight * out["loss_n"] / n_rep)}
+        grads = self._gradients(tape, out, scaled, k)
         del tape
-        self.e_optimizer.apply_gradients(zip(e_grads, e_vars))
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        for name, network in self.optimizer_networks:
+            variables = getattr(self, network).trainable_variables
+            getattr(self, f"{name}_optimizer").apply_gradients(zip(grads[name], variables))
 
         values = self._all_mean(ctx, {n: out[n] for n in self._SCALARS})
         values.update(self.update_k(k, values))
@@ -310,6 +318,32 @@ class VAEBEGAN(BEGAN):
             values["loss_real"], values["loss_fake"], values["loss_v"], self.eta,
             self.alpha)
         return self._report(values)
+
+    def _gradients(self, tape, out, scaled, k):
+        """Each network's gradient of its own loss (Eqs. 13-15), with one backward
+        pass through D on x_g and x_v (:mod:`tfbegan.models.gradients`).
+
+        On x_g and x_v, L_dis contains ``-k (L_g + alpha L_v)`` and L_gen contains
+        ``L_g + alpha L_v``: one backward pass of the latter gives D's part (times
+        ``-k``) and the gradients with respect to x_g, x_v that G continues with. The
+        shared terms ``beta L_s + gamma L_e`` reach G and E only through x_v, so
+        their gradient with respect to x_v is taken once and fed to both.
+        """
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+        e_vars = self.vae_encoder.trainable_variables
+        fakes = [out["x_g"], out["x_v"]]
+        d_adv, (ct_g, ct_v) = shared_fake_backward(tape, scaled["g_adversarial"], d_vars,
+                                                   fakes)
+        d_grads = add_scaled(tape.gradient(scaled["d_real"], d_vars), d_adv,
+                             -k * loss_scale_ratio(self.d_optimizer, self.g_optimizer))
+        ct_shared = tape.gradient(scaled["g_shared"], out["x_v"])
+        g_grads = backward_through(tape, fakes, [ct_g, ct_v + ct_shared], g_vars)
+        e_ratio = loss_scale_ratio(self.e_optimizer, self.g_optimizer)
+        e_grads = backward_through(tape, [out["x_v"]],
+                                   [ct_shared * tf.cast(e_ratio, ct_shared.dtype)],
+                                   e_vars, [scaled["e_kl"]])
+        return {"d": d_grads, "g": g_grads, "e": e_grads}
 
     def equilibrium_error(self, values):
         """``e_t = eta L_d - L_g - alpha L_v`` (Eq. 11 with its sign typo corrected)."""

@@ -54,11 +54,11 @@ def test_save_list_latest_load_and_prune(tmp_path):
     assert state == {"step": 10, "epoch": 100}
     assert isinstance(loaded, tfbegan.BEGAN)
     assert float(loaded.k) == 0.375
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert int(loaded.d_optimizer.iterations) == int(loaded.g_optimizer.iterations) == 2
     assert float(loaded.g_optimizer.learning_rate) == pytest.approx(2e-3)
-    for a, b in zip(model.g_optimizer.variables, loaded.g_optimizer.variables):
+    for a, b in zip(model.g_optimizer.variables, loaded.g_optimizer.variables, strict=True):
         np.testing.assert_array_equal(np.array(a), np.array(b))
 
 

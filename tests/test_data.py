@@ -98,7 +98,7 @@ def test_mnist5k_dataset_batches_and_determinism():
     other = _batches(make_dataset(config, 16, seed=4), limit=3)
     assert first[0].shape == (16, 32, 32, 1) and first[0].dtype == np.float32
     assert all(b.min() >= -1 and b.max() <= 1 for b in first)
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[0], other[0])
 
@@ -249,7 +249,7 @@ def test_folder_shuffle_is_seeded(image_folder):
     config = DataConfig(f"folder:{image_folder}", image_size=8)
     a = _batches(make_dataset(config, 2, seed=1), limit=6)
     b = _batches(make_dataset(config, 2, seed=1), limit=6)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert all(x.shape == (2, 8, 8, 3) for x in a)
 

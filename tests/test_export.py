@@ -14,8 +14,7 @@ import tensorflow as tf
 
 import tfbegan
 from tfbegan import export as export_lib
-from tfbegan import fileio
-from tfbegan import imaging
+from tfbegan import fileio, imaging
 
 Z_DIM = 6
 SIZE = 8
@@ -175,8 +174,8 @@ def test_warmup_file_parses_and_replays(exported):
 
 def test_batch_norm_generator_exports_inference_mode(tmp_path):
     model = _tiny(batch_norm=True)
-    bns = [l for l in model.generator.layers
-           if isinstance(l, keras.layers.BatchNormalization)]
+    bns = [layer for layer in model.generator.layers
+           if isinstance(layer, keras.layers.BatchNormalization)]
     assert bns
     rng = np.random.default_rng(0)
     for bn in bns:  # moving statistics far from a batch's own

@@ -197,8 +197,7 @@ class _FakeRest(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def servers(run_dir):
     import grpc
-    from tensorflow_serving.apis import (predict_pb2,
-                                         prediction_service_pb2_grpc)
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
     cwd, _ = run_dir
     signatures = tf.saved_model.load(str(cwd / "export" / "began" / "1")).signatures

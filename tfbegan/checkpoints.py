@@ -323,7 +323,7 @@ def load_checkpoint(path, compile=True):
     verify_archive(path)
     try:
         model = keras.saving.load_model(path, compile=compile)
-    except Exception as e:  # noqa: BLE001  any failure means this file is unusable
+    except Exception as e:  # any failure means this file is unusable
         raise CheckpointError(f"checkpoint {path!r} does not load "
                               f"({type(e).__name__}: {_first_line(e)}).") from None
     return model, _read_sidecar(path, model)

@@ -139,7 +139,7 @@ def check_files_pil(paths):
         try:
             with Image.open(path) as im:
                 im.verify()
-        except Exception:  # noqa: BLE001  any failure means unusable
+        except Exception:  # any failure means unusable
             bad.append(path)
     return bad
 

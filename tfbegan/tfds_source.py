@@ -62,7 +62,7 @@ def channels(target, data_dir):
     except ValueError:
         if base not in TFDS_CHANNELS:
             raise
-    except Exception:  # noqa: BLE001  metadata unreadable: use the table
+    except Exception:  # metadata unreadable: use the table
         pass
     if base in TFDS_CHANNELS:
         return TFDS_CHANNELS[base]
@@ -74,7 +74,7 @@ def num_examples(target, split, data_dir):
     """The split's ``num_examples`` from the prepared metadata, None if unknown."""
     try:
         count = builder(target, data_dir).info.splits[split].num_examples
-    except Exception:  # noqa: BLE001
+    except Exception:  # metadata unreadable: the count is unknown
         return None
     return int(count) or None
 

@@ -160,5 +160,5 @@ class WorkdirLock:
     def __del__(self):
         try:
             self.release()
-        except Exception:  # noqa: BLE001  interpreter shutdown
+        except Exception:  # interpreter shutdown
             pass

@@ -21,15 +21,29 @@ The matrix of issue 9 (``--matrix``, or pick axes with ``--dtypes`` and
 ``--jit_modes``) crosses sizes, filters, dtype policy (float32, mixed_bfloat16) and
 XLA on/off; every cell reports ``gflop_per_step`` and the achieved GFLOP/s against
 the measured matrix-multiply ceiling of the machine (``--ceiling_float32``,
-``--ceiling_bfloat16``). FLOPs of one train step (see :func:`step_flops`)::
+``--ceiling_bfloat16``).
 
-    F = 3 * 2 * batch * (MAC(G) + 2 * MAC(D))
+The two paths compute the same update by different formulations (``formulation``
+in the JSON lines). The loop is the fixed yardstick: one ``tape.gradient`` per
+network, of L_D for D and of L_G for G, so it walks backward through D on G(z)
+twice. fit() runs tfbegan.BEGAN's step, which walks backward through D on G(z) once
+and gives D its part (times -k) and G the gradient with respect to G(z)
+(``tfbegan.models.gradients``). FLOPs count what each formulation executes
+(:func:`step_flops`), 2 per multiply-accumulate of the Conv2D and Dense layers
+(ELU, up-sampling and the loss are ignored); a backward pass through a layer costs
+one forward for the weight gradient and one for the input gradient, and a graph
+computes only the gradients something asks for::
 
-MAC(net) are the multiply-accumulates of one sample's forward pass through the
-Conv2D and Dense layers (ELU, up-sampling and the loss are ignored); D runs on x and
-on G(z); "3x" counts the backward pass as twice the forward (input and weight
-gradients). It slightly under-counts: L_G's gradient back-propagates through D(G(z))
-a second time (persistent tape, one gradient call per network).
+    forward               G + 2 D                (D on x and on G(z))
+    two_backward (loop)   grad L_D -> D:  2 x (2 D - D_1)   weights + inputs but D's first
+                          grad L_G -> G:  D + (2 G - G_1)   inputs through D, then G
+    one_backward (fit)    grad L(G(z)) -> D, G(z):  2 D
+                          grad L(x) -> D:           2 D - D_1
+                          G(z) -> G:                2 G - G_1
+
+with G, D the per-sample MACs of each network and G_1, D_1 those of its first layer
+(whose input gradient nobody asks for). Per step: two_backward ``3 G - G_1 + 7 D -
+2 D_1``, one_backward ``3 G - G_1 + 6 D - D_1``, times 2 x batch.
 
 Example:
   python benchmarks/train_throughput.py --sizes 32,64 --filters 64 --batch 16 \
@@ -109,24 +123,45 @@ def parse_args(argv=None):
     return args
 
 
+def layer_macs(layer):
+    """Multiply-accumulates of one sample through one Conv2D or Dense layer (else 0)."""
+    if isinstance(layer, keras.layers.Conv2D):
+        h, w, c_out = layer.output.shape[1:]
+        kh, kw = layer.kernel_size
+        return h * w * kh * kw * layer.input.shape[-1] * c_out
+    if isinstance(layer, keras.layers.Dense):
+        return layer.input.shape[-1] * layer.units
+    return 0
+
+
 def forward_macs(model):
     """Multiply-accumulates of one sample's forward pass (Conv2D and Dense layers)."""
-    total = 0
-    for layer in model._flatten_layers(include_self=False):
-        if isinstance(layer, keras.layers.Conv2D):
-            h, w, c_out = layer.output.shape[1:]
-            kh, kw = layer.kernel_size
-            total += h * w * kh * kw * layer.input.shape[-1] * c_out
-        elif isinstance(layer, keras.layers.Dense):
-            total += layer.input.shape[-1] * layer.units
-    return total
+    return sum(layer_macs(layer) for layer in model._flatten_layers(include_self=False))
 
 
-def step_flops(cfg, batch):
-    """FLOPs of one BEGAN train step: 3 * 2 * batch * (MAC(G) + 2 MAC(D))."""
+def first_layer_macs(model):
+    """MACs of the layer that reads the network's input (its input gradient is never
+    needed): the first layer after the InputLayer, inside nested models too."""
+    layer = model.layers[1]
+    return first_layer_macs(layer) if isinstance(layer, keras.Model) else layer_macs(layer)
+
+
+FORMULATIONS = ("one_backward", "two_backward")
+
+
+def step_flops(cfg, batch, formulation="one_backward"):
+    """FLOPs of one BEGAN train step as ``formulation`` executes it (module docstring)."""
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation={formulation!r}; allowed: {FORMULATIONS}.")
     generator = networks.build_generator(cfg)
     discriminator = networks.build_discriminator(cfg)
-    return 3 * 2 * batch * (forward_macs(generator) + 2 * forward_macs(discriminator))
+    g, g1 = forward_macs(generator), first_layer_macs(generator)
+    d, d1 = forward_macs(discriminator), first_layer_macs(discriminator)
+    if formulation == "two_backward":
+        macs = 3 * g - g1 + 7 * d - 2 * d1
+    else:
+        macs = 3 * g - g1 + 6 * d - d1
+    return 2 * batch * macs
 
 
 def make_data(size, channels, batch, autotune=False):
@@ -141,6 +176,7 @@ class FitPath:
     """tfbegan.BEGAN trained with model.fit()."""
 
     name = "fit"
+    formulation = "one_backward"
 
     def __init__(self, cfg, dataset, args, jit_compile=None):
         self.model = tfbegan.BEGAN(image_size=cfg.image_size, channels=cfg.channels,
@@ -161,9 +197,11 @@ class FitPath:
 
 
 class LoopPath:
-    """The same networks, losses, optimizers and k update in a bare tf.function."""
+    """The same networks, losses, optimizers and k update in a bare tf.function,
+    with one backward pass per network (the fixed yardstick)."""
 
     name = "loop"
+    formulation = "two_backward"
 
     def __init__(self, cfg, dataset, args, jit_compile, seed=0):
         self.cfg = cfg
@@ -236,7 +274,9 @@ def main(argv=None):
     for size, n, dtype, jit in configs:
         cfg = ModelConfig(image_size=size, channels=args.channels, filters=n, z_dim=64,
                           h_dim=64)
-        flops[size, n] = flops.get((size, n)) or step_flops(cfg, args.batch)
+        for form in FORMULATIONS:
+            flops[size, n, form] = (flops.get((size, n, form))
+                                    or step_flops(cfg, args.batch, form))
         data = make_data(size, args.channels, args.batch, args.autotune)
         # Layers read the global policy when they are built.
         keras.mixed_precision.set_global_policy(DTYPES[dtype])
@@ -269,12 +309,13 @@ def main(argv=None):
                       channels=args.channels, rounds=args.rounds, device=device,
                       jit_compile=fit.jit_compile,
                       steps_per_execution=args.steps_per_execution, dtype=dtype)
-        gflop = flops[size, n] / 1e9
         ceiling = args.ceiling_bfloat16 if dtype == "bfloat16" else args.ceiling_float32
-        for name in ("fit", "loop"):
+        for path in setups[key]:
+            name = path.name
+            gflop = flops[size, n, path.formulation] / 1e9
             secs = statistics.median(seconds[key][name])
             achieved = gflop * args.steps / secs
-            print(json.dumps({**common, "path": name,
+            print(json.dumps({**common, "path": name, "formulation": path.formulation,
                               "gflop_per_step": round(gflop, 2),
                               "achieved_gflops": round(achieved, 2),
                               "ceiling_gflops": ceiling,

@@ -11,6 +11,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from absl import flags
+from gan_checks import (
+    assert_resumes_exactly,
+    assert_sgd_step_applies_own_gradients,
+    assert_two_replicas_equal_one,
+    compile_sgd,
+    fit_save_load,
+    images,
+)
 from PIL import Image
 
 import tfbegan
@@ -22,17 +30,13 @@ from tfbegan.reconstruction import reconstruction_grid, save_reconstruction_grid
 TINY = dict(image_size=8, channels=1, filters=4, repeats=1, z_dim=4, h_dim=6, seed=3)
 
 
-def _images(n=4, seed=0):
-    return np.random.RandomState(seed).uniform(-1, 1, (n, 8, 8, 1)).astype("float32")
+_images = images
+_sgd = compile_sgd
 
 
 def _model(**overrides):
     keras.utils.set_random_seed(11)
     return tfbegan.AGE(**{**TINY, **overrides})
-
-
-def _sgd(model, lr=0.1):
-    model.compile(g_optimizer=keras.optimizers.SGD(lr), e_optimizer=keras.optimizers.SGD(lr))
 
 
 def _kl_numpy(latents, sigma2=1.0, eps=0.0):
@@ -135,26 +139,11 @@ def test_sphere_prior_and_api():
 
 # ---------------------------------------------------------------------- updates
 def test_each_optimizer_uses_only_its_own_loss():
-    lr = 0.01
     model = _model()
-    _sgd(model, lr)
-    x = _images()
-    z = model.sample_z(4, model.seed, 0)  # step 0's z: (seed, step)
-    nets = {"g": model.generator, "e": model.encoder}
-    before = {k: [v.numpy() for v in n.trainable_variables] for k, n in nets.items()}
-    with tf.GradientTape(persistent=True) as tape:
-        out = model.compute_losses(tf.constant(x), z, training=True)
-    grads = {k: tape.gradient(out[f"{k}_loss"], n.trainable_variables)
-             for k, n in nets.items()}
+    _sgd(model, 0.01)
     # e's own loss (mu L_X - V2) and g's loss both reach e: they must not be mixed.
-    wrong = tape.gradient(out["g_loss"], model.encoder.trainable_variables)
-    assert max(float(tf.reduce_max(tf.abs(a - b)))
-               for a, b in zip(wrong, grads["e"])) > 1e-4
-    model.train_on_batch(x)
-    for k, n in nets.items():
-        for old, g, new in zip(before[k], grads[k], n.trainable_variables):
-            np.testing.assert_allclose(new.numpy(), old - lr * g.numpy(), atol=1e-5,
-                                       rtol=1e-4, err_msg=f"{k} update")
+    assert_sgd_step_applies_own_gradients(model, _images(), 0.01, wrong=("g", "e"),
+                                          atol=1e-5, rtol=1e-4)
 
 
 def test_extra_generator_steps_use_fresh_z():
@@ -196,39 +185,25 @@ def test_two_replicas_equal_one(two_replica_strategy):
     z = priors.sample("sphere", 4, 4, 0).numpy()
     halves = np.mean([_kl_numpy(z[:2]), _kl_numpy(z[2:])])
     assert abs(halves - _kl_numpy(z)) > 1e-2
-    weights, logs = [], []
-    for strategy in (tf.distribute.get_strategy(), two_replica_strategy):
-        with strategy.scope():
-            model = _model()
-            _sgd(model, 0.002)
-        history = model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0)
-        weights.append([v.numpy() for v in model.trainable_variables])
-        logs.append(history.history)
-    for a, b in zip(*weights):
-        np.testing.assert_allclose(a, b, atol=2e-5)
-    for key in ("g_loss", "e_loss", "delta_real", "delta_fake", "l_z", "recon_l1"):
-        np.testing.assert_allclose(logs[0][key], logs[1][key], rtol=1e-4)
+
+    def make():
+        model = _model()
+        _sgd(model, 0.002)
+        return model
+
+    assert_two_replicas_equal_one(make, two_replica_strategy, x, (
+        "g_loss", "e_loss", "delta_real", "delta_fake", "l_z", "recon_l1"))
 
 
 def test_keras_round_trip_resumes_exactly(tmp_path):
     x = _images(8, seed=2)
     model = _model(lambda_z=50.0, mu_x=3.0, g_steps=2)
     model.compile(**model.make_optimizers(1e-3, 0.5))
-    model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0)
-    path = str(tmp_path / "age.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, tfbegan.AGE)
-    assert loaded.get_config() == model.get_config()
+    loaded = fit_save_load(model, x, str(tmp_path / "age.keras"))
     assert loaded.lambda_z == 50.0 and loaded.mu_x == 3.0 and loaded.g_steps == 2
     # Two steps: e updated twice, g twice per step (g_steps = 2).
     assert [int(o.iterations) for o in loaded.optimizers] == [2, 4]
-    for a, b in zip(model.variables, loaded.variables):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-    model.fit(x[:4], batch_size=4, epochs=1, verbose=0)
-    loaded.fit(x[:4], batch_size=4, epochs=1, verbose=0)
-    for a, b in zip(model.trainable_variables, loaded.trainable_variables):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    assert_resumes_exactly(model, loaded, x)
 
 
 def test_training_reduces_reconstruction_error():

@@ -11,6 +11,7 @@ from tfbegan.distances import make_distance
 
 # default_optimizer, discriminator_learning_rate, maybe_loss_scale: re-exported
 # from their old home here for existing imports.
+from tfbegan.models.backbone import check_seed, set_backbone
 from tfbegan.models.base import (  # noqa: F401
     MultiOptimizerModel,
     all_mean,
@@ -97,26 +98,18 @@ class BEGAN(MultiOptimizerModel):
                              repeats=repeats, z_dim=z_dim, h_dim=h_dim, gamma=gamma,
                              lambda_k=lambda_k, eta=eta, k_init=k_init,
                              batch_norm=batch_norm, skip_connections=skip_connections)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seed={seed!r} must be an integer.")
+        check_seed(seed)
         distance_fn = make_distance(distance, eta, channels=channels)  # validates the spec
         if controller not in equilibrium.CONTROLLERS:
             raise ValueError(f"controller={controller!r} is not supported; allowed: "
                              f"{equilibrium.CONTROLLERS}.")
         pid_gains = equilibrium.check_pid_gains(pid_gains)
         super().__init__(**kwargs)
-        self.model_config = config
-        self.image_size = image_size
-        self.channels = channels
-        self.filters = filters
-        self.repeats = repeats
-        self.z_dim = z_dim
-        self.h_dim = h_dim
+        set_backbone(self, config, seed)
         self.gamma = float(gamma)
         self.lambda_k = float(lambda_k)
         self.eta = eta
         self.k_init = float(k_init)
-        self.seed = seed
         self.distance_spec = distance_fn.spec  # canonical string: dicts round-trip
         self._distance_fn = distance_fn
         self.controller = controller

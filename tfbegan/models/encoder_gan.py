@@ -10,6 +10,7 @@ import keras
 
 from tfbegan import priors
 from tfbegan.config import ModelConfig
+from tfbegan.models.backbone import check_seed, set_backbone
 from tfbegan.models.base import MultiOptimizerModel
 from tfbegan.models.began import BEGAN
 
@@ -44,17 +45,9 @@ class EncoderGANBase(MultiOptimizerModel):
         config = ModelConfig(image_size=image_size, channels=channels,
                              filters=filters, repeats=repeats, z_dim=z_dim,
                              h_dim=h_dim)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seed={seed!r} must be an integer.")
+        check_seed(seed)
         super().__init__(**kwargs)
-        self.model_config = config
-        self.image_size = image_size
-        self.channels = channels
-        self.filters = filters
-        self.repeats = repeats
-        self.z_dim = z_dim
-        self.h_dim = h_dim
-        self.seed = seed
+        set_backbone(self, config, seed)
         self.reset_optimizers()
 
     def _finish_init(self):

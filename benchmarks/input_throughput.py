@@ -33,14 +33,14 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from tfbegan.data import DataConfig, make_dataset  # noqa: E402
+from tfbegan.data import DataConfig, make_dataset
 
 
 def _write_folder(root, num_files, seed=0):
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     rng = np.random.default_rng(seed)
     for i in range(num_files):
@@ -55,7 +55,7 @@ def _write_folder(root, num_files, seed=0):
 
 
 def _write_tfds(data_dir, num_examples, seed=0):
-    import tensorflow_datasets as tfds  # noqa: PLC0415
+    import tensorflow_datasets as tfds
 
     rng = np.random.default_rng(seed)
     coarse = rng.integers(0, 256, (num_examples, 28, 23, 3), np.uint8)

@@ -31,11 +31,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-import tfbegan  # noqa: E402
-from tfbegan import export as export_lib  # noqa: E402
+import tfbegan
+from tfbegan import export as export_lib
 
 
 def _session_runner(export_dir):

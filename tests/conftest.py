@@ -5,8 +5,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import pytest
+import tensorflow as tf
 
 # Two logical CPUs so MirroredStrategy tests run without GPUs. Must happen before
 # TensorFlow initialises its devices, i.e. before any test touches a tensor.

@@ -1,5 +1,6 @@
 """ModelConfig / BEGAN constructor validation (issue 2, "Bad input")."""
 
+import dataclasses
 import re
 
 import pytest
@@ -86,7 +87,7 @@ def test_edges_of_ranges_are_accepted():
 
 def test_frozen_and_replace_validates():
     c = ModelConfig()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         c.gamma = 0.3  # frozen dataclass
     assert c.replace(gamma=0.7).gamma == 0.7
     with pytest.raises(ValueError, match=r"gamma=2"):

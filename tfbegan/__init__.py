@@ -2,11 +2,11 @@
 
 __version__ = "0.1.0"
 
-from tfbegan.config import ModelConfig  # noqa: E402
-from tfbegan.models.age import AGE  # noqa: E402
-from tfbegan.models.began import BEGAN  # noqa: E402
-from tfbegan.models.bigan import BiGAN  # noqa: E402
-from tfbegan.models.denoising_began import DenoisingBEGAN  # noqa: E402
-from tfbegan.models.vae_began import VAEBEGAN  # noqa: E402
+from tfbegan.config import ModelConfig
+from tfbegan.models.age import AGE
+from tfbegan.models.began import BEGAN
+from tfbegan.models.bigan import BiGAN
+from tfbegan.models.denoising_began import DenoisingBEGAN
+from tfbegan.models.vae_began import VAEBEGAN
 
 __all__ = ["AGE", "BEGAN", "BiGAN", "DenoisingBEGAN", "ModelConfig", "VAEBEGAN", "__version__"]

@@ -34,10 +34,20 @@ import numpy as np
 from tfbegan import callbacks as cb
 from tfbegan import checkpoints, preemption
 from tfbegan.config import RESUMABLE_CHANGES, TrainConfig  # noqa: F401 (public name)
-from tfbegan.distribution import (check_same_start, is_chief, is_multi_worker,
-                                  make_strategy, rank1_logs)
-from tfbegan.run_config import (CONFIG_FILE, check_resume_compatible,  # noqa: F401
-                                check_workdir, config_to_dict, write_config)
+from tfbegan.distribution import (
+    check_same_start,
+    is_chief,
+    is_multi_worker,
+    make_strategy,
+    rank1_logs,
+)
+from tfbegan.run_config import (  # noqa: F401
+    CONFIG_FILE,
+    check_resume_compatible,
+    check_workdir,
+    config_to_dict,
+    write_config,
+)
 from tfbegan.workdir_lock import WorkdirLock
 
 logger = logging.getLogger("tfbegan")

@@ -35,7 +35,7 @@ def define_flags():
                        "weight not given); 0 = off.")
 
 
-def model_kwargs(FLAGS):  # noqa: N803 - absl's FLAGS object
+def model_kwargs(FLAGS):
     """``DenoisingBEGAN`` kwargs: BEGAN's (``flags_began``) plus Li et al. 2018's options."""
     kwargs = dict(flags_began.model_kwargs(FLAGS))
     kwargs.update(lambda_noise=FLAGS.denoise_lambda, noise_std=FLAGS.denoise_std,

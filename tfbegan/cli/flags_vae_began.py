@@ -11,7 +11,6 @@ from absl import flags
 
 from tfbegan import equilibrium
 
-
 #: Khan et al. 2018 sec. 4: Adam with learning rate 5e-5.
 DEFAULTS = {"learning_rate": 5e-5}
 
@@ -45,7 +44,7 @@ def define_flags(flag_values=None):
         "about 1e-3 with --vae_gamma=1 keeps the encoder informative in short runs on "
         "the embedded digits).", flag_values=fv)
 
-def model_kwargs(FLAGS):  # noqa: N803 - absl's FLAGS object
+def model_kwargs(FLAGS):
     """``VAEBEGAN`` constructor kwargs beyond the backbone ones."""
     try:
         gains = tuple(float(g) for g in FLAGS.vae_pid_gains)

@@ -23,11 +23,10 @@ import importlib
 import os
 import sys
 
-from tfbegan.cli import common  # noqa: F401  (quiets TensorFlow first)
-
 from absl import app, flags
 
-from tfbegan.cli import defaults
+# common first sets TF_CPP_MIN_LOG_LEVEL before anything imports TensorFlow.
+from tfbegan.cli import common, defaults
 from tfbegan.cli.variants import FAMILIES, VARIANTS
 
 FLAGS = flags.FLAGS
@@ -195,7 +194,7 @@ def main(argv):
     except KeyboardInterrupt:
         common.fail("interrupted; rerun the same command to resume from the last "
                     "checkpoint.", code=130)
-    except Exception as e:  # noqa: BLE001 - only a full disk is turned into one line
+    except Exception as e:
         full = fileio.as_disk_full(e, getattr(e, "filename", None) or FLAGS.workdir)
         if full is None:
             raise

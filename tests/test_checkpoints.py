@@ -11,6 +11,7 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+import small_fs
 
 import tfbegan
 from tfbegan import checkpoints, fileio
@@ -228,17 +229,8 @@ def test_disk_full_through_a_patched_writer(tmp_path, monkeypatch, writer):
 
 @pytest.fixture
 def small_tmpfs(tmp_path):
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mount)],
-                       check=True, capture_output=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
-    try:
+    with small_fs.small_tmpfs(tmp_path / "tmpfs", "160k") as mount:
         yield str(mount)
-    finally:
-        subprocess.run(["umount", str(mount)], check=False, timeout=30)
 
 
 def test_disk_full_on_a_real_small_file_system(small_tmpfs):

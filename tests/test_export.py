@@ -10,6 +10,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+import small_fs
 import tensorflow as tf
 
 import tfbegan
@@ -294,19 +295,10 @@ def test_disk_full_export_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_disk_full_export_on_a_real_small_file_system(tmp_path):
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(mount)],
-                       check=True, capture_output=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
-    try:
+    with small_fs.small_tmpfs(tmp_path / "tmpfs", "40k") as mount:
         with pytest.raises(fileio.DiskFullError, match=r"began/1: needs about"):
             export_lib.export_generator(_tiny(), str(mount / "began"))
         assert os.listdir(mount / "began") == []
-    finally:
-        subprocess.run(["umount", str(mount)], check=False, timeout=30)
 
 
 # Runs in a fresh interpreter that never imports tfbegan: what a Serving host sees.

@@ -48,6 +48,12 @@ with G, D the per-sample MACs of each network and G_1, D_1 those of its first la
 Example:
   python benchmarks/train_throughput.py --sizes 32,64 --filters 64 --batch 16 \
       --steps 20 --warmup 3 --rounds 2
+  # On a shared small CPU box (other processes competing for the cores): one
+  # intra-op / inter-op thread, so the two paths do not fight each other's threads,
+  # and one benchmark process at a time; the ceiling columns then do not apply.
+  TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 python \
+      benchmarks/train_throughput.py --sizes 32,64 --dtypes float32,bfloat16 \
+      --jit_modes false --steps 5 --warmup 1 --rounds 3
   python benchmarks/train_throughput.py --matrix --steps 3 --warmup 1 --rounds 1
 """
 

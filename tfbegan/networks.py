@@ -14,13 +14,15 @@ Options of Li et al. 2018 (Fig. 3), both off by default (``ModelConfig``):
 
 * ``batch_norm``: conv -> BatchNormalization -> ELU for the last (with the paper's
   ``repeats = 2``: the second) convolution of every scale block, in encoder, decoder
-  and generator. The normalization sits before the non-linearity, as 003 sec. II-D
-  describes batch norm ("a normalization step ... before the nonlinearity"). The
+  and generator. The normalization sits before the non-linearity, as Li et al. 2018
+  (sec. II-D) describe batch norm ("a normalization step ... before the
+  nonlinearity"). The
   layers use synchronized statistics, so under ``MirroredStrategy`` the batch
   statistics are those of the global batch (N replicas behave as one device).
 * ``skip_connections``: H0, the decoder's first 8x8xn tensor (after Dense +
   reshape), nearest-up-sampled to each scale and concatenated with the output of
-  every up-sampling layer ("SC" in 003 Fig. 3; Berthelot et al. 2017 sec. 4.1).
+  every up-sampling layer ("SC" in Li et al. 2018, Fig. 3; Berthelot et al. 2017
+  sec. 4.1).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class DenoisingBEGAN(BEGAN):
     Implements Li et al. 2018 (Eq. 6, Fig. 3, Table 1):
 
     * ``L_D = L(x) - k_t L(G(z)) + lambda_noise * mean((D(x + n) - x)^2)``,
-      ``n ~ N(0, noise_std^2)`` (Eq. 6; 003 uses lambda_noise = 2, sigma = 1).
+      ``n ~ N(0, noise_std^2)`` (Eq. 6; Li et al. 2018 use lambda_noise = 2, sigma = 1).
       ``L_G = L(G(z))`` and the k update are BEGAN's, unchanged.
     * ``batch_norm``: conv -> batch norm -> ELU at the last (paper: second)
       convolution of each block in encoder, decoder and generator (Fig. 3), with
@@ -99,12 +99,13 @@ class DenoisingBEGAN(BEGAN):
     Args:
       image_size, channels, filters, repeats, z_dim, h_dim, gamma, lambda_k, eta,
         k_init, seed, distance, controller, pid_gains: as :class:`BEGAN`.
-      lambda_noise: weight of the denoising term, >= 0 (003: 2); 0 turns it off.
-      noise_std: sigma of the Gaussian corruption, >= 0 (003: 1).
-      batch_norm: batch norm after each block's second conv (003 Fig. 3).
+      lambda_noise: weight of the denoising term, >= 0 (Li et al. 2018: 2); 0 turns it
+        off.
+      noise_std: sigma of the Gaussian corruption, >= 0 (Li et al. 2018: 1).
+      batch_norm: batch norm after each block's second conv (Li et al. 2018, Fig. 3).
       skip_connections: H0 skip connections in decoder and generator.
-      ha_weight: historical-averaging weight, >= 0; 0 = off (003 "+HA" does not
-        give its value).
+      ha_weight: historical-averaging weight, >= 0; 0 = off (Li et al. 2018's "+HA"
+        does not give its value).
 
     Example:
 

@@ -270,11 +270,8 @@ def timed(path, steps):
     return time.perf_counter() - start, time.process_time() - cpu_start
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
-    configs = [(s, n, d, j) for s in args.sizes for n in args.filters
-               for d in args.dtypes for j in args.jit_modes]
+def build(args, configs):
+    """(paths per configuration, FLOPs per (size, n, formulation)), warmed up."""
     setups, flops = {}, {}
     previous_policy = keras.mixed_precision.global_policy()
     for size, n, dtype, jit in configs:
@@ -294,7 +291,11 @@ def main(argv=None):
         for path in (fit, loop):
             path.run(args.warmup)  # tracing + first executions
         setups[(size, n, dtype, jit)] = (fit, loop)
+    return setups, flops
 
+
+def measure(args, configs, setups):
+    """Interleaved rounds: (wall seconds, CPU seconds), each per config and path name."""
     seconds = {key: {"fit": [], "loop": []} for key in configs}
     cpu = {key: {"fit": [], "loop": []} for key in configs}
     for r in range(args.rounds):
@@ -307,39 +308,53 @@ def main(argv=None):
                 print(f"# round {r} {key} {path.name}: {1000 * wall / args.steps:.1f} "
                       f"ms/step wall, {1000 * cpu_s / args.steps:.1f} ms/step CPU",
                       file=sys.stderr, flush=True)
+    return seconds, cpu
 
+
+def report(args, key, setups, flops, seconds, cpu, device):
+    """Prints one configuration's JSON lines: one per path, then the fit/loop ratio."""
+    size, n, dtype, _ = key
+    fit, _ = setups[key]
+    common = dict(image_size=size, filters=n, batch=args.batch, steps=args.steps,
+                  channels=args.channels, rounds=args.rounds, device=device,
+                  jit_compile=fit.jit_compile,
+                  steps_per_execution=args.steps_per_execution, dtype=dtype)
+    ceiling = args.ceiling_bfloat16 if dtype == "bfloat16" else args.ceiling_float32
+    for path in setups[key]:
+        name = path.name
+        gflop = flops[size, n, path.formulation] / 1e9
+        secs = statistics.median(seconds[key][name])
+        achieved = gflop * args.steps / secs
+        print(json.dumps({**common, "path": name, "formulation": path.formulation,
+                          "gflop_per_step": round(gflop, 2),
+                          "achieved_gflops": round(achieved, 2),
+                          "ceiling_gflops": ceiling,
+                          "fraction_of_ceiling": round(achieved / ceiling, 3),
+                          "images_per_sec": round(args.batch * args.steps / secs, 2),
+                          "ms_per_step": round(1000 * secs / args.steps, 2),
+                          "ms_per_step_rounds": [round(1000 * s / args.steps, 2)
+                                                 for s in seconds[key][name]],
+                          "cpu_ms_per_step": round(1000 * statistics.median(
+                              cpu[key][name]) / args.steps, 2)}))
+    # Throughput ratio fit/loop = loop time / fit time, per round (interleaved).
+    ratios = [lp / f for f, lp in zip(seconds[key]["fit"], seconds[key]["loop"])]
+    cpu_ratios = [lp / f for f, lp in zip(cpu[key]["fit"], cpu[key]["loop"])]
+    print(json.dumps({**common, "path": "fit/loop",
+                      "throughput_ratio": round(statistics.median(ratios), 3),
+                      "ratio_rounds": [round(q, 3) for q in ratios],
+                      "cpu_ratio": round(statistics.median(cpu_ratios), 3),
+                      "cpu_ratio_rounds": [round(q, 3) for q in cpu_ratios]}))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    configs = [(s, n, d, j) for s in args.sizes for n in args.filters
+               for d in args.dtypes for j in args.jit_modes]
+    setups, flops = build(args, configs)
+    seconds, cpu = measure(args, configs, setups)
     for key in configs:
-        size, n, dtype, _ = key
-        fit, _ = setups[key]
-        common = dict(image_size=size, filters=n, batch=args.batch, steps=args.steps,
-                      channels=args.channels, rounds=args.rounds, device=device,
-                      jit_compile=fit.jit_compile,
-                      steps_per_execution=args.steps_per_execution, dtype=dtype)
-        ceiling = args.ceiling_bfloat16 if dtype == "bfloat16" else args.ceiling_float32
-        for path in setups[key]:
-            name = path.name
-            gflop = flops[size, n, path.formulation] / 1e9
-            secs = statistics.median(seconds[key][name])
-            achieved = gflop * args.steps / secs
-            print(json.dumps({**common, "path": name, "formulation": path.formulation,
-                              "gflop_per_step": round(gflop, 2),
-                              "achieved_gflops": round(achieved, 2),
-                              "ceiling_gflops": ceiling,
-                              "fraction_of_ceiling": round(achieved / ceiling, 3),
-                              "images_per_sec": round(args.batch * args.steps / secs, 2),
-                              "ms_per_step": round(1000 * secs / args.steps, 2),
-                              "ms_per_step_rounds": [round(1000 * s / args.steps, 2)
-                                                     for s in seconds[key][name]],
-                              "cpu_ms_per_step": round(1000 * statistics.median(
-                                  cpu[key][name]) / args.steps, 2)}))
-        # Throughput ratio fit/loop = loop time / fit time, per round (interleaved).
-        ratios = [lp / f for f, lp in zip(seconds[key]["fit"], seconds[key]["loop"])]
-        cpu_ratios = [lp / f for f, lp in zip(cpu[key]["fit"], cpu[key]["loop"])]
-        print(json.dumps({**common, "path": "fit/loop",
-                          "throughput_ratio": round(statistics.median(ratios), 3),
-                          "ratio_rounds": [round(q, 3) for q in ratios],
-                          "cpu_ratio": round(statistics.median(cpu_ratios), 3),
-                          "cpu_ratio_rounds": [round(q, 3) for q in cpu_ratios]}))
+        report(args, key, setups, flops, seconds, cpu, device)
 
 
 if __name__ == "__main__":

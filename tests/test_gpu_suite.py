@@ -74,3 +74,17 @@ def test_flops_count_what_each_formulation_runs():
     assert train_throughput.step_flops(cfg, 2, "one_backward") == one
     with pytest.raises(ValueError, match="formulation='three'"):
         train_throughput.step_flops(cfg, 2, "three")
+
+
+def test_train_throughput_reports_each_formulation_with_its_flops(capsys):
+    train_throughput.main(["--sizes", "16", "--filters", "16", "--batch", "2",
+                           "--channels", "1", "--steps", "1", "--warmup", "1", "--rounds", "1"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(c["path"], c.get("formulation")) for c in lines] == [
+        ("fit", "one_backward"), ("loop", "two_backward"), ("fit/loop", None)]
+    # 16 px, n = 16, batch 2: 0.124 GFLOP with one backward pass through D on G(z),
+    # 0.142 with two.
+    assert [c["gflop_per_step"] for c in lines[:2]] == [0.12, 0.14]
+    for cell in lines[:2]:
+        assert cell["images_per_sec"] > 0
+    assert lines[2]["throughput_ratio"] > 0

@@ -22,8 +22,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tfbegan  # noqa: E402
-from train_throughput import make_data  # noqa: E402  (this directory)
+from train_throughput import make_data
+
+import tfbegan
 
 
 def main(argv=None):

@@ -68,13 +68,14 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-import tfbegan  # noqa: E402
-from tfbegan import data as data_lib, equilibrium, networks, priors  # noqa: E402
-from tfbegan.config import ModelConfig  # noqa: E402
+import tfbegan
+from tfbegan import data as data_lib
+from tfbegan import equilibrium, networks, priors
+from tfbegan.config import ModelConfig
 
 
 def _ints(text):
@@ -245,8 +246,8 @@ class LoopPath:
         d_grads = tape.gradient(d_loss, d_vars)
         g_grads = tape.gradient(loss_fake, g_vars)
         del tape
-        self.d_opt.apply_gradients(zip(d_grads, d_vars))
-        self.g_opt.apply_gradients(zip(g_grads, g_vars))
+        self.d_opt.apply_gradients(zip(d_grads, d_vars, strict=True))
+        self.g_opt.apply_gradients(zip(g_grads, g_vars, strict=True))
         self.k.assign(equilibrium.proportional_update(
             self.k, loss_real, loss_fake, self.cfg.gamma, self.cfg.lambda_k))
         return {"loss_real": loss_real,
@@ -337,8 +338,8 @@ def report(args, key, setups, flops, seconds, cpu, device):
                           "cpu_ms_per_step": round(1000 * statistics.median(
                               cpu[key][name]) / args.steps, 2)}))
     # Throughput ratio fit/loop = loop time / fit time, per round (interleaved).
-    ratios = [lp / f for f, lp in zip(seconds[key]["fit"], seconds[key]["loop"])]
-    cpu_ratios = [lp / f for f, lp in zip(cpu[key]["fit"], cpu[key]["loop"])]
+    ratios = [lp / f for f, lp in zip(seconds[key]["fit"], seconds[key]["loop"], strict=True)]
+    cpu_ratios = [lp / f for f, lp in zip(cpu[key]["fit"], cpu[key]["loop"], strict=True)]
     print(json.dumps({**common, "path": "fit/loop",
                       "throughput_ratio": round(statistics.median(ratios), 3),
                       "ratio_rounds": [round(q, 3) for q in ratios],

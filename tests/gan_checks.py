@@ -34,10 +34,10 @@ def assert_sgd_step_applies_own_gradients(model, x, lr, wrong, atol=1e-6, rtol=0
     loss, network = wrong
     other = tape.gradient(out[f"{loss}_loss"], nets[network].trainable_variables)
     assert max(float(tf.reduce_max(tf.abs(a - b)))
-               for a, b in zip(other, grads[network])) > 1e-4
+               for a, b in zip(other, grads[network], strict=True)) > 1e-4
     model.train_on_batch(x)
     for k, n in nets.items():
-        for old, g, new in zip(before[k], grads[k], n.trainable_variables):
+        for old, g, new in zip(before[k], grads[k], n.trainable_variables, strict=True):
             np.testing.assert_allclose(new.numpy(), old - lr * g.numpy(), atol=atol,
                                        rtol=rtol, err_msg=f"{k} update")
 
@@ -54,7 +54,7 @@ def assert_two_replicas_equal_one(make_model, strategy, x, metrics, atol=2e-5):
         weights.append([v.numpy() for v in model.trainable_variables])
         logs.append(history.history)
     assert len(weights[0]) == len(weights[1]) > 0
-    for a, b in zip(*weights):
+    for a, b in zip(*weights, strict=True):
         np.testing.assert_allclose(a, b, atol=atol)
     for key in metrics:
         np.testing.assert_allclose(logs[0][key], logs[1][key], rtol=1e-4, err_msg=key)
@@ -63,11 +63,11 @@ def assert_two_replicas_equal_one(make_model, strategy, x, metrics, atol=2e-5):
 def assert_resumes_exactly(model, loaded, x):
     """``loaded`` (a .keras round trip of ``model``) holds the same variables and,
     with the same optimizer state and z sequence, one more step stays identical."""
-    for a, b in zip(model.variables, loaded.variables):
+    for a, b in zip(model.variables, loaded.variables, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     model.fit(x[:4], batch_size=4, epochs=1, verbose=0)
     loaded.fit(x[:4], batch_size=4, epochs=1, verbose=0)
-    for a, b in zip(model.trainable_variables, loaded.trainable_variables):
+    for a, b in zip(model.trainable_variables, loaded.trainable_variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
 
 

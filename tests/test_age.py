@@ -160,20 +160,21 @@ def test_extra_generator_steps_use_fresh_z():
     e_vars, g_vars = ref.encoder.trainable_variables, ref.generator.trainable_variables
     e_grads = tape.gradient(out["e_loss"], e_vars)
     g_grads = tape.gradient(out["g_loss"], g_vars)
-    for v, g in zip(e_vars, e_grads):
+    for v, g in zip(e_vars, e_grads, strict=True):
         v.assign(v - lr * g)
-    for v, g in zip(g_vars, g_grads):
+    for v, g in zip(g_vars, g_grads, strict=True):
         v.assign(v - lr * g)
     after_joint = [v.numpy() for v in g_vars]
     with tf.GradientTape() as tape:
         z_fake = ref.encoder(ref.generator(z1))
         loss = gaussian_kl_to_standard(*fit_gaussian(z_fake)) + ref.lambda_z * tf.reduce_mean(
             tf.reduce_sum(tf.square(z1 - z_fake), axis=-1))
-    for v, g in zip(g_vars, tape.gradient(loss, g_vars)):
+    for v, g in zip(g_vars, tape.gradient(loss, g_vars), strict=True):
         v.assign(v - lr * g)
     # The g-only step moves weights far more than the tolerance below.
-    assert max(np.max(np.abs(v.numpy() - w)) for v, w in zip(g_vars, after_joint)) > 1e-2
-    for a, b in zip(model.trainable_variables, ref.trainable_variables):
+    assert max(np.max(np.abs(v.numpy() - w))
+               for v, w in zip(g_vars, after_joint, strict=True)) > 1e-2
+    for a, b in zip(model.trainable_variables, ref.trainable_variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4, rtol=1e-4)
     assert [int(o.iterations) for o in model.optimizers] == [1, 2]
 

@@ -61,15 +61,15 @@ def test_each_optimizer_gets_only_its_own_loss_gradient():
         return float(tf.linalg.global_norm(grads))
 
     assert norm(grad_d_from_g_loss) > 0.05 * norm(grad_d)
-    diff_k = [a - b for a, b in zip(grad_d, grad_d_without_k)]
+    diff_k = [a - b for a, b in zip(grad_d, grad_d_without_k, strict=True)]
     assert norm(diff_k) > 0.05 * norm(grad_d)
 
     history = model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0).history
 
-    for before, var, grad in zip(d_before, d_vars, grad_d):
+    for before, var, grad in zip(d_before, d_vars, grad_d, strict=True):
         np.testing.assert_allclose(np.array(var) - before, -lr * np.array(grad),
                                    rtol=2e-3, atol=1e-6, err_msg=var.path)
-    for before, var, grad in zip(g_before, g_vars, grad_g):
+    for before, var, grad in zip(g_before, g_vars, grad_g, strict=True):
         np.testing.assert_allclose(np.array(var) - before, -lr * np.array(grad),
                                    rtol=2e-3, atol=1e-6, err_msg=var.path)
 
@@ -136,7 +136,7 @@ def test_two_replicas_equal_one(two_replica_strategy):
     # Both replicas hold the same k.
     k_values = [float(v) for v in mirrored.k.value.values]
     assert k_values[0] == k_values[1]
-    for a, b in zip(single.get_weights(), mirrored.get_weights()):
+    for a, b in zip(single.get_weights(), mirrored.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=2e-6)
     assert mirrored.d_optimizer.iterations.numpy() == 6
 
@@ -173,7 +173,7 @@ def test_keras_round_trip_restores_weights_k_and_optimizers(tmp_path):
     loaded = keras.saving.load_model(path)
     assert type(loaded) is tfbegan.BEGAN
     assert loaded.get_config() == model.get_config()
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert float(loaded.k) == float(model.k) != pytest.approx(0.2)
     for name in ("d_optimizer", "g_optimizer"):
@@ -183,7 +183,7 @@ def test_keras_round_trip_restores_weights_k_and_optimizers(tmp_path):
         assert float(dst.learning_rate) == pytest.approx(1e-3)
         assert dst.beta_1 == 0.5
         assert len(dst.variables) == len(src.variables) > 2
-        for a, b in zip(src.variables, dst.variables):
+        for a, b in zip(src.variables, dst.variables, strict=True):
             np.testing.assert_array_equal(np.array(a), np.array(b), err_msg=a.path)
     assert any(np.abs(np.array(v)).max() > 0 for v in loaded.d_optimizer.variables[2:])
     # Training continues identically (same z sequence, same Adam state).
@@ -274,7 +274,7 @@ def test_generate_reconstruct_and_evaluate():
     np.testing.assert_allclose(result["loss_real"], expected, rtol=1e-5)
     assert result["k"] == pytest.approx(0.25)
     assert int(model.d_optimizer.iterations) == 0
-    for w0, w1 in zip(weights, model.get_weights()):
+    for w0, w1 in zip(weights, model.get_weights(), strict=True):
         np.testing.assert_array_equal(w0, w1)
 
 
@@ -296,17 +296,17 @@ def test_d_lr_ratio_scales_only_the_discriminators_step():
         g_vars = model.generator.trainable_variables
         d0, g0 = _values(d_vars), _values(g_vars)
         model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0)
-        moves[ratio] = ([np.array(v) - b for v, b in zip(d_vars, d0)],
-                        [np.array(v) - b for v, b in zip(g_vars, g0)])
-    for full, half in zip(moves[1.0][0], moves[0.5][0]):
+        moves[ratio] = ([np.array(v) - b for v, b in zip(d_vars, d0, strict=True)],
+                        [np.array(v) - b for v, b in zip(g_vars, g0, strict=True)])
+    for full, half in zip(moves[1.0][0], moves[0.5][0], strict=True):
         np.testing.assert_allclose(half, 0.5 * full, rtol=1e-4, atol=1e-9)
     assert max(float(np.abs(d).max()) for d in moves[1.0][0]) > 5e-4
-    for full, same in zip(moves[1.0][1], moves[0.5][1]):
+    for full, same in zip(moves[1.0][1], moves[0.5][1], strict=True):
         np.testing.assert_allclose(same, full, rtol=1e-4, atol=1e-9)
 
 
 def test_d_lr_ratio_for_every_model_family():
-    from tfbegan.models import AGE, BiGAN, VAEBEGAN
+    from tfbegan.models import AGE, VAEBEGAN, BiGAN
     from tfbegan.models.began import discriminator_learning_rate
 
     assert discriminator_learning_rate(2e-4, 0.5) == pytest.approx(1e-4)

@@ -109,7 +109,7 @@ def test_batch_norm_sits_after_each_blocks_last_conv(repeats):
     for net, name in ((networks.build_encoder(config), "encoder"),
                       (networks.build_decoder(config), "decoder"),
                       (networks.build_generator(config), "generator")):
-        bns = [l for l in net.layers if isinstance(l, keras.layers.BatchNormalization)]
+        bns = [layer for layer in net.layers if isinstance(layer, keras.layers.BatchNormalization)]
         # One per block (3 scales at 32 px), each fed by the block's last conv.
         assert [_producer(bn).name for bn in bns] == [
             f"{name}_s{i}_conv{repeats - 1}" for i in range(3)]
@@ -117,19 +117,19 @@ def test_batch_norm_sits_after_each_blocks_last_conv(repeats):
             conv = _producer(bn)
             assert conv.activation is keras.activations.linear and not conv.use_bias
             assert bn.synchronized
-            consumers = [l for l in net.layers
-                         if l is not bn and l._inbound_nodes
+            consumers = [layer for layer in net.layers
+                         if layer is not bn and layer._inbound_nodes
                          and any(_producer_of(t) is bn
-                                 for t in l._inbound_nodes[0].input_tensors)]
+                                 for t in layer._inbound_nodes[0].input_tensors)]
             assert [type(c).__name__ for c in consumers] == ["Activation"]
             assert consumers[0].activation is keras.activations.elu
         # The other convs keep conv + ELU.
-        convs = [l for l in net.layers if isinstance(l, keras.layers.Conv2D)
-                 and l.name not in {_producer(bn).name for bn in bns}
-                 and not l.name.endswith("_out")]
+        convs = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)
+                 and layer.name not in {_producer(bn).name for bn in bns}
+                 and not layer.name.endswith("_out")]
         assert convs and all(c.activation is keras.activations.elu for c in convs)
     plain = networks.build_generator(config.replace(batch_norm=False))
-    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in plain.layers)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in plain.layers)
 
 
 def _producer_of(tensor):
@@ -157,7 +157,7 @@ def test_skip_connection_shapes_and_values_at_every_scale(size):
             up = np.repeat(np.repeat(h0_val, 2 ** i, axis=1), 2 ** i, axis=2)
             np.testing.assert_array_equal(skip.numpy()[..., n:], up)
         # No skip at the 8x8 scale (nothing is up-sampled there), none past the last.
-        names = {l.name for l in net.layers}
+        names = {layer.name for layer in net.layers}
         assert f"{name}_skip0" not in names and f"{name}_skip{scales}" not in names
         assert net.output.shape[1:] == (size, size, 3)
 
@@ -196,15 +196,15 @@ def test_historical_averaging_in_train_step_three_steps():
         thetas.append([np.array(v) for v in model.generator.trainable_variables])
         model.reset_metrics()
         logs = model.train_on_batch(x, return_dict=True)
-        mean = [np.mean(t, axis=0) for t in zip(*thetas)]
-        expected = sum(np.sum((t - m) ** 2) for t, m in zip(thetas[-1], mean))
+        mean = [np.mean(t, axis=0) for t in zip(*thetas, strict=True)]
+        expected = sum(np.sum((t - m) ** 2) for t, m in zip(thetas[-1], mean, strict=True))
         assert logs["ha_g"] == pytest.approx(expected, rel=1e-4, abs=1e-12)
         assert logs["g_loss"] == pytest.approx(logs["loss_fake"] + 0.25 * expected,
                                                rel=1e-5)
         if step == 0:
             assert expected == 0.0
     assert expected > 0
-    for a, m in zip(model.ha_avg_g, mean):
+    for a, m in zip(model.ha_avg_g, mean, strict=True):
         np.testing.assert_allclose(np.array(a), m, rtol=1e-5, atol=1e-7)
 
 
@@ -260,10 +260,10 @@ def test_discriminator_extra_terms_never_reach_the_generator():
         m = _model(batch_norm=False, lambda_noise=lambda_noise)
         m.train_on_batch(x)
         updated.append(m)
-    for a, b in zip(updated[0].generator.weights, updated[1].generator.weights):
+    for a, b in zip(updated[0].generator.weights, updated[1].generator.weights, strict=True):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-6, atol=1e-7)
     assert any(not np.allclose(np.array(a), np.array(b)) for a, b in
-               zip(updated[0].discriminator.weights, updated[1].discriminator.weights))
+               zip(updated[0].discriminator.weights, updated[1].discriminator.weights, strict=True))
 
 
 # ---------------------------------------------------------------- export, config
@@ -362,7 +362,7 @@ def test_flag_module_and_flagfiles():
     fv = flags.FLAGS
     if "model" not in fv:
         train.define_flags()  # every family's flags, ours among them
-    flags_denoising.define_flags()  # idempotent
+    assert "denoise_lambda" in fv and "ha_weight" in fv
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     files = sorted(glob.glob(os.path.join(root, "flags", "denoise_*.flags")))
     assert len(files) == 7

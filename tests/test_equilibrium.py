@@ -54,7 +54,8 @@ def test_lambda_k_zero_freezes_k():
 
 
 def test_gamma_zero_with_k_zero_never_moves_k_and_is_rejected():
-    # A known critique of BEGAN (k_t needs a projection onto [0, 1]): gamma = 0 gives k += -lambda_k * L(G(z)) <= 0, and the clip
+    # A known critique of BEGAN (k_t needs a projection onto [0, 1]): gamma = 0 gives
+    # k += -lambda_k * L(G(z)) <= 0, and the clip
     # returns 0 at every step, whatever the losses.
     k = 0.0
     for loss_real, loss_fake in [(0.9, 0.1), (0.5, 0.5), (0.1, 0.9), (1.0, 1e-6)]:

@@ -93,7 +93,7 @@ def test_float16_wraps_optimizers_and_unscales_gradients(policy):
     reference = make_model("sgd", lr=0.05)
     start = reference.get_weights()
     reference.train_step(x)
-    ref_delta = [a - b for a, b in zip(reference.get_weights(), start)]
+    ref_delta = [a - b for a, b in zip(reference.get_weights(), start, strict=True)]
 
     policy("mixed_float16")
     model = make_model("sgd", lr=0.05)
@@ -103,11 +103,11 @@ def test_float16_wraps_optimizers_and_unscales_gradients(policy):
     assert float(model.d_optimizer.dynamic_scale) == 2.0 ** 15
     logs = model.train_step(x)
     assert int(model.d_optimizer.iterations) == 1  # the step was applied, not skipped
-    delta = [a - b for a, b in zip(model.get_weights(), start)]
+    delta = [a - b for a, b in zip(model.get_weights(), start, strict=True)]
     for name, value in logs.items():
         assert value.dtype == tf.float32, name
     # Compare the update sizes of the trainable kernels (k is the last weight).
-    for d, r in zip(delta[:-1], ref_delta[:-1]):
+    for d, r in zip(delta[:-1], ref_delta[:-1], strict=True):
         if np.abs(r).max() > 1e-6:
             ratio = np.linalg.norm(d) / np.linalg.norm(r)
             assert 0.8 < ratio < 1.25, ratio
@@ -160,7 +160,7 @@ def test_jit_compile_trains_on_cpu_and_matches_graph_where_z_does_not_enter():
             assert int(model.d_optimizer.iterations) == 4
     (l0, w0), (l1, w1) = results
     np.testing.assert_allclose(l1, l0, rtol=1e-5)
-    for a, b in zip(w0, w1):
+    for a, b in zip(w0, w1, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
@@ -235,7 +235,7 @@ def test_float16_loss_scaling_in_every_model_family(policy, name):
     reference = compiled()
     start = reference.get_weights()
     reference.train_step(x)
-    ref_delta = [a - b for a, b in zip(reference.get_weights(), start)]
+    ref_delta = [a - b for a, b in zip(reference.get_weights(), start, strict=True)]
 
     policy("mixed_float16")
     model = compiled()
@@ -249,9 +249,9 @@ def test_float16_loss_scaling_in_every_model_family(policy, name):
         opt.dynamic_scale.assign(256.0)
     model.train_step(x)
     assert all(int(opt.iterations) == 1 for opt in model.optimizers)  # none skipped
-    delta = [a - b for a, b in zip(model.get_weights(), start)]
+    delta = [a - b for a, b in zip(model.get_weights(), start, strict=True)]
     compared = 0
-    for d, r in zip(delta, ref_delta):
+    for d, r in zip(delta, ref_delta, strict=True):
         if d.dtype.kind == "f" and d.ndim >= 2 and np.abs(r).max() > 1e-5:
             ratio = np.linalg.norm(d) / np.linalg.norm(r)
             assert 0.7 < ratio < 1.4, (name, ratio)

@@ -9,11 +9,11 @@ from tfbegan.config import SUPPORTED_IMAGE_SIZES, ModelConfig
 
 
 def _convs(model):
-    return [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
 
 
 def _layers(model, cls):
-    return [l for l in model.layers if isinstance(l, cls)]
+    return [layer for layer in model.layers if isinstance(layer, cls)]
 
 
 @pytest.mark.parametrize("size", SUPPORTED_IMAGE_SIZES)
@@ -85,7 +85,7 @@ def test_discriminator_is_an_autoencoder(size):
     cfg = ModelConfig(image_size=size, channels=1, filters=4, z_dim=5, h_dim=7)
     disc = networks.build_discriminator(cfg)
     assert disc.input_shape == disc.output_shape == (None, size, size, 1)
-    names = [l.name for l in disc.layers]
+    names = [layer.name for layer in disc.layers]
     assert "encoder" in names and "decoder" in names
 
 

@@ -48,7 +48,8 @@ def _check_step(model, x, expected_grads, rtol=1e-4, atol=1e-6, norm_rtol=None):
     after = _snapshot(model)
     for name, grads in expected_grads.items():
         assert len(grads) == len(before[name])
-        moved = np.concatenate([(a - b).ravel() for b, a in zip(before[name], after[name])])
+        moved = np.concatenate([(a - b).ravel() for b, a in
+                                zip(before[name], after[name], strict=True)])
         want = np.concatenate([-LR * np.array(g).ravel() for g in grads])
         assert np.abs(moved).max() > 1e-5, name  # the check compares real updates
         if norm_rtol is None:
@@ -77,9 +78,9 @@ def _began_two_backward(model, x, k, noise=None, lambda_noise=0.0, ha=None):
         if ha is not None:
             weight, avg_d, avg_g = ha
             d_loss += weight * tf.add_n([tf.reduce_sum(tf.square(v - a)) for v, a in
-                                         zip(d.trainable_variables, avg_d)])
+                                         zip(d.trainable_variables, avg_d, strict=True)])
             g_loss += weight * tf.add_n([tf.reduce_sum(tf.square(v - a)) for v, a in
-                                         zip(g.trainable_variables, avg_g)])
+                                         zip(g.trainable_variables, avg_g, strict=True)])
     return {"d": tape.gradient(d_loss, d.trainable_variables),
             "g": tape.gradient(g_loss, g.trainable_variables)}
 
@@ -110,7 +111,7 @@ def test_denoising_step_without_batch_norm_equals_two_backward_passes():
     k = float(model.k)
     theta1 = _snapshot(model)
     # Step 2 averages theta_0 and theta_1 (cumulative mean, Salimans et al. 2016).
-    avg = {n: [(a + b) / 2 for a, b in zip(theta0[n], theta1[n])] for n in ("d", "g")}
+    avg = {n: [(a + b) / 2 for a, b in zip(theta0[n], theta1[n], strict=True)] for n in ("d", "g")}
     noise = model.sample_noise(4, 1)
     expected = _began_two_backward(model, x, k, noise=noise, lambda_noise=2.0,
                                    ha=(0.5, avg["d"], avg["g"]))
@@ -200,7 +201,7 @@ def test_two_replicas_equal_one(two_replica_strategy, family):
         ds = tf.data.Dataset.from_tensor_slices(x).batch(4, drop_remainder=True)
         model.fit(ds, epochs=1, verbose=0, shuffle=False)
         weights.append([np.array(v) for v in model.weights])
-    for a, b in zip(*weights):
+    for a, b in zip(*weights, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-6)
 
 

@@ -135,14 +135,14 @@ def test_gradient_isolation_three_optimizers():
     del tape
     model.train_step(x)
     for n, net in nets.items():
-        for v, b, g in zip(net.trainable_variables, before[n], grads[n]):
+        for v, b, g in zip(net.trainable_variables, before[n], grads[n], strict=True):
             np.testing.assert_allclose(v.numpy(), b - lr[n] * g.numpy(), atol=1e-6,
                                        err_msg=f"{n}: {v.path}")
     # D's step is not the gradient of L_gen (which would also be non-zero).
     moved = [v.numpy() - b for v, b in zip(model.discriminator.trainable_variables,
-                                           before["d"])]
-    assert any(np.abs(m + lr["d"] * o.numpy()).max() > 1e-6 for m, o in zip(moved, other)
-               if o is not None)
+                                           before["d"], strict=True)]
+    assert any(np.abs(m + lr["d"] * o.numpy()).max() > 1e-6
+               for m, o in zip(moved, other, strict=True) if o is not None)
     # k_1 = clip(0.3 + 1.02e-3 e_1), e_1 = eta L_d - L_g - alpha L_v.
     e1 = 0.5 * float(out["loss_real"]) - float(out["loss_fake"]) - 0.3 * float(out["loss_v"])
     assert float(model.e_prev1) == pytest.approx(e1, abs=1e-6)
@@ -165,7 +165,7 @@ def test_two_replicas_equal_one(two_replica_strategy):
     x = _images(8)
     one, h1 = _train(tf.distribute.get_strategy(), init, x, 1)
     two, h2 = _train(two_replica_strategy, init, x, 1)
-    for a, b in zip(one.get_weights(), two.get_weights()):
+    for a, b in zip(one.get_weights(), two.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=2e-5)
     for name in ("k", "e_t", "m_global", "loss_n", "loss_s", "e_loss"):
         np.testing.assert_allclose(h1[name], h2[name], rtol=1e-4, atol=1e-6, err_msg=name)
@@ -219,7 +219,7 @@ def test_keras_round_trip_resumes_exactly(tmp_path):
     assert resumed.e_optimizer.iterations.numpy() == 2
     assert float(resumed.e_prev1) == float(first.e_prev1) != 0.0
     resumed.fit(x, batch_size=4, epochs=2, verbose=0)
-    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert float(resumed.k) == pytest.approx(float(straight.k), abs=1e-7)
 

@@ -267,7 +267,8 @@ class AGE(EncoderGANBase):
             loss = latent_divergence(z_fake, ctx) + self.lambda_z * tf.reduce_mean(
                 tf.reduce_sum(tf.square(z - z_fake), axis=-1))
             scaled = self.g_optimizer.scale_loss(loss / n_rep)
-        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        grads = tape.gradient(scaled, variables)
+        self.g_optimizer.apply_gradients(zip(grads, variables, strict=True))
 
     def test_step(self, data):
         x = self._check_images(data)

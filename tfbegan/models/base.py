@@ -64,7 +64,7 @@ def all_mean(ctx, values):
     if ctx.num_replicas_in_sync == 1:
         return values
     reduced = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [values[k] for k in keys])
-    return dict(zip(keys, reduced))
+    return dict(zip(keys, reduced, strict=True))
 
 
 class MultiOptimizerModel(keras.Model):
@@ -107,7 +107,8 @@ class MultiOptimizerModel(keras.Model):
             opt = optimizers.get(name)
             opt = keras.optimizers.get(
                 opt if opt is not None else defaults[f"{name}_optimizer"])
-            for (other, _), seen in zip(self.optimizer_networks, chosen):
+            # Only the networks chosen so far: zip stops at the shorter list.
+            for (other, _), seen in zip(self.optimizer_networks, chosen, strict=False):
                 if opt is seen:
                     raise ValueError(
                         f"{other}_optimizer and {name}_optimizer must be different "
@@ -115,10 +116,10 @@ class MultiOptimizerModel(keras.Model):
             chosen.append(opt)
         if self.scales_its_losses():
             chosen = [maybe_loss_scale(opt, self.dtype_policy) for opt in chosen]
-        for (name, _), opt in zip(self.optimizer_networks, chosen):
+        for (name, _), opt in zip(self.optimizer_networks, chosen, strict=True):
             setattr(self, f"{name}_optimizer", opt)
         with self.distribute_strategy.scope():
-            for (_, network), opt in zip(self.optimizer_networks, chosen):
+            for (_, network), opt in zip(self.optimizer_networks, chosen, strict=True):
                 opt.build(getattr(self, network).trainable_variables)
 
     def make_optimizers(self, learning_rate=None, beta1=None, d_lr_ratio=1.0):

@@ -332,8 +332,8 @@ class BEGAN(MultiOptimizerModel):
         d_grads, g_grads = began_gradients(tape, d_real_scaled, g_scaled, k_ratio,
                                            d_vars, g_vars, [out["fake"]])
         del tape
-        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
         d_loss = d_real - k * out["loss_fake"]
         g_loss = out["loss_fake"]
 

@@ -233,7 +233,8 @@ class BiGAN(EncoderGANBase):
                                        [ct_z * tf.cast(e_ratio, ct_z.dtype)], e_vars)}
         for name, network in self.optimizer_networks:
             variables = getattr(self, network).trainable_variables
-            getattr(self, f"{name}_optimizer").apply_gradients(zip(grads[name], variables))
+            optimizer = getattr(self, f"{name}_optimizer")
+            optimizer.apply_gradients(zip(grads[name], variables, strict=True))
 
     def test_step(self, data):
         x = self._check_images(data)

@@ -35,7 +35,7 @@ def historical_averaging_penalty(variables, averages):
     gradient is ``2 (theta - avg)``.
     """
     terms = [tf.reduce_sum(tf.square(tf.convert_to_tensor(v) - tf.convert_to_tensor(a)))
-             for v, a in zip(variables, averages)]
+             for v, a in zip(variables, averages, strict=True)]
     if not terms:
         return tf.constant(0.0)
     return tf.add_n(terms)
@@ -218,7 +218,7 @@ class DenoisingBEGAN(BEGAN):
         self.ha_count.assign(count)
         for variables, averages in ((self.discriminator.trainable_variables, self.ha_avg_d),
                                     (self.generator.trainable_variables, self.ha_avg_g)):
-            for v, a in zip(variables, averages):
+            for v, a in zip(variables, averages, strict=True):
                 a_val = tf.convert_to_tensor(a)
                 a.assign(a_val + (tf.convert_to_tensor(v) - a_val) / count)
 
@@ -310,8 +310,8 @@ class DenoisingBEGAN(BEGAN):
         g_vars = self.generator.trainable_variables
         d_grads, g_grads = self._gradients(tape, scaled, k, d_vars, g_vars, out["fake"])
         del tape
-        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
 
         values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
                   "d_loss": d_loss, "g_loss": g_loss}

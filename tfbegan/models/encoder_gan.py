@@ -123,4 +123,4 @@ class EncoderGANBase(MultiOptimizerModel):
             grads = tape.gradient(scaled_losses[name], variables)
             updates.append((getattr(self, f"{name}_optimizer"), grads, variables))
         for opt, grads, variables in updates:
-            opt.apply_gradients(zip(grads, variables))
+            opt.apply_gradients(zip(grads, variables, strict=True))

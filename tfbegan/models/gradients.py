@@ -28,7 +28,7 @@ def loss_scale_ratio(numerator_optimizer, denominator_optimizer):
 def add_scaled(grads, others, coefficient):
     """``g + coefficient * o`` elementwise over two gradient lists (None counts as 0)."""
     out = []
-    for g, o in zip(grads, others):
+    for g, o in zip(grads, others, strict=True):
         if o is None:
             out.append(g)
             continue

@@ -310,7 +310,8 @@ class VAEBEGAN(BEGAN):
         del tape
         for name, network in self.optimizer_networks:
             variables = getattr(self, network).trainable_variables
-            getattr(self, f"{name}_optimizer").apply_gradients(zip(grads[name], variables))
+            optimizer = getattr(self, f"{name}_optimizer")
+            optimizer.apply_gradients(zip(grads[name], variables, strict=True))
 
         values = self._all_mean(ctx, {n: out[n] for n in self._SCALARS})
         values.update(self.update_k(k, values))

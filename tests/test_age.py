@@ -6,19 +6,12 @@ import os
 import subprocess
 import sys
 
+import gan_checks as checks
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from absl import flags
-from gan_checks import (
-    assert_resumes_exactly,
-    assert_sgd_step_applies_own_gradients,
-    assert_two_replicas_equal_one,
-    compile_sgd,
-    fit_save_load,
-    images,
-)
 from PIL import Image
 
 import tfbegan
@@ -30,8 +23,8 @@ from tfbegan.reconstruction import reconstruction_grid, save_reconstruction_grid
 TINY = dict(image_size=8, channels=1, filters=4, repeats=1, z_dim=4, h_dim=6, seed=3)
 
 
-_images = images
-_sgd = compile_sgd
+_images = checks.images
+_sgd = checks.compile_sgd
 
 
 def _model(**overrides):
@@ -142,7 +135,7 @@ def test_each_optimizer_uses_only_its_own_loss():
     model = _model()
     _sgd(model, 0.01)
     # e's own loss (mu L_X - V2) and g's loss both reach e: they must not be mixed.
-    assert_sgd_step_applies_own_gradients(model, _images(), 0.01, wrong=("g", "e"),
+    checks.assert_sgd_step_applies_own_gradients(model, _images(), 0.01, wrong=("g", "e"),
                                           atol=1e-5, rtol=1e-4)
 
 
@@ -192,7 +185,7 @@ def test_two_replicas_equal_one(two_replica_strategy):
         _sgd(model, 0.002)
         return model
 
-    assert_two_replicas_equal_one(make, two_replica_strategy, x, (
+    checks.assert_two_replicas_equal_one(make, two_replica_strategy, x, (
         "g_loss", "e_loss", "delta_real", "delta_fake", "l_z", "recon_l1"))
 
 
@@ -200,11 +193,11 @@ def test_keras_round_trip_resumes_exactly(tmp_path):
     x = _images(8, seed=2)
     model = _model(lambda_z=50.0, mu_x=3.0, g_steps=2)
     model.compile(**model.make_optimizers(1e-3, 0.5))
-    loaded = fit_save_load(model, x, str(tmp_path / "age.keras"))
+    loaded = checks.fit_save_load(model, x, str(tmp_path / "age.keras"))
     assert loaded.lambda_z == 50.0 and loaded.mu_x == 3.0 and loaded.g_steps == 2
     # Two steps: e updated twice, g twice per step (g_steps = 2).
     assert [int(o.iterations) for o in loaded.optimizers] == [2, 4]
-    assert_resumes_exactly(model, loaded, x)
+    checks.assert_resumes_exactly(model, loaded, x)
 
 
 def test_training_reduces_reconstruction_error():

@@ -4,19 +4,12 @@ import os
 import subprocess
 import sys
 
+import gan_checks as checks
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from absl import flags
-from gan_checks import (
-    assert_resumes_exactly,
-    assert_sgd_step_applies_own_gradients,
-    assert_two_replicas_equal_one,
-    compile_sgd,
-    fit_save_load,
-    images,
-)
 
 import tfbegan
 from tfbegan.cli import flags_bigan
@@ -27,8 +20,8 @@ TINY = dict(image_size=8, channels=1, filters=4, repeats=1, z_dim=4, h_dim=6, se
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-_images = images
-_sgd = compile_sgd
+_images = checks.images
+_sgd = checks.compile_sgd
 
 
 def _model(**overrides):
@@ -108,7 +101,7 @@ def test_each_optimizer_uses_only_its_own_loss(non_saturating):
     model = _model(non_saturating=non_saturating)
     _sgd(model, 0.1)
     # The other losses do reach these weights: taking them would change the update.
-    assert_sgd_step_applies_own_gradients(model, _images(), 0.1, wrong=("d", "g"))
+    checks.assert_sgd_step_applies_own_gradients(model, _images(), 0.1, wrong=("d", "g"))
     assert [int(o.iterations) for o in model.optimizers] == [1, 1, 1]
 
 
@@ -119,7 +112,7 @@ def test_two_replicas_equal_one(two_replica_strategy, non_saturating):
         _sgd(model, 0.05)
         return model
 
-    assert_two_replicas_equal_one(make, two_replica_strategy, _images(8, seed=4),
+    checks.assert_two_replicas_equal_one(make, two_replica_strategy, _images(8, seed=4),
                                   ("d_loss", "g_loss", "e_loss", "recon_l1"))
 
 
@@ -127,9 +120,9 @@ def test_keras_round_trip_resumes_exactly(tmp_path):
     x = _images(8, seed=2)
     model = _model(non_saturating=False)
     model.compile(**model.make_optimizers(1e-3, 0.5))
-    loaded = fit_save_load(model, x, str(tmp_path / "bigan.keras"))
+    loaded = checks.fit_save_load(model, x, str(tmp_path / "bigan.keras"))
     assert [int(o.iterations) for o in loaded.optimizers] == [2, 2, 2]
-    assert_resumes_exactly(model, loaded, x)
+    checks.assert_resumes_exactly(model, loaded, x)
 
 
 # ---------------------------------------------------------------------- CLI

@@ -108,7 +108,10 @@ def train(config: TrainConfig, workdir: str, strategy=None, extra_callbacks=()):
     if config.data is None:
         config = config.replace(data=data_lib.DataConfig())
     strategy = _validate(config, workdir, strategy)
-    with WorkdirLock(workdir), _dtype_policy(config.mixed_precision):
+    # Only the chief writes: under multi-worker training the other workers share the
+    # chief's workdir (docs/multi_worker.md) and must not contend for its lock.
+    lock = WorkdirLock(workdir) if is_chief(strategy) else contextlib.nullcontext()
+    with lock, _dtype_policy(config.mixed_precision):
         return _run(config, workdir, strategy, extra_callbacks)
 
 

@@ -44,6 +44,16 @@ def define_flags(flag_values=None):
         "vae_kl_weight", 1.0, "Weight of the KL term L_n in L_enc (Khan et al. 2018 Eq. 15: 1; "
         "about 1e-3 with --vae_gamma=1 keeps the encoder informative in short runs on "
         "the embedded digits).", flag_values=fv)
+    flags.DEFINE_enum(
+        "vae_kl_scale", "sum", ["sum", "per_pixel"],
+        "Normalisation of L_n: 'sum' over latent dimensions (Khan et al. 2018 Eq. 3) or "
+        "'per_pixel', divided by the number of pixel values like the per-pixel mean L_e "
+        "(Eq. 2); not in the paper (the sum makes the encoder collapse to the prior on "
+        "the embedded digits, docs/quality.md).", flag_values=fv)
+    flags.DEFINE_integer(
+        "vae_warmup_steps", 0, "VAE warm-up, not in Khan et al. 2018: G's loss leaves out "
+        "its adversarial terms L_g + alpha L_v for the first N steps (0 = off).",
+        flag_values=fv)
 
 def model_kwargs(FLAGS):  # noqa: N803 - absl's FLAGS object
     """``VAEBEGAN`` constructor kwargs beyond the backbone ones."""
@@ -54,4 +64,5 @@ def model_kwargs(FLAGS):  # noqa: N803 - absl's FLAGS object
                          f"numbers, e.g. 1e-3,1e-5,1e-5.") from None
     return {"alpha": FLAGS.vae_alpha, "beta": FLAGS.vae_beta, "gamma": FLAGS.vae_gamma,
             "eta": FLAGS.vae_eta, "pid_gains": gains, "k_init": FLAGS.vae_k_init,
-            "kl_weight": FLAGS.vae_kl_weight}
+            "kl_weight": FLAGS.vae_kl_weight, "kl_scale": FLAGS.vae_kl_scale,
+            "warmup_steps": FLAGS.vae_warmup_steps}

@@ -18,9 +18,19 @@ def define_flags(flag_values=FLAGS):
                       "-log(1 - D(x, E(x))) (BiGAN paper sec. 3.4, 'inverted' labels) "
                       "instead of the minimax value of Donahue et al. 2017 "
                       "(--nobigan_non_saturating).", flag_values=flag_values)
+    flags.DEFINE_float("bigan_d_dropout", 0.0, "Dropout rate in D's joint (x, z) layers, "
+                       "in [0, 1) (not in Donahue et al. 2017; ALI-style discriminators use "
+                       "it). --batch_norm puts batch norm in G, E and D's image branch.",
+                       flag_values=flag_values)
 
 
 def model_kwargs(flag_values=FLAGS):
     """BiGAN constructor arguments beyond the backbone."""
     f = flag_values
-    return {"d_units": f.bigan_d_units, "non_saturating": f.bigan_non_saturating}
+    kwargs = {"d_units": f.bigan_d_units, "non_saturating": f.bigan_non_saturating}
+    # Only when set, so that configs of earlier runs (without them) still match.
+    if f.bigan_d_dropout > 0:
+        kwargs["d_dropout"] = f.bigan_d_dropout
+    if getattr(f, "batch_norm", False):  # BEGAN's --batch_norm flag
+        kwargs["batch_norm"] = True
+    return kwargs

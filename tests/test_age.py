@@ -345,5 +345,6 @@ def test_batch_norm_networks_round_trip(tmp_path):
 def test_preset_flags():
     fv = flags.FlagValues()
     flags_age.define_flags(fv)
-    fv(["prog", "--age_e_lr_ratio=0.5"])
-    assert flags_age.model_kwargs(fv)["e_lr_ratio"] == 0.5
+    fv(["prog", "--age_e_lr_ratio=0.5", "--age_batch_norm"])
+    kwargs = flags_age.model_kwargs(fv)
+    assert kwargs["e_lr_ratio"] == 0.5 and kwargs["batch_norm"] is True

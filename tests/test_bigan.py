@@ -220,5 +220,6 @@ def test_discriminator_dropout_and_batch_norm_round_trip(tmp_path):
             _model(d_dropout=bad)
     fv = flags.FlagValues()
     flags_bigan.define_flags(fv)
-    fv(["prog", "--bigan_d_dropout=0.2"])
-    assert flags_bigan.model_kwargs(fv)["d_dropout"] == 0.2
+    fv(["prog", "--bigan_d_dropout=0.2", "--bigan_batch_norm"])
+    kwargs = flags_bigan.model_kwargs(fv)
+    assert kwargs["d_dropout"] == 0.2 and kwargs["batch_norm"] is True

@@ -23,8 +23,11 @@ def define_flags(flag_values=FLAGS):
                          flag_values=flag_values)
     flags.DEFINE_float("age_e_lr_ratio", 1.0, "The encoder learns at age_e_lr_ratio * "
                        "--learning_rate, in (0, 100] (1: one rate; the AGE authors' code "
-                       "takes a rate per network). --batch_norm puts batch norm in e and g.",
-                       flag_values=flag_values)
+                       "takes a rate per network).", flag_values=flag_values)
+    flags.DEFINE_bool("age_batch_norm", False, "Batch norm in e's and g's blocks (conv -> "
+                      "batch norm -> ELU; the AGE authors' DCGAN-style networks use batch "
+                      "norm, Berthelot et al. 2017's backbone does not).",
+                      flag_values=flag_values)
 
 
 def model_kwargs(flag_values=FLAGS):
@@ -34,6 +37,6 @@ def model_kwargs(flag_values=FLAGS):
     # Only when set, so that configs of earlier runs (without them) still match.
     if f.age_e_lr_ratio != 1.0:
         kwargs["e_lr_ratio"] = f.age_e_lr_ratio
-    if getattr(f, "batch_norm", False):  # BEGAN's --batch_norm flag
+    if f.age_batch_norm:
         kwargs["batch_norm"] = True
     return kwargs

@@ -20,8 +20,10 @@ def define_flags(flag_values=FLAGS):
                       "(--nobigan_non_saturating).", flag_values=flag_values)
     flags.DEFINE_float("bigan_d_dropout", 0.0, "Dropout rate in D's joint (x, z) layers, "
                        "in [0, 1) (not in Donahue et al. 2017; ALI-style discriminators use "
-                       "it). --batch_norm puts batch norm in G, E and D's image branch.",
-                       flag_values=flag_values)
+                       "it).", flag_values=flag_values)
+    flags.DEFINE_bool("bigan_batch_norm", False, "Batch norm in G's, E's and D's image "
+                      "blocks (conv -> batch norm -> ELU, DCGAN-style; not in Berthelot et "
+                      "al. 2017's backbone).", flag_values=flag_values)
 
 
 def model_kwargs(flag_values=FLAGS):
@@ -31,6 +33,6 @@ def model_kwargs(flag_values=FLAGS):
     # Only when set, so that configs of earlier runs (without them) still match.
     if f.bigan_d_dropout > 0:
         kwargs["d_dropout"] = f.bigan_d_dropout
-    if getattr(f, "batch_norm", False):  # BEGAN's --batch_norm flag
+    if f.bigan_batch_norm:
         kwargs["batch_norm"] = True
     return kwargs

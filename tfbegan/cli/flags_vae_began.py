@@ -54,6 +54,9 @@ def define_flags(flag_values=None):
         "vae_warmup_steps", 0, "VAE warm-up, not in Khan et al. 2018: G's loss leaves out "
         "its adversarial terms L_g + alpha L_v for the first N steps (0 = off).",
         flag_values=fv)
+    flags.DEFINE_string(
+        "vae_distance", None, "Distance of L_d, L_g and L_v as BEGAN's --distance "
+        "(e.g. 'l2'; default: Khan et al. 2018's l1).", flag_values=fv)
 
 def model_kwargs(FLAGS):  # noqa: N803 - absl's FLAGS object
     """``VAEBEGAN`` constructor kwargs beyond the backbone ones."""
@@ -62,7 +65,11 @@ def model_kwargs(FLAGS):  # noqa: N803 - absl's FLAGS object
     except ValueError:
         raise ValueError(f"--vae_pid_gains={','.join(FLAGS.vae_pid_gains)} must be three "
                          f"numbers, e.g. 1e-3,1e-5,1e-5.") from None
-    return {"alpha": FLAGS.vae_alpha, "beta": FLAGS.vae_beta, "gamma": FLAGS.vae_gamma,
-            "eta": FLAGS.vae_eta, "pid_gains": gains, "k_init": FLAGS.vae_k_init,
-            "kl_weight": FLAGS.vae_kl_weight, "kl_scale": FLAGS.vae_kl_scale,
-            "warmup_steps": FLAGS.vae_warmup_steps}
+    kwargs = {"alpha": FLAGS.vae_alpha, "beta": FLAGS.vae_beta, "gamma": FLAGS.vae_gamma,
+              "eta": FLAGS.vae_eta, "pid_gains": gains, "k_init": FLAGS.vae_k_init,
+              "kl_weight": FLAGS.vae_kl_weight, "kl_scale": FLAGS.vae_kl_scale,
+              "warmup_steps": FLAGS.vae_warmup_steps}
+    # Only when given, so that configs of earlier runs still match.
+    if FLAGS.vae_distance:
+        kwargs["distance"] = FLAGS.vae_distance
+    return kwargs

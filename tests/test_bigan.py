@@ -223,3 +223,22 @@ def test_discriminator_dropout_and_batch_norm_round_trip(tmp_path):
     fv(["prog", "--bigan_d_dropout=0.2", "--bigan_batch_norm"])
     kwargs = flags_bigan.model_kwargs(fv)
     assert kwargs["d_dropout"] == 0.2 and kwargs["batch_norm"] is True
+
+
+def test_normal_prior_has_a_linear_encoder(tmp_path):
+    model = _model(prior="normal")
+    assert model.prior == "normal" and _model().prior == "uniform"
+    x = tf.constant(_images(4))
+    pre = model.encoder.get_layer("encoder_net")(x)
+    np.testing.assert_allclose(model.encoder(x), pre, rtol=1e-6)  # no tanh
+    z = model.sample_z(2000, seed=0).numpy()
+    assert abs(z.std() - 1.0) < 0.05 and np.abs(z).max() > 1.0
+    model.compile(**model.make_optimizers(1e-3, 0.5))
+    loaded = fit_save_load(model, _images(8, seed=2), str(tmp_path / "bigan_n.keras"))
+    assert loaded.prior == "normal"
+    with pytest.raises(ValueError, match="prior"):
+        _model(prior="sphere")
+    fv = flags.FlagValues()
+    flags_bigan.define_flags(fv)
+    fv(["prog", "--bigan_prior=normal"])
+    assert flags_bigan.model_kwargs(fv)["prior"] == "normal"

@@ -61,16 +61,20 @@ def bigan_losses(logits_real, logits_fake, non_saturating=True):
             "d_fake": tf.reduce_mean(tf.sigmoid(logits_fake))}
 
 
-def build_bigan_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
+def build_bigan_encoder(config: ModelConfig, name: str = "encoder",
+                        linear: bool = False) -> keras.Model:
     """E: image -> z in (-1, 1)^N_z: the BEGAN encoder (Dense to N_z) and a tanh.
 
     The tanh keeps E(x) inside the support of the U[-1, 1] prior; otherwise D could
-    tell the pairs apart from ``|z| > 1`` alone.
+    tell the pairs apart from ``|z| > 1`` alone. ``linear=True`` (the normal prior,
+    whose support is unbounded) leaves the Dense output as it is.
     """
     base = build_encoder(config.replace(h_dim=config.z_dim), name=f"{name}_net")
     inputs = keras.Input((config.image_size, config.image_size, config.channels),
                          name="images")
-    z = keras.layers.Activation("tanh", name=f"{name}_tanh", dtype="float32")(base(inputs))
+    activation = "linear" if linear else "tanh"
+    z = keras.layers.Activation(activation, name=f"{name}_{activation}",
+                                dtype="float32")(base(inputs))
     return keras.Model(inputs, z, name=name)
 
 
@@ -135,6 +139,11 @@ class BiGAN(EncoderGANBase):
         Not in Donahue et al. 2017; common in ALI-style discriminators.
       batch_norm: batch norm in G's, E's and D's image blocks (conv -> batch norm
         -> ELU, Li et al. 2018's option); off by default.
+      prior: ``"uniform"`` (default: z ~ U[-1, 1], E ends in a tanh) or ``"normal"``
+        (z ~ N(0, I), E linear). Not in Donahue et al. 2017's MNIST setting: on the
+        embedded digits E's tanh saturates (90 % of E(x)'s coordinates beyond 0.99
+        after 2,000 steps, every G(E(x)) the same image) and its gradient vanishes;
+        a linear E has no saturating output.
 
     Example:
 
@@ -154,7 +163,7 @@ class BiGAN(EncoderGANBase):
 
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, seed=0, d_units=256, non_saturating=True, d_dropout=0.0,
-                 **kwargs):
+                 prior="uniform", **kwargs):
         if isinstance(d_units, bool) or not isinstance(d_units, int) or not (
                 1 <= d_units <= 65536):
             raise ValueError(f"d_units={d_units!r} is out of range; allowed: an "
@@ -162,14 +171,17 @@ class BiGAN(EncoderGANBase):
         if not isinstance(non_saturating, bool):
             raise ValueError(f"non_saturating={non_saturating!r} must be a bool.")
         check_range("d_dropout", d_dropout, 0.0, 1.0, high_open=True)
+        if prior not in ("uniform", "normal"):
+            raise ValueError(f"prior={prior!r}; allowed: uniform, normal.")
         super().__init__(image_size=image_size, channels=channels, filters=filters,
                          repeats=repeats, z_dim=z_dim, h_dim=h_dim, seed=seed, **kwargs)
         self.d_units = d_units
         self.non_saturating = non_saturating
         self.d_dropout = float(d_dropout)
+        self.prior = prior
         config = self.model_config
         self.generator = build_generator(config)
-        self.encoder = build_bigan_encoder(config)
+        self.encoder = build_bigan_encoder(config, linear=prior == "normal")
         self.discriminator = build_joint_discriminator(config, d_units,
                                                        dropout=self.d_dropout)
         self._finish_init()
@@ -187,6 +199,8 @@ class BiGAN(EncoderGANBase):
         config.update(d_units=self.d_units, non_saturating=self.non_saturating)
         if self.d_dropout > 0:
             config["d_dropout"] = self.d_dropout
+        if self.prior != "uniform":
+            config["prior"] = self.prior
         return config
 
     def compute_losses(self, x, z, training):

@@ -25,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tfbegan import evaluation, imaging  # noqa: E402
-from tfbegan.checkpoints import load_checkpoint  # noqa: E402
-from tfbegan.features import DigitClassifier  # noqa: E402
+from tfbegan import evaluation, imaging
+from tfbegan.checkpoints import load_checkpoint
+from tfbegan.features import DigitClassifier
 
 CONFIDENT = 0.9
 CLASS_FLOOR = 0.03

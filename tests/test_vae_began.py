@@ -359,10 +359,10 @@ def test_warmup_trains_generator_without_the_discriminator_reconstructions():
                 v.assign(v * 3.0 + 0.1)
         return [w.numpy() for w in _one_step(model, x).generator.trainable_variables]
 
-    for a, b in zip(g_after_one_step(5, False), g_after_one_step(5, True)):
+    for a, b in zip(g_after_one_step(5, False), g_after_one_step(5, True), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     differ = [not np.allclose(a, b, rtol=1e-5, atol=1e-7) for a, b in
-              zip(g_after_one_step(0, False), g_after_one_step(0, True))]
+              zip(g_after_one_step(0, False), g_after_one_step(0, True), strict=True)]
     assert any(differ)
     with pytest.raises(ValueError, match="warmup_steps"):
         VAEBEGAN(**SMALL, warmup_steps=-1)

@@ -35,8 +35,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan.config import ModelConfig
-from tfbegan.config import check_range
+from tfbegan.config import ModelConfig, check_range
 from tfbegan.models.base import default_optimizer, replica_context
 from tfbegan.models.encoder_gan import EncoderGANBase
 from tfbegan.networks import build_encoder, build_generator

@@ -306,3 +306,39 @@ def test_export_encode_reloads_without_tfbegan(tmp_path):
         assert "encode" in result[name]["signatures"]
         assert "serving_default" in result[name]["signatures"]
         np.testing.assert_allclose(result[name]["z"], expected[name], atol=1e-5)
+
+
+# ---------------------------------------------------------------------- preset options
+def test_encoder_learning_rate_ratio():
+    model = _model(e_lr_ratio=0.5)
+    opts = model.make_optimizers(2e-4, 0.5)
+    assert float(opts["e_optimizer"].learning_rate) == pytest.approx(1e-4)
+    assert float(opts["g_optimizer"].learning_rate) == pytest.approx(2e-4)
+    assert opts["e_optimizer"].beta_1 == 0.5
+    one = _model().make_optimizers(2e-4, 0.5)
+    assert float(one["e_optimizer"].learning_rate) == pytest.approx(2e-4)
+    for bad in (0.0, -1.0, 101.0, float("nan")):
+        with pytest.raises(ValueError, match="e_lr_ratio"):
+            _model(e_lr_ratio=bad)
+
+
+def test_batch_norm_networks_round_trip(tmp_path):
+    x = _images(8, seed=2)
+    model = _model(batch_norm=True, e_lr_ratio=0.5, g_steps=2)
+    names = [layer.name for net in (model.generator, model.encoder.get_layer("encoder_net"))
+             for layer in net.layers]
+    assert any(n.endswith("_bn") for n in names)
+    assert not any(n.endswith("_bn") for n in (
+        layer.name for layer in _model().generator.layers))
+    model.compile(**model.make_optimizers(1e-3, 0.5))
+    loaded = fit_save_load(model, x, str(tmp_path / "age_bn.keras"))
+    assert loaded.model_config.batch_norm and loaded.e_lr_ratio == 0.5
+    assert float(loaded.e_optimizer.learning_rate) == pytest.approx(5e-4)
+
+
+def test_preset_flags():
+    fv = flags.FlagValues()
+    flags_age.define_flags(fv)
+    fv(["prog", "--age_e_lr_ratio=0.5", "--age_batch_norm"])
+    kwargs = flags_age.model_kwargs(fv)
+    assert kwargs["e_lr_ratio"] == 0.5 and kwargs["batch_norm"] is True

@@ -190,3 +190,48 @@ def test_flagfiles_parse():
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("bigan ") and "('non_saturating', True)" in lines[0]
     assert lines[1].startswith("age ") and "('lambda_z', 1000.0)" in lines[1]
+
+
+# ---------------------------------------------------------------------- preset options
+def test_discriminator_dropout_and_batch_norm_round_trip(tmp_path):
+    model = _model(d_dropout=0.3, batch_norm=True)
+    names = [layer.name for layer in model.discriminator.layers]
+    assert "discriminator_drop_in" in names and "discriminator_drop_joint" in names
+    assert not any("drop" in layer.name for layer in _model().discriminator.layers)
+    assert any(layer.name.endswith("_bn") for layer in model.generator.layers)
+    # Dropout is active in training only: inference logits are deterministic.
+    x, z = tf.constant(_images(4)), model.sample_z(4, seed=1)
+    a = model.discriminator([x, z], training=False)
+    np.testing.assert_allclose(a, model.discriminator([x, z], training=False))
+    b = model.discriminator([x, z], training=True)
+    assert not np.allclose(a, b)
+    model.compile(**model.make_optimizers(1e-3, 0.5))
+    loaded = fit_save_load(model, _images(8, seed=2), str(tmp_path / "bigan.keras"))
+    assert loaded.d_dropout == 0.3 and loaded.model_config.batch_norm
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="d_dropout"):
+            _model(d_dropout=bad)
+    fv = flags.FlagValues()
+    flags_bigan.define_flags(fv)
+    fv(["prog", "--bigan_d_dropout=0.2", "--bigan_batch_norm"])
+    kwargs = flags_bigan.model_kwargs(fv)
+    assert kwargs["d_dropout"] == 0.2 and kwargs["batch_norm"] is True
+
+
+def test_normal_prior_has_a_linear_encoder(tmp_path):
+    model = _model(prior="normal")
+    assert model.prior == "normal" and _model().prior == "uniform"
+    x = tf.constant(_images(4))
+    pre = model.encoder.get_layer("encoder_net")(x)
+    np.testing.assert_allclose(model.encoder(x), pre, rtol=1e-6)  # no tanh
+    z = model.sample_z(2000, seed=0).numpy()
+    assert abs(z.std() - 1.0) < 0.05 and np.abs(z).max() > 1.0
+    model.compile(**model.make_optimizers(1e-3, 0.5))
+    loaded = fit_save_load(model, _images(8, seed=2), str(tmp_path / "bigan_n.keras"))
+    assert loaded.prior == "normal"
+    with pytest.raises(ValueError, match="prior"):
+        _model(prior="sphere")
+    fv = flags.FlagValues()
+    flags_bigan.define_flags(fv)
+    fv(["prog", "--bigan_prior=normal"])
+    assert flags_bigan.model_kwargs(fv)["prior"] == "normal"

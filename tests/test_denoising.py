@@ -385,3 +385,43 @@ def test_flag_module_and_flagfiles():
     assert pick(rows["cifar10_ha"]) == (True, True, 2.0, True, 1.0)
     assert pick(rows["cifar10_gamma07"]) == (True, True, 2.0, False, 0.7)
     assert pick(rows["celeba_64"]) == (True, True, 2.0, False, 1.0)
+
+
+# ---------------------------------------------------------------------- bn_statistics
+@pytest.mark.parametrize("statistics, real_depends_on_fakes", [
+    ("joint", True), ("separate", False)])
+def test_bn_statistics_joint_or_separate(statistics, real_depends_on_fakes):
+    # "joint": one set of batch statistics over [x, x + n, G(z)], so L(x) changes with
+    # the generated images; "separate": real and generated images are normalized on
+    # their own and L(x), L_DAE are those of D on [x, x + n] alone.
+    keras.utils.set_random_seed(2)
+    model = DenoisingBEGAN(**TINY, batch_norm=True, skip_connections=True,
+                           bn_statistics=statistics)
+    x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 1)), tf.float32)
+    noise = model.sample_noise(4, 0)
+    a = model.compute_denoising_losses(x, model.sample_z(4, seed=1), noise, training=True)
+    b = model.compute_denoising_losses(x, model.sample_z(4, seed=2), noise, training=True)
+    changed = not np.isclose(float(a["loss_real"]), float(b["loss_real"]), rtol=1e-6)
+    assert changed == real_depends_on_fakes
+    if statistics == "separate":
+        alone = model.discriminator(tf.concat([x, x + noise], 0), training=True)
+        assert float(a["loss_real"]) == pytest.approx(
+            float(tf.reduce_mean(model.distance(x, alone[:4]))), rel=1e-5)
+        assert model.get_config()["bn_statistics"] == "separate"
+        assert DenoisingBEGAN.from_config(model.get_config()).bn_statistics == "separate"
+    else:
+        assert "bn_statistics" not in model.get_config()
+    with pytest.raises(ValueError, match="bn_statistics"):
+        DenoisingBEGAN(**TINY, bn_statistics="shared")
+
+
+def test_bn_statistics_separate_trains(tmp_path):
+    keras.utils.set_random_seed(3)
+    model = DenoisingBEGAN(**TINY, batch_norm=True, bn_statistics="separate")
+    model.compile(**model.make_optimizers(1e-3, 0.5))
+    x = np.random.default_rng(1).uniform(-1, 1, (8, 16, 16, 1)).astype("float32")
+    logs = model.fit(x, batch_size=4, epochs=1, verbose=0).history
+    assert np.isfinite(logs["d_loss"][-1]) and np.isfinite(logs["g_loss"][-1])
+    path = str(tmp_path / "sep.keras")
+    model.save(path)
+    assert keras.saving.load_model(path).bn_statistics == "separate"

@@ -258,7 +258,8 @@ def test_registry_flags_and_encode():
     fv(["prog", "--vae_eta=0.7", "--vae_pid_gains=0.1,0,0.2"])
     kwargs = flags_vae_began.model_kwargs(fv)
     assert kwargs == {"alpha": 0.3, "beta": 0.1, "gamma": 0.1, "eta": 0.7,
-                      "pid_gains": (0.1, 0.0, 0.2), "k_init": 0.0, "kl_weight": 1.0}
+                      "pid_gains": (0.1, 0.0, 0.2), "k_init": 0.0, "kl_weight": 1.0,
+                      "kl_scale": "sum", "warmup_steps": 0}
     model = VAEBEGAN(**SMALL, **kwargs)
     assert model.has_encoder
     x = _images(3)
@@ -319,3 +320,58 @@ def test_export_encode_reloads_without_tfbegan(tmp_path):
     np.testing.assert_allclose(out["z"], model.encode(x).numpy(), atol=1e-5)
     np.testing.assert_allclose(out["img"], np.clip(model.generate(model.encode(x)), -1, 1),
                                atol=1e-5)
+
+
+# ---------------------------------------------------------------------- presets' options
+def _one_step(model, x):
+    model.compile(**{f"{name}_optimizer": keras.optimizers.SGD(0.1)
+                     for name, _ in model.optimizer_networks})
+    model.fit(x, batch_size=len(x), epochs=1, verbose=0, shuffle=False)
+    return model
+
+
+def test_kl_scale_per_pixel_divides_the_kl_by_the_pixel_count():
+    # Eq. 2's L_e is a mean over the |x| pixel values; "per_pixel" puts L_n on that
+    # scale (the negative ELBO divided by |x|), "sum" is Eq. 3 as printed.
+    x = tf.constant(_images(3))
+    eps, z_g = tf.zeros((3, 2)), tf.zeros((3, 2))
+    losses = {}
+    for scale in ("sum", "per_pixel"):
+        keras.utils.set_random_seed(3)
+        model = VAEBEGAN(**SMALL, seed=1, kl_scale=scale)
+        losses[scale] = float(model.compute_vae_losses(x, eps, z_g, 0.0, False)["loss_n"])
+    assert losses["sum"] > 0
+    assert losses["per_pixel"] == pytest.approx(losses["sum"] / 64, rel=1e-6)
+    with pytest.raises(ValueError, match="kl_scale"):
+        VAEBEGAN(**SMALL, kl_scale="mean")
+
+
+def test_warmup_trains_generator_without_the_discriminator_reconstructions():
+    # During the VAE warm-up G's loss is beta L_s + gamma L_e only; with beta = 0 its
+    # update cannot depend on D's decoder. After the warm-up it does again.
+    x = tf.constant(_images(4))
+
+    def g_after_one_step(warmup, scale_decoder):
+        keras.utils.set_random_seed(7)
+        model = VAEBEGAN(**SMALL, beta=0.0, gamma=1.0, seed=2, warmup_steps=warmup)
+        if scale_decoder:
+            for v in model.discriminator_decoder.trainable_variables:
+                v.assign(v * 3.0 + 0.1)
+        return [w.numpy() for w in _one_step(model, x).generator.trainable_variables]
+
+    for a, b in zip(g_after_one_step(5, False), g_after_one_step(5, True), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    differ = [not np.allclose(a, b, rtol=1e-5, atol=1e-7) for a, b in
+              zip(g_after_one_step(0, False), g_after_one_step(0, True), strict=True)]
+    assert any(differ)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        VAEBEGAN(**SMALL, warmup_steps=-1)
+
+
+def test_preset_options_round_trip(tmp_path):
+    model = VAEBEGAN(**SMALL, kl_scale="per_pixel", warmup_steps=300)
+    model.compile(**model.make_optimizers())
+    path = os.path.join(tmp_path, "vae.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert (loaded.kl_scale, loaded.warmup_steps) == ("per_pixel", 300)

@@ -21,9 +21,22 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_integer("age_g_steps", 1, "Generator updates per encoder update (1: Eqs. "
                          "10-11 once each per step; AGE reference code runs 2-3).",
                          flag_values=flag_values)
+    flags.DEFINE_float("age_e_lr_ratio", 1.0, "The encoder learns at age_e_lr_ratio * "
+                       "--learning_rate, in (0, 100] (1: one rate; the AGE authors' code "
+                       "takes a rate per network).", flag_values=flag_values)
+    flags.DEFINE_bool("age_batch_norm", False, "Batch norm in e's and g's blocks (conv -> "
+                      "batch norm -> ELU; the AGE authors' DCGAN-style networks use batch "
+                      "norm, Berthelot et al. 2017's backbone does not).",
+                      flag_values=flag_values)
 
 
 def model_kwargs(flag_values=FLAGS):
     """AGE constructor arguments beyond the backbone."""
     f = flag_values
-    return {"lambda_z": f.age_lambda_z, "mu_x": f.age_mu_x, "g_steps": f.age_g_steps}
+    kwargs = {"lambda_z": f.age_lambda_z, "mu_x": f.age_mu_x, "g_steps": f.age_g_steps}
+    # Only when set, so that configs of earlier runs (without them) still match.
+    if f.age_e_lr_ratio != 1.0:
+        kwargs["e_lr_ratio"] = f.age_e_lr_ratio
+    if f.age_batch_norm:
+        kwargs["batch_norm"] = True
+    return kwargs

@@ -33,6 +33,12 @@ def define_flags():
                        "Weight of historical averaging ||theta - mean of past theta||^2 "
                        "per network (Salimans et al. 2016; Li et al. 2018 Table 1 '+HA', "
                        "weight not given); 0 = off.")
+    flags.DEFINE_enum("denoise_bn_statistics", "joint", ["joint", "separate"],
+                      "With --batch_norm: D normalizes real, noisy and generated images "
+                      "with one set of batch statistics ('joint', Li et al. 2018's one data "
+                      "flow) or real and generated images each with their own "
+                      "('separate'; not in the paper: with 'joint' k stays at 0 on the "
+                      "embedded digits, docs/quality.md).")
 
 
 def model_kwargs(FLAGS):
@@ -40,4 +46,7 @@ def model_kwargs(FLAGS):
     kwargs = dict(flags_began.model_kwargs(FLAGS))
     kwargs.update(lambda_noise=FLAGS.denoise_lambda, noise_std=FLAGS.denoise_std,
                   ha_weight=FLAGS.ha_weight)
+    # Only when set, so that configs of earlier runs (without it) still match.
+    if FLAGS.denoise_bn_statistics != "joint":
+        kwargs["bn_statistics"] = FLAGS.denoise_bn_statistics
     return kwargs

@@ -43,6 +43,19 @@ def define_flags(flag_values=None):
         "vae_kl_weight", 1.0, "Weight of the KL term L_n in L_enc (Khan et al. 2018 Eq. 15: 1; "
         "about 1e-3 with --vae_gamma=1 keeps the encoder informative in short runs on "
         "the embedded digits).", flag_values=fv)
+    flags.DEFINE_enum(
+        "vae_kl_scale", "sum", ["sum", "per_pixel"],
+        "Normalisation of L_n: 'sum' over latent dimensions (Khan et al. 2018 Eq. 3) or "
+        "'per_pixel', divided by the number of pixel values like the per-pixel mean L_e "
+        "(Eq. 2); not in the paper (the sum makes the encoder collapse to the prior on "
+        "the embedded digits, docs/quality.md).", flag_values=fv)
+    flags.DEFINE_integer(
+        "vae_warmup_steps", 0, "VAE warm-up, not in Khan et al. 2018: G's loss leaves out "
+        "its adversarial terms L_g + alpha L_v for the first N steps (0 = off).",
+        flag_values=fv)
+    flags.DEFINE_string(
+        "vae_distance", None, "Distance of L_d, L_g and L_v as BEGAN's --distance "
+        "(e.g. 'l2'; default: Khan et al. 2018's l1).", flag_values=fv)
 
 def model_kwargs(FLAGS):
     """``VAEBEGAN`` constructor kwargs beyond the backbone ones."""
@@ -51,6 +64,11 @@ def model_kwargs(FLAGS):
     except ValueError:
         raise ValueError(f"--vae_pid_gains={','.join(FLAGS.vae_pid_gains)} must be three "
                          f"numbers, e.g. 1e-3,1e-5,1e-5.") from None
-    return {"alpha": FLAGS.vae_alpha, "beta": FLAGS.vae_beta, "gamma": FLAGS.vae_gamma,
-            "eta": FLAGS.vae_eta, "pid_gains": gains, "k_init": FLAGS.vae_k_init,
-            "kl_weight": FLAGS.vae_kl_weight}
+    kwargs = {"alpha": FLAGS.vae_alpha, "beta": FLAGS.vae_beta, "gamma": FLAGS.vae_gamma,
+              "eta": FLAGS.vae_eta, "pid_gains": gains, "k_init": FLAGS.vae_k_init,
+              "kl_weight": FLAGS.vae_kl_weight, "kl_scale": FLAGS.vae_kl_scale,
+              "warmup_steps": FLAGS.vae_warmup_steps}
+    # Only when given, so that configs of earlier runs still match.
+    if FLAGS.vae_distance:
+        kwargs["distance"] = FLAGS.vae_distance
+    return kwargs

@@ -35,8 +35,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan.config import ModelConfig
-from tfbegan.models.base import replica_context
+from tfbegan.config import ModelConfig, check_range
+from tfbegan.models.base import default_optimizer, replica_context
 from tfbegan.models.encoder_gan import EncoderGANBase
 from tfbegan.networks import build_encoder, build_generator
 
@@ -175,6 +175,13 @@ class AGE(EncoderGANBase):
       mu_x: mu, weight of L_X in the encoder loss (AGE paper: 10).
       g_steps: generator updates per encoder update (>= 1; 1 = Eqs. 10-11 applied
         once each per step).
+      e_lr_ratio: the encoder's Adam rate is ``e_lr_ratio * learning_rate`` in
+        :meth:`make_optimizers` (in (0, 100]; 1 = one rate, the default). The AGE
+        authors' code takes a rate per network; a slower encoder is the counterpart
+        of BEGAN's slower discriminator.
+      batch_norm: batch norm in e's and g's blocks (conv -> batch norm -> ELU, as
+        :class:`tfbegan.DenoisingBEGAN`'s option); off by default. The AGE authors
+        use DCGAN-style networks with batch norm.
 
     Example:
 
@@ -193,13 +200,15 @@ class AGE(EncoderGANBase):
     optimizer_networks = (("e", "encoder"), ("g", "generator"))
 
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
-                 h_dim=64, seed=0, lambda_z=1000.0, mu_x=10.0, g_steps=1, **kwargs):
+                 h_dim=64, seed=0, lambda_z=1000.0, mu_x=10.0, g_steps=1, e_lr_ratio=1.0,
+                 **kwargs):
         lambda_z = _check_weight("lambda_z", lambda_z)
         mu_x = _check_weight("mu_x", mu_x)
         if isinstance(g_steps, bool) or not isinstance(g_steps, int) or not (
                 1 <= g_steps <= 100):
             raise ValueError(f"g_steps={g_steps!r} is out of range; allowed: an integer "
                              f"in [1, 100].")
+        check_range("e_lr_ratio", e_lr_ratio, 0.0, 100.0, low_open=True)
         super().__init__(image_size=image_size, channels=channels, filters=filters,
                          repeats=repeats, z_dim=z_dim, h_dim=h_dim, seed=seed, **kwargs)
         if z_dim < 2:
@@ -209,6 +218,7 @@ class AGE(EncoderGANBase):
         self.lambda_z = lambda_z
         self.mu_x = mu_x
         self.g_steps = g_steps
+        self.e_lr_ratio = float(e_lr_ratio)
         config = self.model_config
         self.generator = build_generator(config)
         self.encoder = build_sphere_encoder(config)
@@ -218,12 +228,24 @@ class AGE(EncoderGANBase):
         """One optimizer per network (Adam(2e-4, beta1=0.5) each by default)."""
         self.compile_networks({"e": e_optimizer, "g": g_optimizer}, kwargs)
 
+    def make_optimizers(self, learning_rate=None, beta1=None, d_lr_ratio=1.0):
+        """Adam per network; the encoder's at ``e_lr_ratio`` times the rate."""
+        optimizers = super().make_optimizers(learning_rate, beta1, d_lr_ratio)
+        if self.e_lr_ratio != 1.0:
+            rate = self.default_learning_rate if learning_rate is None else learning_rate
+            beta1 = self.default_beta1 if beta1 is None else beta1
+            optimizers["e_optimizer"] = default_optimizer(
+                float(rate) * self.e_lr_ratio, beta1, name="e_adam")
+        return optimizers
+
     def metric_names(self):
         return ("g_loss", "e_loss", "v2", "delta_real", "delta_fake", "l_z", "recon_l1")
 
     def get_config(self):
         config = super().get_config()
         config.update(lambda_z=self.lambda_z, mu_x=self.mu_x, g_steps=self.g_steps)
+        if self.e_lr_ratio != 1.0:
+            config["e_lr_ratio"] = self.e_lr_ratio
         return config
 
     def compute_losses(self, x, z, training, ctx=None):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan.config import ModelConfig
+from tfbegan.config import ModelConfig, check_range
 from tfbegan.models.base import replica_context
 from tfbegan.models.encoder_gan import (  # noqa: F401
     DEFAULT_BETA1,
@@ -61,29 +61,42 @@ def bigan_losses(logits_real, logits_fake, non_saturating=True):
             "d_fake": tf.reduce_mean(tf.sigmoid(logits_fake))}
 
 
-def build_bigan_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
+def build_bigan_encoder(config: ModelConfig, name: str = "encoder",
+                        linear: bool = False) -> keras.Model:
     """E: image -> z in (-1, 1)^N_z: the BEGAN encoder (Dense to N_z) and a tanh.
 
     The tanh keeps E(x) inside the support of the U[-1, 1] prior; otherwise D could
-    tell the pairs apart from ``|z| > 1`` alone.
+    tell the pairs apart from ``|z| > 1`` alone. ``linear=True`` (the normal prior,
+    whose support is unbounded) leaves the Dense output as it is.
     """
     base = build_encoder(config.replace(h_dim=config.z_dim), name=f"{name}_net")
     inputs = keras.Input((config.image_size, config.image_size, config.channels),
                          name="images")
-    z = keras.layers.Activation("tanh", name=f"{name}_tanh", dtype="float32")(base(inputs))
+    activation = "linear" if linear else "tanh"
+    z = keras.layers.Activation(activation, name=f"{name}_{activation}",
+                                dtype="float32")(base(inputs))
     return keras.Model(inputs, z, name=name)
 
 
 def build_joint_discriminator(config: ModelConfig, units: int,
-                              name: str = "discriminator") -> keras.Model:
+                              name: str = "discriminator",
+                              dropout: float = 0.0) -> keras.Model:
     """D(x, z) -> logit: the BEGAN encoder's conv stack on x (to an N_h feature),
-    concatenated with z, one Dense(units) + ELU and a Dense(1) logit."""
+    concatenated with z, one Dense(units) + ELU and a Dense(1) logit.
+
+    ``dropout > 0`` adds Dropout(rate) on the concatenated (x, z) feature and on the
+    hidden layer (layers ``{name}_drop_in``, ``{name}_drop_joint``), as ALI-style
+    discriminators use; 0 builds no Dropout layer."""
     image_branch = build_encoder(config, name=f"{name}_image")
     images = keras.Input((config.image_size, config.image_size, config.channels),
                          name="images")
     z = keras.Input((config.z_dim,), name="z")
     h = keras.layers.Concatenate(name=f"{name}_concat")([image_branch(images), z])
+    if dropout > 0:
+        h = keras.layers.Dropout(dropout, name=f"{name}_drop_in")(h)
     h = keras.layers.Dense(units, activation="elu", name=f"{name}_joint")(h)
+    if dropout > 0:
+        h = keras.layers.Dropout(dropout, name=f"{name}_drop_joint")(h)
     logit = keras.layers.Dense(1, name=f"{name}_logit", dtype="float32")(h)
     logit = keras.layers.Reshape((), name=f"{name}_squeeze")(logit)
     return keras.Model([images, z], logit, name=name)
@@ -122,6 +135,15 @@ class BiGAN(EncoderGANBase):
       d_units: width of D's joint hidden layer.
       non_saturating: use the non-saturating G / E losses (default) instead of the
         minimax ones.
+      d_dropout: dropout rate in D's joint layers, in [0, 1); 0 (default) = none.
+        Not in Donahue et al. 2017; common in ALI-style discriminators.
+      batch_norm: batch norm in G's, E's and D's image blocks (conv -> batch norm
+        -> ELU, Li et al. 2018's option); off by default.
+      prior: ``"uniform"`` (default: z ~ U[-1, 1], E ends in a tanh) or ``"normal"``
+        (z ~ N(0, I), E linear). Not in Donahue et al. 2017's MNIST setting: on the
+        embedded digits E's tanh saturates (90 % of E(x)'s coordinates beyond 0.99
+        after 2,000 steps, every G(E(x)) the same image) and its gradient vanishes;
+        a linear E has no saturating output.
 
     Example:
 
@@ -140,21 +162,28 @@ class BiGAN(EncoderGANBase):
     optimizer_networks = (("d", "discriminator"), ("g", "generator"), ("e", "encoder"))
 
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
-                 h_dim=64, seed=0, d_units=256, non_saturating=True, **kwargs):
+                 h_dim=64, seed=0, d_units=256, non_saturating=True, d_dropout=0.0,
+                 prior="uniform", **kwargs):
         if isinstance(d_units, bool) or not isinstance(d_units, int) or not (
                 1 <= d_units <= 65536):
             raise ValueError(f"d_units={d_units!r} is out of range; allowed: an "
                              f"integer in [1, 65536].")
         if not isinstance(non_saturating, bool):
             raise ValueError(f"non_saturating={non_saturating!r} must be a bool.")
+        check_range("d_dropout", d_dropout, 0.0, 1.0, high_open=True)
+        if prior not in ("uniform", "normal"):
+            raise ValueError(f"prior={prior!r}; allowed: uniform, normal.")
         super().__init__(image_size=image_size, channels=channels, filters=filters,
                          repeats=repeats, z_dim=z_dim, h_dim=h_dim, seed=seed, **kwargs)
         self.d_units = d_units
         self.non_saturating = non_saturating
+        self.d_dropout = float(d_dropout)
+        self.prior = prior
         config = self.model_config
         self.generator = build_generator(config)
-        self.encoder = build_bigan_encoder(config)
-        self.discriminator = build_joint_discriminator(config, d_units)
+        self.encoder = build_bigan_encoder(config, linear=prior == "normal")
+        self.discriminator = build_joint_discriminator(config, d_units,
+                                                       dropout=self.d_dropout)
         self._finish_init()
 
     def compile(self, d_optimizer=None, g_optimizer=None, e_optimizer=None, **kwargs):
@@ -168,6 +197,10 @@ class BiGAN(EncoderGANBase):
     def get_config(self):
         config = super().get_config()
         config.update(d_units=self.d_units, non_saturating=self.non_saturating)
+        if self.d_dropout > 0:
+            config["d_dropout"] = self.d_dropout
+        if self.prior != "uniform":
+            config["prior"] = self.prior
         return config
 
     def compute_losses(self, x, z, training):

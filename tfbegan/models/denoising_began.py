@@ -11,6 +11,11 @@ from tfbegan.models.base import replica_context
 from tfbegan.models.began import BEGAN
 from tfbegan.models.gradients import began_gradients, loss_scale_ratio
 
+#: How D's batch norm groups a training step's images: "joint" (one set of batch
+#: statistics over [x, x + n, G(z)], the default) or "separate" ([x, x + n] and G(z)
+#: each normalized by its own statistics, as DCGAN-style GANs run D).
+BN_STATISTICS = ("joint", "separate")
+
 #: Salt folded into the (seed, step) key of the corruption noise, so that the noise
 #: stream is independent of the z stream, which uses the same (seed, step) key.
 NOISE_SALT = 0x6E6F6973  # "nois"
@@ -89,6 +94,14 @@ class DenoisingBEGAN(BEGAN):
     cotangent (``L_D``'s) and G's (``L(G(z))``'s) differ on the whole concatenated
     batch: two backward passes are then the fewest, and the step takes them.
 
+    **bn_statistics="separate"** (not in Li et al. 2018; the default is "joint"
+    above): D normalizes ``[x, x + n]`` and ``G(z)`` with their own batch
+    statistics, in two calls (its moving averages then take two updates per step).
+    On the embedded digits the joint statistics keep ``L(G(z))`` above ``L(x)`` from
+    the first steps, so ``gamma L(x) - L(G(z)) < 0`` and k stays at 0 (D never pushes
+    on generated images and G collapses onto one texture); with separate statistics
+    k rises within 100 steps (docs/quality.md, "Presets per model family").
+
     The corruption noise is drawn like z: statelessly for the *global* batch from
     the key (seed, step) folded with :data:`NOISE_SALT`, then sliced per replica.
 
@@ -106,6 +119,8 @@ class DenoisingBEGAN(BEGAN):
       skip_connections: H0 skip connections in decoder and generator.
       ha_weight: historical-averaging weight, >= 0; 0 = off (Li et al. 2018's "+HA"
         does not give its value).
+      bn_statistics: with ``batch_norm``, "joint" (default) or "separate" batch
+        statistics for real and generated images in D (see above).
 
     Example:
 
@@ -127,10 +142,14 @@ class DenoisingBEGAN(BEGAN):
                  h_dim=64, gamma=1.0, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
                  distance=None, controller="proportional", lambda_noise=2.0,
                  noise_std=1.0, batch_norm=True, skip_connections=True, ha_weight=0.0,
-                 **kwargs):
+                 bn_statistics="joint", **kwargs):
         check_range("lambda_noise", lambda_noise, 0.0)
         check_range("noise_std", noise_std, 0.0)
         check_range("ha_weight", ha_weight, 0.0)
+        if bn_statistics not in BN_STATISTICS:
+            raise ValueError(f"bn_statistics={bn_statistics!r}; allowed: "
+                             f"{', '.join(BN_STATISTICS)}.")
+        self.bn_statistics = bn_statistics
         # Read by metric_names() during BEGAN.__init__.
         self.lambda_noise = float(lambda_noise)
         self.noise_std = float(noise_std)
@@ -172,6 +191,8 @@ class DenoisingBEGAN(BEGAN):
         config = super().get_config()
         config.update(lambda_noise=self.lambda_noise, noise_std=self.noise_std,
                       ha_weight=self.ha_weight)
+        if self.bn_statistics != "joint":
+            config["bn_statistics"] = self.bn_statistics
         return config
 
     # ------------------------------------------------------------------ noise
@@ -250,7 +271,7 @@ class DenoisingBEGAN(BEGAN):
         fake = self.generator(z, training=training)
         b = tf.shape(x)[0]
         real = x if noise is None else tf.concat([x, x + noise], axis=0)
-        if self.batch_norm:
+        if self.batch_norm and self.bn_statistics == "joint":
             recon = self.discriminator(tf.concat([real, fake], axis=0), training=training)
             offset = tf.shape(real)[0]
             recon_real, recon_fake = recon[:offset], recon[offset:]

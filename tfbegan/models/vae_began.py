@@ -32,6 +32,12 @@ DEFAULT_LEARNING_RATE = 5e-5
 #: BEGAN arguments VAEBEGAN does not use; passing one is an error, not a silent no-op.
 UNUSED_BEGAN_ARGUMENTS = ("controller", "lambda_k", "batch_norm", "skip_connections")
 
+#: How L_n is normalised: "sum" over latent dimensions (Eq. 3 as printed, the
+#: default), or "per_pixel": that sum divided by the number of pixel values |x|, the
+#: scale of Eq. 2's per-pixel mean L_e (together they are the negative ELBO of a
+#: Laplace decoder divided by |x|).
+KL_SCALES = ("sum", "per_pixel")
+
 
 def gaussian_kl(mu, log_var):
     """``L_n``: KL(N(mu, sigma^2) || N(0, I)) of a diagonal Gaussian (Khan et al. 2018, Eq. 3).
@@ -130,6 +136,15 @@ class VAEBEGAN(BEGAN):
         dimensions (Eq. 3), short runs on the embedded digits collapse the posterior
         (every mu near 0, attribute vectors near 0); w_n around 1e-3 (with gamma 1)
         keeps the encoder informative there.
+      kl_scale: ``"sum"`` (Eq. 3, default) or ``"per_pixel"``: L_n divided by the
+        number of pixel values |x| = S * S * C, the normalisation of L_e (Eq. 2).
+        Not in the paper. With the sum, L_n outweighs the per-pixel means by
+        about |x| / N_z (32x on the 32x32 digits with N_z 32, far more in
+        gradient) and the encoder collapses to the prior (every mu near 0).
+      warmup_steps: VAE warm-up, not in the paper: for the first ``warmup_steps``
+        steps G's loss leaves out the adversarial part ``L_g + alpha L_v`` (G and
+        E train as a VAE on ``beta L_s + gamma L_e`` and L_n, D as BEGAN's
+        auto-encoder on L_d; k follows its controller). 0 (default) = off.
 
     Example:
 
@@ -154,8 +169,15 @@ class VAEBEGAN(BEGAN):
     def __init__(self, image_size=64, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, alpha=0.3, beta=0.1, gamma=0.1, eta=0.5,
                  pid_gains=equilibrium.DEFAULT_PID_GAINS, k_init=0.0, seed=0,
-                 distance=None, kl_weight=1.0, **kwargs):
+                 distance=None, kl_weight=1.0, kl_scale="sum", warmup_steps=0,
+                 **kwargs):
         alpha = _check_weight("alpha", alpha)
+        if kl_scale not in KL_SCALES:
+            raise ValueError(f"kl_scale={kl_scale!r}; allowed: {', '.join(KL_SCALES)}.")
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) \
+                or warmup_steps < 0:
+            raise ValueError(f"warmup_steps={warmup_steps!r} is out of range; allowed: "
+                             f"an integer >= 0.")
         kl_weight = _check_weight("kl_weight", kl_weight)
         beta = _check_weight("beta", beta)
         gamma = _check_weight("gamma", gamma)
@@ -182,6 +204,8 @@ class VAEBEGAN(BEGAN):
         self.gamma = gamma
         self.eta = float(eta)
         self.kl_weight = kl_weight
+        self.kl_scale = kl_scale
+        self.warmup_steps = warmup_steps
         self.vae_encoder = self.build_vae_encoder_network(self.model_config)
 
     # ------------------------------------------------------------------ networks
@@ -221,7 +245,8 @@ class VAEBEGAN(BEGAN):
                 "h_dim": self.h_dim, "alpha": self.alpha, "beta": self.beta,
                 "gamma": self.gamma, "eta": self.eta, "pid_gains": list(self.pid_gains),
                 "k_init": self.k_init, "seed": self.seed, "distance": self.distance_spec,
-                "kl_weight": self.kl_weight}
+                "kl_weight": self.kl_weight, "kl_scale": self.kl_scale,
+                "warmup_steps": self.warmup_steps}
 
     # ------------------------------------------------------------------ encoder
     def encode_stats(self, images, training=False):
@@ -265,6 +290,8 @@ class VAEBEGAN(BEGAN):
         loss_v = tf.reduce_mean(self.distance(x_v, d_dec(z_v_d, training=training)))
         loss_e = tf.reduce_mean(pixel_distance(x, x_v, 1))
         loss_n = gaussian_kl(mu, log_var)
+        if self.kl_scale == "per_pixel":
+            loss_n = loss_n / float(self.image_size * self.image_size * self.channels)
         loss_s = l1_mean(z_d, z_v_d)
         adversarial = loss_fake + self.alpha * loss_v
         # The terms L_gen and L_enc share; they reach G and E only through x_v.
@@ -296,6 +323,8 @@ class VAEBEGAN(BEGAN):
         step = tf.cast(self.step_counter(), tf.int64)
         eps, z_g = self._noise(tf.shape(x)[0], ctx, step)
         k = tf.convert_to_tensor(self.k)
+        # VAE warm-up: 0 on G's adversarial terms (and D's -k part) while step < N.
+        adversarial_on = tf.cast(step >= self.warmup_steps, tf.float32)
 
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_vae_losses(x, eps, z_g, k, training=True)
@@ -303,7 +332,8 @@ class VAEBEGAN(BEGAN):
             # scale_loss: the float16 loss scale S (identity otherwise).
             scaled = {
                 "d_real": self.d_optimizer.scale_loss(out["loss_real"] / n_rep),
-                "g_adversarial": self.g_optimizer.scale_loss(out["adversarial"] / n_rep),
+                "g_adversarial": self.g_optimizer.scale_loss(
+                    adversarial_on * out["adversarial"] / n_rep),
                 "g_shared": self.g_optimizer.scale_loss(out["shared"] / n_rep),
                 "e_kl": self.e_optimizer.scale_loss(self.kl_weight * out["loss_n"] / n_rep)}
         grads = self._gradients(tape, out, scaled, k)

@@ -1,0 +1,76 @@
+"""The per-family presets (flags/mnist5k_*.flags) train from scratch and meet the
+numbers docs/quality.md records for them ("Presets per model family").
+
+Each test runs ``tfbegan-train --flagfile=...`` in a fresh work directory (minutes on
+a 2-core CPU, hence ``large``), then scores the last checkpoint with
+``benchmarks/score_presets.py``: 1,000 samples named by the digit classifier
+(share with confidence > 0.9, classes drawn by >= 3 %), digit-classifier FID, and for
+the encoder models the share of 1,000 real digits whose ``G(E(x))`` keeps its class.
+The bounds are the measured values with a margin for run-to-run noise, not the
+issue's targets (docs/quality.md says which targets each preset meets).
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
+       "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+#: flagfile -> bounds on the last checkpoint's scores (docs/quality.md).
+#: min_confident: share named with confidence > 0.9; min_classes: digit classes
+#: drawn by >= 3 % of the samples; max_fid: digit-classifier FID;
+#: min_recon_agreement: classifier agreement between x and G(E(x)).
+PRESETS = {
+    # Measured (docs/quality.md): 14 % confident, 9 classes, FID 184.
+    "mnist5k_began.flags": dict(min_confident=0.08, min_classes=7, max_fid=260.0),
+    # 24 %, 6 classes, FID 167.
+    "mnist5k_began_iqa.flags": dict(min_confident=0.12, min_classes=4, max_fid=250.0),
+    # 7 %, 5 classes, FID 197.
+    "mnist5k_denoising_began.flags": dict(min_confident=0.03, min_classes=3,
+                                          max_fid=280.0),
+    # 3 %, 6 classes, FID 403; reconstruction agreement 94 % (the issue's target, 60 %).
+    "mnist5k_vae_began.flags": dict(min_confident=0.0, min_classes=4, max_fid=500.0,
+                                    min_recon_agreement=0.6),
+    # 45 %, 8 classes, FID 39; agreement 10 % (chance, not asserted).
+    "mnist5k_bigan.flags": dict(min_confident=0.3, min_classes=7, max_fid=70.0),
+    # 39 %, 8 classes, FID 65; agreement 12 % (chance, not asserted).
+    "mnist5k_age.flags": dict(min_confident=0.2, min_classes=6, max_fid=120.0),
+}
+
+
+def _scorer():
+    spec = importlib.util.spec_from_file_location(
+        "score_presets", os.path.join(REPO, "benchmarks", "score_presets.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.large
+@pytest.mark.parametrize("flagfile", sorted(PRESETS))
+def test_preset_meets_its_numbers(tmp_path, flagfile):
+    work = str(tmp_path / "run")
+    r = subprocess.run(
+        [sys.executable, "-m", "tfbegan.cli.train",
+         f"--flagfile={os.path.join(REPO, 'flags', flagfile)}", f"--workdir={work}",
+         f"--export_base={tmp_path / 'export'}"],
+        capture_output=True, text=True, timeout=1800, env=ENV, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr[-3000:]
+    from tfbegan import checkpoints, evaluation
+    from tfbegan.features import DigitClassifier
+
+    scorer = _scorer()
+    classifier = DigitClassifier.load_or_train()
+    real = evaluation.load_real_images("mnist5k", 1000, 32, 1)
+    report = scorer.score(checkpoints.latest_checkpoint(work), classifier, real, 1000)
+    bounds = PRESETS[flagfile]
+    assert report["confident_share"] >= bounds["min_confident"], report
+    assert report["classes_3pct"] >= bounds["min_classes"], report
+    assert report["fid"] <= bounds["max_fid"], report
+    if "min_recon_agreement" in bounds:
+        assert report["recon_agreement"] >= bounds["min_recon_agreement"], report

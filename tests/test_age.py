@@ -331,7 +331,7 @@ def test_batch_norm_networks_round_trip(tmp_path):
     assert not any(n.endswith("_bn") for n in (
         layer.name for layer in _model().generator.layers))
     model.compile(**model.make_optimizers(1e-3, 0.5))
-    loaded = fit_save_load(model, x, str(tmp_path / "age_bn.keras"))
+    loaded = checks.fit_save_load(model, x, str(tmp_path / "age_bn.keras"))
     assert loaded.model_config.batch_norm and loaded.e_lr_ratio == 0.5
     assert float(loaded.e_optimizer.learning_rate) == pytest.approx(5e-4)
 

@@ -206,7 +206,7 @@ def test_discriminator_dropout_and_batch_norm_round_trip(tmp_path):
     b = model.discriminator([x, z], training=True)
     assert not np.allclose(a, b)
     model.compile(**model.make_optimizers(1e-3, 0.5))
-    loaded = fit_save_load(model, _images(8, seed=2), str(tmp_path / "bigan.keras"))
+    loaded = checks.fit_save_load(model, _images(8, seed=2), str(tmp_path / "bigan.keras"))
     assert loaded.d_dropout == 0.3 and loaded.model_config.batch_norm
     for bad in (-0.1, 1.0):
         with pytest.raises(ValueError, match="d_dropout"):
@@ -227,7 +227,7 @@ def test_normal_prior_has_a_linear_encoder(tmp_path):
     z = model.sample_z(2000, seed=0).numpy()
     assert abs(z.std() - 1.0) < 0.05 and np.abs(z).max() > 1.0
     model.compile(**model.make_optimizers(1e-3, 0.5))
-    loaded = fit_save_load(model, _images(8, seed=2), str(tmp_path / "bigan_n.keras"))
+    loaded = checks.fit_save_load(model, _images(8, seed=2), str(tmp_path / "bigan_n.keras"))
     assert loaded.prior == "normal"
     with pytest.raises(ValueError, match="prior"):
         _model(prior="sphere")

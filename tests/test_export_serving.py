@@ -4,7 +4,6 @@ against in-process stand-ins for TensorFlow Serving's REST and gRPC front ends."
 
 import concurrent.futures
 import http.server
-import importlib.util
 import json
 import os
 import re
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from repo_files import load_script
 
 import tfbegan
 from tfbegan import checkpoints, imaging
@@ -236,11 +236,7 @@ def servers(run_dir):
 
 
 def _client():
-    spec = importlib.util.spec_from_file_location(
-        "tfbegan_serving_client", os.path.join(ROOT, "export", "client.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(os.path.join("export", "client.py"), "tfbegan_serving_client")
 
 
 def test_readme_requests_and_client(servers, tmp_path, monkeypatch, capsys):

@@ -10,12 +10,12 @@ The bounds are the measured values with a margin for run-to-run noise, not the
 issue's targets (docs/quality.md says which targets each preset meets).
 """
 
-import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
+from repo_files import load_script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
@@ -44,11 +44,7 @@ PRESETS = {
 
 
 def _scorer():
-    spec = importlib.util.spec_from_file_location(
-        "score_presets", os.path.join(REPO, "benchmarks", "score_presets.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(os.path.join("benchmarks", "score_presets.py"), "score_presets")
 
 
 @pytest.mark.large

@@ -34,6 +34,11 @@ def define_flags():
                       "Concatenate the up-sampled first decoder tensor H0 with each "
                       "up-sampled tensor (Li et al. 2018 Fig. 3 'SC' and its 'ours': on, "
                       "the denoising_began default; Berthelot et al. 2017 sec. 4.1).")
+    flags.DEFINE_enum("architecture", "began", ["began", "dcgan"],
+                      "Networks: began (Berthelot et al. 2017 sec. 3.5, every paper "
+                      "preset) or dcgan, the much cheaper DCGAN-style pair of public "
+                      "MNIST BEGANs (one strided conv and a dense code in D; dense layers "
+                      "with batch norm and two transposed convs in G; tfbegan.networks).")
 
 
 def model_kwargs(flag_values=FLAGS):
@@ -41,4 +46,5 @@ def model_kwargs(flag_values=FLAGS):
     f = flag_values
     return {"gamma": f.gamma, "lambda_k": f.lambda_k, "eta": f.eta, "k_init": f.k_init,
             "distance": f.distance, "controller": f.controller,
-            "batch_norm": f.batch_norm, "skip_connections": f.skip_connections}
+            "batch_norm": f.batch_norm, "skip_connections": f.skip_connections,
+            "architecture": f.architecture}

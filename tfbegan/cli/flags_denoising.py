@@ -33,11 +33,19 @@ def define_flags():
                        "Weight of historical averaging ||theta - mean of past theta||^2 "
                        "per network (Salimans et al. 2016; Li et al. 2018 Table 1 '+HA', "
                        "weight not given); 0 = off.")
+    flags.DEFINE_float("pull_away_weight", 0.0,
+                       "Weight of EBGAN's pull-away term on D's codes of G(z) in L_G "
+                       "(Zhao et al. 2017 Eq. 6; 0.1 there); 0 = off (Li et al. 2018).")
+    flags.DEFINE_float("latent_constraint_weight", 0.0,
+                       "Weight of BEGAN-CS's latent constraint mean|E(G(z)) - z| in L_D "
+                       "(Chang et al. 2018: 0.1); needs --h_dim equal to --z_dim; "
+                       "0 = off (Li et al. 2018).")
 
 
 def model_kwargs(FLAGS):  # noqa: N803 - absl's FLAGS object
     """``DenoisingBEGAN`` kwargs: BEGAN's (``flags_began``) plus Li et al. 2018's options."""
     kwargs = dict(flags_began.model_kwargs(FLAGS))
     kwargs.update(lambda_noise=FLAGS.denoise_lambda, noise_std=FLAGS.denoise_std,
-                  ha_weight=FLAGS.ha_weight)
+                  ha_weight=FLAGS.ha_weight, pull_away_weight=FLAGS.pull_away_weight,
+                  latent_constraint_weight=FLAGS.latent_constraint_weight)
     return kwargs

@@ -105,11 +105,13 @@ def _define_run_flags():
     flags.DEFINE_string("export_base", os.path.join("tfbegan_run", "export", "generator"),
                         "Export the generator to <export_base>/<version>/ when training "
                         "ends (empty: no export).")
-    flags.DEFINE_enum("mixed_precision", None, ["bfloat16", "float16"],
+    flags.DEFINE_enum("mixed_precision", None, ["auto", "bfloat16", "float16"],
                       "Mixed-precision compute dtype (losses, k and outputs stay float32; "
                       "float16 adds dynamic loss scaling). bfloat16: ~1.7x faster on CPUs "
                       "with AVX512-BF16/AMX; float16 or bfloat16 on GPUs with tensor "
-                      "cores (docs/benchmarks.md).")
+                      "cores (docs/benchmarks.md). auto: bfloat16 on a CPU-only machine "
+                      "whose CPU runs it natively (AVX512-BF16, AMX-BF16, Arm BF16), "
+                      "float32 otherwise (tfbegan.precision).")
     flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step. Off by default: "
                       "~20% slower on the CPU benchmark; usually faster on a GPU, where "
                       "Keras' own 'auto' turns it on (docs/benchmarks.md). Under XLA the "

@@ -40,6 +40,28 @@ def historical_averaging_penalty(variables, averages):
     return tf.add_n(terms)
 
 
+def pull_away_term(codes):
+    """EBGAN's pull-away term (Zhao, Mathieu, LeCun 2017, Eq. 6) of a batch of codes.
+
+    ``PT(S) = 1 / (N (N - 1)) * sum_{i != j} (s_i . s_j / (|s_i| |s_j|))^2``: the mean
+    squared cosine similarity between the codes of different samples, 0 when they
+    are mutually orthogonal, 1 when they all point the same way. ``codes`` is
+    ``[N, h]`` with N >= 2.
+    """
+    s = tf.cast(codes, tf.float32)
+    s = s / tf.maximum(tf.norm(s, axis=1, keepdims=True), 1e-12)
+    n = tf.cast(tf.shape(s)[0], tf.float32)
+    cos2 = tf.square(tf.matmul(s, s, transpose_b=True))
+    return (tf.reduce_sum(cos2) - tf.linalg.trace(cos2)) / (n * (n - 1.0))
+
+
+def latent_constraint(codes, z):
+    """BEGAN-CS's latent constraint (Chang, Hsu, Yeh 2018): ``mean |E(G(z)) - z|``,
+    the l1 distance between the discriminator's code of G(z) and z, averaged over
+    dimensions and batch (so its weight does not scale with N_z = N_h)."""
+    return tf.reduce_mean(tf.abs(tf.cast(codes, tf.float32) - tf.cast(z, tf.float32)))
+
+
 @keras.saving.register_keras_serializable(package="tfbegan")
 class DenoisingBEGAN(BEGAN):
     """BEGAN with a denoising discriminator loss and Li et al. 2018's options.
@@ -84,6 +106,19 @@ class DenoisingBEGAN(BEGAN):
     The corruption noise is drawn like z: statelessly for the *global* batch from
     the key (seed, step) folded with :data:`NOISE_SALT`, then sliced per replica.
 
+    Two options against the drift of small-data runs toward the cheapest digits,
+    both off by default (they are not Li et al. 2018's) and both computed on D's
+    code h of the generated batch (D then runs as encoder and decoder in turn, the
+    same computation):
+
+    * ``pull_away_weight``: ``L_G += w * PT(E(G(z)))``, EBGAN's pull-away term
+      (Zhao et al. 2017; :func:`pull_away_term`): G is pushed to samples D encodes
+      in different directions. Reported as ``pull_away``.
+    * ``latent_constraint_weight``: ``L_D += w * mean |E(G(z)) - z|``, BEGAN-CS's
+      constraint (Chang et al. 2018, w = 0.1 there; :func:`latent_constraint`):
+      D's encoder must recover z from G(z). Needs ``h_dim == z_dim``. Reported as
+      ``latent_constraint``.
+
     Reported metrics: BEGAN's plus ``loss_denoise`` (unweighted ``L_DAE``, when
     ``lambda_noise > 0``) and ``ha_d`` / ``ha_g`` (unweighted penalties, when
     ``ha_weight > 0``); ``d_loss`` and ``g_loss`` include the weighted terms.
@@ -97,6 +132,9 @@ class DenoisingBEGAN(BEGAN):
       skip_connections: H0 skip connections in decoder and generator.
       ha_weight: historical-averaging weight, >= 0; 0 = off (003 "+HA" does not
         give its value).
+      pull_away_weight: weight of EBGAN's pull-away term in L_G, >= 0; 0 = off.
+      latent_constraint_weight: weight of BEGAN-CS's latent constraint in L_D,
+        >= 0; 0 = off; needs ``h_dim == z_dim``.
 
     Example:
 
@@ -118,8 +156,17 @@ class DenoisingBEGAN(BEGAN):
                  h_dim=64, gamma=1.0, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
                  distance=None, controller="proportional", lambda_noise=2.0,
                  noise_std=1.0, batch_norm=True, skip_connections=True, ha_weight=0.0,
-                 **kwargs):
+                 architecture="began", pull_away_weight=0.0,
+                 latent_constraint_weight=0.0, **kwargs):
         check_range("lambda_noise", lambda_noise, 0.0)
+        check_range("pull_away_weight", pull_away_weight, 0.0)
+        check_range("latent_constraint_weight", latent_constraint_weight, 0.0)
+        if latent_constraint_weight > 0 and h_dim != z_dim:
+            raise ValueError(f"latent_constraint_weight={latent_constraint_weight!r} needs "
+                             f"h_dim == z_dim (got h_dim={h_dim}, z_dim={z_dim}): D's code "
+                             f"of G(z) is compared with z.")
+        self.pull_away_weight = float(pull_away_weight)
+        self.latent_constraint_weight = float(latent_constraint_weight)
         check_range("noise_std", noise_std, 0.0)
         check_range("ha_weight", ha_weight, 0.0)
         # Read by metric_names() during BEGAN.__init__.
@@ -131,7 +178,7 @@ class DenoisingBEGAN(BEGAN):
                          lambda_k=lambda_k, eta=eta, k_init=k_init, seed=seed,
                          distance=distance, controller=controller,
                          batch_norm=batch_norm, skip_connections=skip_connections,
-                         **kwargs)
+                         architecture=architecture, **kwargs)
         self.ha_count = None
         self.ha_avg_d = []
         self.ha_avg_g = []
@@ -157,12 +204,17 @@ class DenoisingBEGAN(BEGAN):
             names += ("loss_denoise",)
         if self.ha_weight > 0:
             names += ("ha_d", "ha_g")
+        if self.pull_away_weight > 0:
+            names += ("pull_away",)
+        if self.latent_constraint_weight > 0:
+            names += ("latent_constraint",)
         return names
 
     def get_config(self):
         config = super().get_config()
         config.update(lambda_noise=self.lambda_noise, noise_std=self.noise_std,
-                      ha_weight=self.ha_weight)
+                      ha_weight=self.ha_weight, pull_away_weight=self.pull_away_weight,
+                      latent_constraint_weight=self.latent_constraint_weight)
         return config
 
     # ------------------------------------------------------------------ noise
@@ -236,14 +288,48 @@ class DenoisingBEGAN(BEGAN):
         fake = self.generator(z, training=training)
         b = tf.shape(x)[0]
         parts = [x] if noise is None else [x, x + noise]
-        recon = self.discriminator(tf.concat(parts + [fake], axis=0), training=training)
-        loss_real = tf.reduce_mean(self.distance(x, recon[:b]))
         offset = b * len(parts)
+        codes = None
+        if self.uses_codes():
+            # Encoder, then decoder: D's computation, with the code h kept.
+            h = self.discriminator.get_layer("encoder")(
+                tf.concat(parts + [fake], axis=0), training=training)
+            recon = self.discriminator.get_layer("decoder")(h, training=training)
+            codes = h[offset:]
+        else:
+            recon = self.discriminator(tf.concat(parts + [fake], axis=0),
+                                       training=training)
+        loss_real = tf.reduce_mean(self.distance(x, recon[:b]))
         loss_fake = tf.reduce_mean(self.distance(fake, recon[offset:]))
         loss_denoise = (tf.constant(0.0) if noise is None
                         else denoising_loss(x, recon[b:2 * b]))
-        return {"loss_real": loss_real, "loss_fake": loss_fake,
-                "loss_denoise": loss_denoise, "fake": fake}
+        out = {"loss_real": loss_real, "loss_fake": loss_fake,
+               "loss_denoise": loss_denoise, "fake": fake}
+        if codes is not None:
+            out.update(self.code_terms(codes, z))
+        return out
+
+    def uses_codes(self):
+        """Whether a term on D's code of G(z) is on (pull-away, latent constraint)."""
+        return self.pull_away_weight > 0 or self.latent_constraint_weight > 0
+
+    def code_terms(self, codes, z):
+        """Unweighted ``pull_away`` and ``latent_constraint`` of the generated batch's
+        codes (those whose weight is > 0)."""
+        terms = {}
+        if self.pull_away_weight > 0:
+            terms["pull_away"] = pull_away_term(codes)
+        if self.latent_constraint_weight > 0:
+            terms["latent_constraint"] = latent_constraint(codes, z)
+        return terms
+
+    def add_code_terms(self, d_loss, g_loss, out):
+        """``(d_loss + w_cs * latent_constraint, g_loss + w_pt * pull_away)``."""
+        if "latent_constraint" in out:
+            d_loss += self.latent_constraint_weight * out["latent_constraint"]
+        if "pull_away" in out:
+            g_loss += self.pull_away_weight * out["pull_away"]
+        return d_loss, g_loss
 
     # ------------------------------------------------------------------ steps
     def train_step(self, data):
@@ -277,6 +363,7 @@ class DenoisingBEGAN(BEGAN):
             if self.ha_weight > 0:
                 d_loss += self.ha_weight * ha_d
                 g_loss += self.ha_weight * ha_g
+            d_loss, g_loss = self.add_code_terms(d_loss, g_loss, out)
             # scale_loss: the float16 loss scale S (identity otherwise).
             d_scaled = self.d_optimizer.scale_loss(d_loss / n_rep)
             g_scaled = self.g_optimizer.scale_loss(g_loss / n_rep)
@@ -290,14 +377,17 @@ class DenoisingBEGAN(BEGAN):
 
         values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
                   "d_loss": d_loss, "g_loss": g_loss}
-        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g)
+        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g, out)
         values = self._all_mean(ctx, values)
         values.update(self.update_k(k, values))
         values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
                                                   self.gamma)
         return self._report(values)
 
-    def _add_extra_values(self, values, loss_denoise, ha_d, ha_g):
+    def _add_extra_values(self, values, loss_denoise, ha_d, ha_g, out=None):
+        for name in ("pull_away", "latent_constraint"):
+            if out is not None and name in out:
+                values[name] = out[name]
         if self.lambda_noise > 0:
             values["loss_denoise"] = loss_denoise
         if self.ha_weight > 0:
@@ -318,9 +408,10 @@ class DenoisingBEGAN(BEGAN):
         d_loss = (out["loss_real"] - k * out["loss_fake"]
                   + self.lambda_noise * out["loss_denoise"] + self.ha_weight * ha_d)
         g_loss = out["loss_fake"] + self.ha_weight * ha_g
+        d_loss, g_loss = self.add_code_terms(d_loss, g_loss, out)
         values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
                   "d_loss": d_loss, "g_loss": g_loss}
-        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g)
+        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g, out)
         values = self._all_mean(ctx, values)
         if "e_t" in self.metric_names():
             values["e_t"] = equilibrium.balance(values["loss_real"], values["loss_fake"],

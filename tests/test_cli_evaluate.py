@@ -70,6 +70,9 @@ def _check_report(report, exported, classifier_path):
     # An untrained generator is far from the digits.
     assert report["fid"] > 0 and report["kid"] > 0
     assert 1.0 <= report["is"] <= 10.0 and 1.0 <= report["is_real"] <= 10.0
+    assert 0.0 <= report["confident_share"] <= 1.0
+    assert len(report["class_histogram"]) == 10
+    assert sum(report["class_histogram"]) == pytest.approx(1.0)
     for key in ("ms_ssim_generated", "ms_ssim_real"):
         assert 0.0 <= report[key] <= 1.0
 

@@ -260,6 +260,39 @@ def test_evaluate_images_report():
         ev.evaluate_images(real[:, :8], real, _mean_features())
 
 
+def test_classifier_summary_hand_computed():
+    p = np.array([[0.95, 0.05, 0.0],    # class 0, confident
+                  [0.50, 0.40, 0.10],   # class 0, not confident
+                  [0.00, 0.91, 0.09],   # class 1, confident
+                  [0.10, 0.00, 0.90]])  # class 2, exactly 0.9: not confident
+    summary = ev.classifier_summary(p)
+    assert summary["confident_share"] == pytest.approx(0.5)
+    assert summary["class_histogram"] == pytest.approx([0.5, 0.25, 0.25])
+    assert ev.classifier_summary(p, threshold=0.45)["confident_share"] == 1.0
+    # A class no sample falls in is still listed, with 0.
+    assert ev.classifier_summary(np.eye(4)[[0, 0, 3]])["class_histogram"] == \
+        pytest.approx([2 / 3, 0, 0, 1 / 3])
+    with pytest.raises(ValueError, match="shape"):
+        ev.classifier_summary(np.zeros((0, 3)))
+
+
+def test_evaluate_images_reports_confidence_and_histogram():
+    rng = np.random.default_rng(1)
+    real = rng.uniform(-1, 1, (40, 16, 16, 1)).astype(np.float32)
+    net = _mean_features()
+    report = ev.evaluate_images(real, real, net, kid_subsets=2, kid_subset_size=10,
+                                is_splits=2, ms_ssim_pairs=5)
+    expected = ev.classifier_summary(net.probabilities(real))
+    assert report["confident_share"] == pytest.approx(expected["confident_share"])
+    assert report["class_histogram"] == pytest.approx(expected["class_histogram"])
+    assert sum(report["class_histogram"]) == pytest.approx(1.0)
+    many = ev.CallableFeatures("many", lambda x: tf.reshape(x, [tf.shape(x)[0], -1])[:, :4],
+                               lambda x: tf.fill([tf.shape(x)[0], 30], 1 / 30))
+    wide = ev.evaluate_images(real, real, many, kid_subsets=2, kid_subset_size=10,
+                              is_splits=2, ms_ssim_pairs=5)
+    assert wide["confident_share"] == 0.0 and "class_histogram" not in wide
+
+
 def test_collapse_warning():
     assert ev.collapse_warning({"ms_ssim_generated": 0.3, "ms_ssim_real": 0.25}) is None
     msg = ev.collapse_warning({"ms_ssim_generated": 0.8, "ms_ssim_real": 0.25})

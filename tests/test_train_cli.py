@@ -275,31 +275,49 @@ def test_encoder_model_run_writes_reconstruction_grid(tmp_path):
     assert width == 164 and height == (4 * 10 + 2) * 2
 
 
+#: What the no-flag run must reach at its step 3,000: issue 16's targets (>= 70% named
+#: with confidence > 0.9, every class 4-18%, MS-SSIM within 0.1 of real digits', k
+#: inside (0.02, 0.98) for most logged steps) except FID, where seeds 0-4 gave
+#: 7.5-10.1 (docs/quality.md, "Fifth search"): 12 leaves room for the test's other z.
+CONFIDENT_SHARE = 0.70
+FID = 12.0
+K_INSIDE_SHARE = 0.5
+
+
 @pytest.mark.large
 def test_no_flag_run_draws_varied_digits(tmp_path):
-    """Issue 3's main job, end to end: ``tfbegan-train`` with no flags at all (about
-    3-4 CPU-minutes) must draw digits a classifier recognises, of (nearly) every
-    class. The thresholds sit between the quickstart (seed 0: FID 56, IS 3.85, all
-    ten classes at >= 3%, none above 22%; docs/quality.md) and the previous
-    defaults (single learning rate, 1,500 steps: FID 82, 8 classes; plain BEGAN:
-    FID 250, IS 2.48)."""
+    """Issue 16, end to end: ``tfbegan-train`` with no flags at all (3,000 steps of
+    the DCGAN-style pair, 5-8 minutes on 2 CPU cores) must draw sharp digits of every
+    class. Scored as ``tfbegan-evaluate --num=1000`` scores (digit classifier, 1,000
+    samples)."""
+    import csv
+
     from tfbegan import evaluation
 
+    start = time.monotonic()
     r = subprocess.run([sys.executable, "-m", "tfbegan.cli.train"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=1200, env=ENV)
+                       capture_output=True, text=True, timeout=1800, env=ENV)
+    elapsed = time.monotonic() - start
     assert r.returncode == 0, r.stderr[-3000:]
     work = str(tmp_path / "tfbegan_run")
     assert os.path.isdir(os.path.join(work, "export", "generator", "1"))
     model, state = checkpoints.load_checkpoint(checkpoints.latest_checkpoint(work))
-    assert state["step"] == 1000
+    assert state["step"] == 3000
     generated = model.generate(model.sample_z(1000, seed=123)).numpy().clip(-1, 1)
     real = evaluation.load_real_images("mnist5k", 1000, 32, model.channels, seed=0)
     net = evaluation.DigitClassifier.train()
     assert net.accuracy > 0.9
     report = evaluation.evaluate_images(generated, real, net, kid_subsets=10,
-                                        kid_subset_size=500, ms_ssim_pairs=200)
-    share = np.bincount(net.probabilities(generated).argmax(axis=1), minlength=10) / 1000
-    assert (share >= 0.03).sum() >= 9, share
-    assert share.max() < 0.30, share
-    assert report["fid"] < 100, report
-    assert report["is"] > 3.3, report
+                                        kid_subset_size=500, ms_ssim_pairs=500)
+    report["elapsed_s"] = elapsed
+    hist = report["class_histogram"]
+    assert report["confident_share"] >= CONFIDENT_SHARE, report
+    assert min(hist) >= 0.04 and max(hist) <= 0.18, report
+    assert report["fid"] <= FID, report
+    assert abs(report["ms_ssim_generated"] - report["ms_ssim_real"]) <= 0.1, report
+    with open(os.path.join(work, "metrics.csv")) as f:
+        ks = [float(row["k"]) for row in csv.DictReader(f)]
+    assert len(ks) == 30
+    assert sum(0.02 < k < 0.98 for k in ks) / len(ks) >= K_INSIDE_SHARE, ks
+    # The issue's 10 minutes on a quiet 2-core CPU; a loaded test machine gets slack.
+    assert elapsed < 1200, report

@@ -23,7 +23,9 @@ for args in json.loads(sys.argv[1]):
         c = train.config_from_flags()
         out[" ".join(args)] = {"model": c.model, "learning_rate": c.learning_rate,
                                "d_lr_ratio": c.d_lr_ratio, "steps": c.steps,
-                               "lr_decay_every": c.lr_decay_every, **c.model_kwargs}
+                               "lr_decay_every": c.lr_decay_every,
+                               "batch_size": c.batch_size,
+                               "mixed_precision": c.mixed_precision, **c.model_kwargs}
     except ValueError as e:
         out[" ".join(args)] = {"error": str(e)}
 print(json.dumps(out))
@@ -63,6 +65,8 @@ def test_named_model_takes_its_paper_values(resolved):
         (1.0, 2.0, True, True)
     assert (d["filters"], d["z_dim"], d["h_dim"]) == (64, 64, 64)
     assert (d["learning_rate"], d["d_lr_ratio"], d["lr_decay_every"]) == (1e-4, 1.0, 0)
+    # The quickstart's network, batch and dtype stay out of the paper runs.
+    assert (d["architecture"], d["batch_size"], d["mixed_precision"]) == ("began", 16, None)
     b = resolved["--model=began"]
     assert (b["gamma"], b["lambda_k"], b["eta"], b["batch_norm"]) == (0.5, 0.001, 1, False)
     assert resolved["--model=vae_began"]["learning_rate"] == 5e-5  # Khan et al. 2018

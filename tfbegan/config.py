@@ -74,6 +74,10 @@ BACKBONE = {"backbone": True}
 RESUMABLE = {"resumable": True}
 
 
+#: Network architectures of ``ModelConfig.architecture`` (``tfbegan.networks``).
+ARCHITECTURES = ("began", "dcgan")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Architecture and equilibrium hyper-parameters of a BEGAN (Berthelot et al. 2017, sec. 3).
@@ -96,6 +100,11 @@ class ModelConfig:
       skip_connections: concatenate the first decoder tensor H0, nearest-up-sampled,
         with every up-sampled tensor in decoder and generator (Li et al. 2018, Fig. 3 "SC";
         Berthelot et al. 2017, sec. 4.1).
+      architecture: ``"began"`` (Berthelot et al. 2017 sec. 3.5, the default) or
+        ``"dcgan"``, the small DCGAN-style pair of public MNIST BEGANs
+        (``tfbegan.networks``: one strided conv and a dense code in D, dense
+        layers with batch norm and two transposed convs in G); ``repeats`` and
+        ``skip_connections`` do not apply to it.
     """
 
     image_size: int = dataclasses.field(default=32, metadata=BACKBONE)
@@ -110,6 +119,7 @@ class ModelConfig:
     k_init: float = 0.0
     batch_norm: bool = False
     skip_connections: bool = False
+    architecture: str = "began"
 
     def __post_init__(self):
         check_image_size(self.image_size)
@@ -128,6 +138,10 @@ class ModelConfig:
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag}={getattr(self, flag)!r} must be a bool "
                                  f"(True or False).")
+        check_choice("architecture", self.architecture, ARCHITECTURES)
+        if self.architecture == "dcgan" and self.skip_connections:
+            raise ValueError("skip_connections=True needs architecture='began' (the "
+                             "dcgan pair has no H0 tensor to skip from).")
         if self.gamma == 0 and self.k_init == 0:
             # A known critique of BEGAN: with gamma = 0 and k_0 = 0 the update
             # k += lambda_k * (0 - L(G(z))) <= 0 is clipped to 0 forever.
@@ -178,7 +192,8 @@ class TrainConfig:
         or "multi_worker" (TF_CONFIG).
       num_gpus: GPUs for "mirrored"; 0 means all visible.
       export_base: export the generator to ``<export_base>/<version>`` at the end.
-      mixed_precision: None, "bfloat16" or "float16".
+      mixed_precision: None, "auto" (bfloat16 where the CPU runs it natively,
+        else float32: ``tfbegan.precision``), "bfloat16" or "float16".
       jit_compile: XLA-compile the train step.
       steps_per_execution: train steps per tf.function call.
     """
@@ -227,7 +242,8 @@ class TrainConfig:
         check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
         check_choice("strategy", self.strategy, STRATEGIES)
         check_range("num_gpus", self.num_gpus, 0, 1024, integer=True)
-        check_choice("mixed_precision", self.mixed_precision, (None, "bfloat16", "float16"))
+        check_choice("mixed_precision", self.mixed_precision,
+                     (None, "auto", "bfloat16", "float16"))
         check_range("steps_per_execution", self.steps_per_execution, 1, 100000,
                     integer=True)
         if not isinstance(self.model_kwargs, dict):

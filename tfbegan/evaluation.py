@@ -45,6 +45,35 @@ from tfbegan.metrics import (  # noqa: F401  (re-exported)
     polynomial_kernel,
 )
 
+#: Confidence above which a sample counts as "named" by the classifier
+#: (``confident_share``); real embedded digits: ~94% with the digit classifier.
+CONFIDENCE_THRESHOLD = 0.9
+
+#: Class histograms are reported for classifiers with at most this many classes
+#: (the digit classifier's 10; not InceptionV3's 1,000).
+MAX_HISTOGRAM_CLASSES = 20
+
+
+def classifier_summary(probabilities, threshold=CONFIDENCE_THRESHOLD):
+    """How a classifier names a set of samples.
+
+    Args:
+      probabilities: ``[N, C]`` class probabilities of N samples.
+      threshold: confidence a sample's top class must exceed.
+
+    Returns:
+      ``{"confident_share": share of samples whose top probability is > threshold,
+      "class_histogram": [share of samples whose top class is c for c in 0..C-1]}``
+      (plain floats; the histogram sums to 1).
+    """
+    p = np.asarray(probabilities, np.float64)
+    if p.ndim != 2 or len(p) == 0:
+        raise ValueError(f"probabilities must have shape [N > 0, C], got {p.shape}.")
+    top = p.argmax(axis=1)
+    counts = np.bincount(top, minlength=p.shape[1])
+    return {"confident_share": float(np.mean(p.max(axis=1) > threshold)),
+            "class_histogram": [float(c) / len(p) for c in counts]}
+
 
 def evaluate_images(generated, real, feature_network, kid_subsets=100,
                     kid_subset_size=1000, is_splits=10, ms_ssim_pairs=500, seed=0,
@@ -62,6 +91,9 @@ def evaluate_images(generated, real, feature_network, kid_subsets=100,
       (IS of the generated images; omitted without probabilities), ``is_real``
       (IS of the real images in a seeded random order, since real sets are often
       sorted by class, which would put one class in each split),
+      ``confident_share`` and, for classifiers with at most
+      :data:`MAX_HISTOGRAM_CLASSES` classes, ``class_histogram``
+      (:func:`classifier_summary` of the generated images' probabilities),
       ``ms_ssim_generated``, ``ms_ssim_real``, ``num_generated``, ``num_real``,
       ``feature_network`` (name) and ``feature_network_detail``.
     """
@@ -89,6 +121,10 @@ def evaluate_images(generated, real, feature_network, kid_subsets=100,
         report["is"], report["is_std"] = inception_score(
             gen_p, min(is_splits, len(gen_p)))
         report["is_real"] = cache["is"]
+        summary = classifier_summary(gen_p)
+        report["confident_share"] = summary["confident_share"]
+        if len(summary["class_histogram"]) <= MAX_HISTOGRAM_CLASSES:
+            report["class_histogram"] = summary["class_histogram"]
     report.update({
         "ms_ssim_generated": ms_ssim_diversity(generated, ms_ssim_pairs, seed),
         "ms_ssim_real": cache["ms_ssim"],

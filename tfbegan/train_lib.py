@@ -146,7 +146,10 @@ def _validate(config, workdir, strategy):
 def _dtype_policy(mixed_precision):
     """The run's dtype policy, restored afterwards: the policy is process state read
     when layers are built, and a later model in the same process must be float32."""
+    from tfbegan import precision
+
     previous = keras.mixed_precision.global_policy()
+    mixed_precision = precision.resolve(mixed_precision)
     if mixed_precision:
         keras.mixed_precision.set_global_policy(f"mixed_{mixed_precision}")
     try:

@@ -15,7 +15,7 @@ def define_flags():
     values are named in each help text)."""
     flags.DEFINE_float("gamma", 0.5, "Diversity ratio gamma = E[L(G(z))]/E[L(x)] in "
                        "[0, 1] (Berthelot et al. 2017 Eq. 5; paper experiments 0.3-0.7; "
-                       "denoising_began: 1; the no-flag run: 1).")
+                       "denoising_began: 1; the no-flag run: 0.75).")
     flags.DEFINE_float("lambda_k", 0.001, "Proportional gain of k_t (Berthelot et al. "
                        "2017 sec. 3.4: 0.001; the no-flag run: 0.05).")
     flags.DEFINE_integer("eta", 1, "Exponent of the pixel loss |v - D(v)|^eta, 1 or 2 "
@@ -34,6 +34,12 @@ def define_flags():
                       "Concatenate the up-sampled first decoder tensor H0 with each "
                       "up-sampled tensor (Li et al. 2018 Fig. 3 'SC' and its 'ours': on, "
                       "the denoising_began default; Berthelot et al. 2017 sec. 4.1).")
+    flags.DEFINE_enum("architecture", "began", ["began", "dcgan"],
+                      "Networks: began (Berthelot et al. 2017 sec. 3.5, every paper "
+                      "preset) or dcgan, the much cheaper DCGAN-style pair of public "
+                      "MNIST BEGANs (one strided conv and a dense code in D; dense layers "
+                      "with batch norm and two transposed convs in G; tfbegan.networks; "
+                      "the no-flag run: dcgan).")
 
 
 def model_kwargs(flag_values=FLAGS):
@@ -41,4 +47,5 @@ def model_kwargs(flag_values=FLAGS):
     f = flag_values
     return {"gamma": f.gamma, "lambda_k": f.lambda_k, "eta": f.eta, "k_init": f.k_init,
             "distance": f.distance, "controller": f.controller,
-            "batch_norm": f.batch_norm, "skip_connections": f.skip_connections}
+            "batch_norm": f.batch_norm, "skip_connections": f.skip_connections,
+            "architecture": f.architecture}

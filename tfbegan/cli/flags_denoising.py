@@ -39,13 +39,21 @@ def define_flags():
                       "flow) or real and generated images each with their own "
                       "('separate'; not in the paper: with 'joint' k stays at 0 on the "
                       "embedded digits, docs/quality.md).")
+    flags.DEFINE_float("pull_away_weight", 0.0,
+                       "Weight of EBGAN's pull-away term on D's codes of G(z) in L_G "
+                       "(Zhao et al. 2017 Eq. 6; 0.1 there); 0 = off (Li et al. 2018).")
+    flags.DEFINE_float("latent_constraint_weight", 0.0,
+                       "Weight of BEGAN-CS's latent constraint mean|E(G(z)) - z| in L_D "
+                       "(Chang et al. 2018: 0.1); needs --h_dim equal to --z_dim; "
+                       "0 = off (Li et al. 2018).")
 
 
 def model_kwargs(FLAGS):
     """``DenoisingBEGAN`` kwargs: BEGAN's (``flags_began``) plus Li et al. 2018's options."""
     kwargs = dict(flags_began.model_kwargs(FLAGS))
     kwargs.update(lambda_noise=FLAGS.denoise_lambda, noise_std=FLAGS.denoise_std,
-                  ha_weight=FLAGS.ha_weight)
+                  ha_weight=FLAGS.ha_weight, pull_away_weight=FLAGS.pull_away_weight,
+                  latent_constraint_weight=FLAGS.latent_constraint_weight)
     # Only when set, so that configs of earlier runs (without it) still match.
     if FLAGS.denoise_bn_statistics != "joint":
         kwargs["bn_statistics"] = FLAGS.denoise_bn_statistics

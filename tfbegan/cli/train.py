@@ -1,8 +1,9 @@
 """``tfbegan-train``: train a BEGAN-family model (a thin absl main over train_lib).
 
 With no flags it trains the quickstart recipe (flags/quickstart.flags: BEGAN with Li
-et al. 2018's denoising loss, D at half G's learning rate) on the 5,000 embedded MNIST
-digits at 32x32 in about 4 CPU-minutes and leaves checkpoints, logs, sample grids, a
+et al. 2018's denoising loss on the DCGAN-style network pair, batch 64, G at 1e-3 and D
+at 2e-4) on the 5,000 embedded MNIST digits at 32x32 in about 5-8 minutes on 2 CPU
+cores and leaves checkpoints, logs, sample grids, a
 convergence plot and an exported generator in ./tfbegan_run. ``--model=X`` trains
 family X with its paper's values instead (``tfbegan.cli.defaults``).
 
@@ -67,16 +68,16 @@ def _define_core_flags():
     # Optimisation (Berthelot et al. 2017 sec. 4.1).
     flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate of every network "
                        "(Berthelot et al. 2017 sec. 4.1: 5e-5 .. 1e-4; vae_began: 5e-5; "
-                       "bigan, age: 2e-4; the no-flag run: 2e-4); D's is scaled by "
+                       "bigan, age: 2e-4; the no-flag run: 1e-3); D's is scaled by "
                        "--d_lr_ratio.")
     flags.DEFINE_float("d_lr_ratio", 1.0, "The discriminator learns at d_lr_ratio * "
                        "learning_rate, in (0, 100] (Berthelot et al. 2017: 1, one rate; "
-                       "the no-flag run: 0.5, a slower auto-encoder keeps k up). Models "
+                       "the no-flag run: 0.2, as the public MNIST BEGAN recipe). Models "
                        "without a discriminator (age) take only 1.")
     flags.DEFINE_float("beta1", 0.5, "Adam beta1 (Berthelot et al. 2017: Keras default "
                        "0.9; Vertolli & Davies 2017, Li et al. 2018: 0.5).")
     flags.DEFINE_integer("batch_size", 16, "Global batch size, split across replicas "
-                         "(Berthelot et al. 2017 sec. 3.4.1: 16).")
+                         "(Berthelot et al. 2017 sec. 3.4.1: 16; the no-flag run: 64).")
     flags.DEFINE_integer("steps", 1000, "Total training steps of the run.")
     flags.DEFINE_float("lr_decay_factor", 0.5, "Learning-rate factor of each decay (M_global "
                        "stall or lr_decay_every) (Berthelot et al. 2017 sec. 4.1: 0.5).")
@@ -84,7 +85,7 @@ def _define_core_flags():
                          "decay; 0 disables (Berthelot et al. 2017 sec. 4.1 decays on stalls).")
     flags.DEFINE_integer("lr_decay_every", 0, "Also multiply the learning rates by "
                          "lr_decay_factor every N steps; 0 = off (Vertolli & Davies 2017: "
-                         "every 100,000 steps; the no-flag run: 500).")
+                         "every 100,000 steps; the no-flag run: 1000).")
     flags.DEFINE_float("min_learning_rate", 1e-6, "Floor of the learning-rate decay.")
     _define_run_flags()
 
@@ -104,11 +105,13 @@ def _define_run_flags():
     flags.DEFINE_string("export_base", os.path.join("tfbegan_run", "export", "generator"),
                         "Export the generator to <export_base>/<version>/ when training "
                         "ends (empty: no export).")
-    flags.DEFINE_enum("mixed_precision", None, ["bfloat16", "float16"],
+    flags.DEFINE_enum("mixed_precision", None, ["auto", "bfloat16", "float16"],
                       "Mixed-precision compute dtype (losses, k and outputs stay float32; "
                       "float16 adds dynamic loss scaling). bfloat16: ~1.7x faster on CPUs "
                       "with AVX512-BF16/AMX; float16 or bfloat16 on GPUs with tensor "
-                      "cores (docs/benchmarks.md).")
+                      "cores (docs/benchmarks.md). auto: bfloat16 on a CPU-only machine "
+                      "whose CPU runs it natively (AVX512-BF16, AMX-BF16, Arm BF16), "
+                      "float32 otherwise (tfbegan.precision).")
     flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step. Off by default: "
                       "~20% slower on the CPU benchmark; usually faster on a GPU, where "
                       "Keras' own 'auto' turns it on (docs/benchmarks.md). Under XLA the "

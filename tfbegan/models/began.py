@@ -63,6 +63,8 @@ class BEGAN(MultiOptimizerModel):
       controller: ``"proportional"`` (sec. 3.4) or ``"pid"`` (Khan et al. 2018's Eq. 12,
         driven by ``e_t = gamma L(x) - L(G(z))``; ``lambda_k`` is then unused).
       pid_gains: (lambda_1, lambda_2, lambda_3) of the PID controller.
+      architecture: ``"began"`` (the paper network) or ``"dcgan"``, the cheaper
+        DCGAN-style pair of public MNIST BEGANs (``tfbegan.networks``).
       batch_norm, skip_connections: Li et al. 2018's architecture options (Fig. 3; see
         ``tfbegan.networks``). Here D's real and generated batches are two calls,
         so with ``batch_norm`` each is normalized with its own batch statistics;
@@ -92,12 +94,13 @@ class BEGAN(MultiOptimizerModel):
                  h_dim=64, gamma=0.5, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
                  distance=None, controller="proportional",
                  pid_gains=equilibrium.DEFAULT_PID_GAINS, batch_norm=False,
-                 skip_connections=False, **kwargs):
+                 skip_connections=False, architecture="began", **kwargs):
         # Validate before any variable exists.
         config = ModelConfig(image_size=image_size, channels=channels, filters=filters,
                              repeats=repeats, z_dim=z_dim, h_dim=h_dim, gamma=gamma,
                              lambda_k=lambda_k, eta=eta, k_init=k_init,
-                             batch_norm=batch_norm, skip_connections=skip_connections)
+                             batch_norm=batch_norm, skip_connections=skip_connections,
+                             architecture=architecture)
         check_seed(seed)
         distance_fn = make_distance(distance, eta, channels=channels)  # validates the spec
         if controller not in equilibrium.CONTROLLERS:
@@ -116,6 +119,7 @@ class BEGAN(MultiOptimizerModel):
         self.pid_gains = pid_gains
         self.batch_norm = batch_norm
         self.skip_connections = skip_connections
+        self.architecture = architecture
 
         self.generator = self.build_generator_network(config)
         self.discriminator = self.build_discriminator_network(config)
@@ -199,7 +203,7 @@ class BEGAN(MultiOptimizerModel):
             lambda_k=self.lambda_k, eta=self.eta, k_init=self.k_init, seed=self.seed,
             distance=self.distance_spec, controller=self.controller,
             pid_gains=list(self.pid_gains), batch_norm=self.batch_norm,
-            skip_connections=self.skip_connections)
+            skip_connections=self.skip_connections, architecture=self.architecture)
         return config
 
     @classmethod

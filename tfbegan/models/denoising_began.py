@@ -9,7 +9,14 @@ from tfbegan import equilibrium, priors
 from tfbegan.config import check_range
 from tfbegan.models.base import replica_context
 from tfbegan.models.began import BEGAN
+from tfbegan.models.denoising_parts import CodeTermsMixin, HistoricalAveragingMixin
 from tfbegan.models.gradients import began_gradients, loss_scale_ratio
+from tfbegan.models.loss_terms import (  # noqa: F401  (the last three re-exported)
+    denoising_loss,
+    historical_averaging_penalty,
+    latent_constraint,
+    pull_away_term,
+)
 
 #: How D's batch norm groups a training step's images: "joint" (one set of batch
 #: statistics over [x, x + n, G(z)], the default) or "separate" ([x, x + n] and G(z)
@@ -21,33 +28,8 @@ BN_STATISTICS = ("joint", "separate")
 NOISE_SALT = 0x6E6F6973  # "nois"
 
 
-def denoising_loss(x, reconstruction):
-    """``L_DAE = mean((D(x + n) - x)^2)``, the denoising term of Eq. 6 (Li et al. 2018).
-
-    ``reconstruction`` is ``D(x + n)``. Li et al. write ``||D(x + n) - x||_2^2``; we take
-    the *mean* over pixels and batch (not the sum) so that ``lambda_noise = 2``
-    weighs it on the same per-pixel scale as ``L(x)``, itself a mean.
-    """
-    diff = tf.cast(reconstruction, tf.float32) - tf.cast(x, tf.float32)
-    return tf.reduce_mean(tf.square(diff))
-
-
-def historical_averaging_penalty(variables, averages):
-    """``sum_i ||theta_i - avg_i||_2^2`` over a network's trainable variables.
-
-    Salimans et al. 2016 (sec. 3.3): ``||theta - (1/t) sum_{i=1}^t theta[i]||^2``.
-    ``averages`` are read as constants (no gradient flows into them), so the
-    gradient is ``2 (theta - avg)``.
-    """
-    terms = [tf.reduce_sum(tf.square(tf.convert_to_tensor(v) - tf.convert_to_tensor(a)))
-             for v, a in zip(variables, averages, strict=True)]
-    if not terms:
-        return tf.constant(0.0)
-    return tf.add_n(terms)
-
-
 @keras.saving.register_keras_serializable(package="tfbegan")
-class DenoisingBEGAN(BEGAN):
+class DenoisingBEGAN(HistoricalAveragingMixin, CodeTermsMixin, BEGAN):
     """BEGAN with a denoising discriminator loss and Li et al. 2018's options.
 
     Implements Li et al. 2018 (Eq. 6, Fig. 3, Table 1):
@@ -105,6 +87,19 @@ class DenoisingBEGAN(BEGAN):
     The corruption noise is drawn like z: statelessly for the *global* batch from
     the key (seed, step) folded with :data:`NOISE_SALT`, then sliced per replica.
 
+    Two options against the drift of small-data runs toward the cheapest digits,
+    both off by default (they are not Li et al. 2018's) and both computed on D's
+    code h of the generated batch (D then runs as encoder and decoder in turn, the
+    same computation):
+
+    * ``pull_away_weight``: ``L_G += w * PT(E(G(z)))``, EBGAN's pull-away term
+      (Zhao et al. 2017; :func:`pull_away_term`): G is pushed to samples D encodes
+      in different directions. Reported as ``pull_away``.
+    * ``latent_constraint_weight``: ``L_D += w * mean |E(G(z)) - z|``, BEGAN-CS's
+      constraint (Chang et al. 2018, w = 0.1 there; :func:`latent_constraint`):
+      D's encoder must recover z from G(z). Needs ``h_dim == z_dim``. Reported as
+      ``latent_constraint``.
+
     Reported metrics: BEGAN's plus ``loss_denoise`` (unweighted ``L_DAE``, when
     ``lambda_noise > 0``) and ``ha_d`` / ``ha_g`` (unweighted penalties, when
     ``ha_weight > 0``); ``d_loss`` and ``g_loss`` include the weighted terms.
@@ -121,6 +116,9 @@ class DenoisingBEGAN(BEGAN):
         does not give its value).
       bn_statistics: with ``batch_norm``, "joint" (default) or "separate" batch
         statistics for real and generated images in D (see above).
+      pull_away_weight: weight of EBGAN's pull-away term in L_G, >= 0; 0 = off.
+      latent_constraint_weight: weight of BEGAN-CS's latent constraint in L_D,
+        >= 0; 0 = off; needs ``h_dim == z_dim``.
 
     Example:
 
@@ -131,8 +129,9 @@ class DenoisingBEGAN(BEGAN):
     samples = model.generate(16, seed=0)  # batch norm in inference mode
     ```
 
-    Reference: Gao et al. (Li et al. 2018), "Improving BEGANs with a denoising loss and
-    batch normalization"; Salimans et al. 2016, https://arxiv.org/abs/1606.03498
+    Reference: Li, Xiao, Ouyang 2018, "Improved Boundary Equilibrium Generative
+    Adversarial Networks", IEEE Access; Salimans et al. 2016,
+    https://arxiv.org/abs/1606.03498
     """
 
     #: train_step differentiates optimizer.scale_loss(loss) (float16 loss scaling).
@@ -142,8 +141,17 @@ class DenoisingBEGAN(BEGAN):
                  h_dim=64, gamma=1.0, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
                  distance=None, controller="proportional", lambda_noise=2.0,
                  noise_std=1.0, batch_norm=True, skip_connections=True, ha_weight=0.0,
-                 bn_statistics="joint", **kwargs):
+                 bn_statistics="joint", architecture="began", pull_away_weight=0.0,
+                 latent_constraint_weight=0.0, **kwargs):
         check_range("lambda_noise", lambda_noise, 0.0)
+        check_range("pull_away_weight", pull_away_weight, 0.0)
+        check_range("latent_constraint_weight", latent_constraint_weight, 0.0)
+        if latent_constraint_weight > 0 and h_dim != z_dim:
+            raise ValueError(f"latent_constraint_weight={latent_constraint_weight!r} needs "
+                             f"h_dim == z_dim (got h_dim={h_dim}, z_dim={z_dim}): D's code "
+                             f"of G(z) is compared with z.")
+        self.pull_away_weight = float(pull_away_weight)
+        self.latent_constraint_weight = float(latent_constraint_weight)
         check_range("noise_std", noise_std, 0.0)
         check_range("ha_weight", ha_weight, 0.0)
         if bn_statistics not in BN_STATISTICS:
@@ -159,7 +167,7 @@ class DenoisingBEGAN(BEGAN):
                          lambda_k=lambda_k, eta=eta, k_init=k_init, seed=seed,
                          distance=distance, controller=controller,
                          batch_norm=batch_norm, skip_connections=skip_connections,
-                         **kwargs)
+                         architecture=architecture, **kwargs)
         self.ha_count = None
         self.ha_avg_d = []
         self.ha_avg_g = []
@@ -174,10 +182,6 @@ class DenoisingBEGAN(BEGAN):
             self.ha_avg_g = [self._average_slot(v, f"ha_avg_g{i}") for i, v in
                              enumerate(self.generator.trainable_variables)]
 
-    def _average_slot(self, variable, name):
-        return self.add_weight(name=name, shape=variable.shape, initializer="zeros",
-                               trainable=False, aggregation="mean", dtype="float32")
-
     def metric_names(self):
         """BEGAN's metrics, plus ``loss_denoise`` and ``ha_d`` / ``ha_g`` when on."""
         names = tuple(super().metric_names())
@@ -185,12 +189,17 @@ class DenoisingBEGAN(BEGAN):
             names += ("loss_denoise",)
         if self.ha_weight > 0:
             names += ("ha_d", "ha_g")
+        if self.pull_away_weight > 0:
+            names += ("pull_away",)
+        if self.latent_constraint_weight > 0:
+            names += ("latent_constraint",)
         return names
 
     def get_config(self):
         config = super().get_config()
         config.update(lambda_noise=self.lambda_noise, noise_std=self.noise_std,
-                      ha_weight=self.ha_weight)
+                      ha_weight=self.ha_weight, pull_away_weight=self.pull_away_weight,
+                      latent_constraint_weight=self.latent_constraint_weight)
         if self.bn_statistics != "joint":
             config["bn_statistics"] = self.bn_statistics
         return config
@@ -222,27 +231,6 @@ class DenoisingBEGAN(BEGAN):
         noise = tf.convert_to_tensor(noise, tf.float32)
         return denoising_loss(x, self.discriminator(x + noise, training=training))
 
-    def historical_penalties(self):
-        """``(||theta_D - avg_D||^2, ||theta_G - avg_G||^2)`` with the current
-        averages (zeros when ``ha_weight = 0``)."""
-        if self.ha_weight <= 0:
-            return tf.constant(0.0), tf.constant(0.0)
-        return (historical_averaging_penalty(self.discriminator.trainable_variables,
-                                             self.ha_avg_d),
-                historical_averaging_penalty(self.generator.trainable_variables,
-                                             self.ha_avg_g))
-
-    def update_historical_averages(self):
-        """Folds the current parameters into the cumulative means:
-        ``count += 1; avg += (theta - avg) / count`` (Salimans et al. 2016)."""
-        count = tf.convert_to_tensor(self.ha_count) + 1.0
-        self.ha_count.assign(count)
-        for variables, averages in ((self.discriminator.trainable_variables, self.ha_avg_d),
-                                    (self.generator.trainable_variables, self.ha_avg_g)):
-            for v, a in zip(variables, averages, strict=True):
-                a_val = tf.convert_to_tensor(a)
-                a.assign(a_val + (tf.convert_to_tensor(v) - a_val) / count)
-
     def discriminator_extra_loss(self, x, training):
         """D's extra terms for a batch on its own: ``lambda_noise * L_DAE`` with this
         step's noise (D applied to ``x + n`` in a separate call) plus ``ha_weight *
@@ -271,19 +259,24 @@ class DenoisingBEGAN(BEGAN):
         fake = self.generator(z, training=training)
         b = tf.shape(x)[0]
         real = x if noise is None else tf.concat([x, x + noise], axis=0)
+        codes = None
         if self.batch_norm and self.bn_statistics == "joint":
-            recon = self.discriminator(tf.concat([real, fake], axis=0), training=training)
             offset = tf.shape(real)[0]
+            recon, h = self._reconstruct(tf.concat([real, fake], axis=0), training)
             recon_real, recon_fake = recon[:offset], recon[offset:]
+            codes = None if h is None else h[offset:]
         else:
             recon_real = self.discriminator(real, training=training)
-            recon_fake = self.discriminator(fake, training=training)
+            recon_fake, codes = self._reconstruct(fake, training)
         loss_real = tf.reduce_mean(self.distance(x, recon_real[:b]))
         loss_fake = tf.reduce_mean(self.distance(fake, recon_fake))
         loss_denoise = (tf.constant(0.0) if noise is None
                         else denoising_loss(x, recon_real[b:]))
-        return {"loss_real": loss_real, "loss_fake": loss_fake,
-                "loss_denoise": loss_denoise, "fake": fake}
+        out = {"loss_real": loss_real, "loss_fake": loss_fake,
+               "loss_denoise": loss_denoise, "fake": fake}
+        if codes is not None:
+            out.update(self.code_terms(codes, z))
+        return out
 
     # ------------------------------------------------------------------ steps
     def train_step(self, data):
@@ -311,12 +304,7 @@ class DenoisingBEGAN(BEGAN):
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_denoising_losses(x, z, noise, training=True)
             ha_d, ha_g = self.historical_penalties()
-            d_real = out["loss_real"]  # L_D's terms that do not involve G(z)
-            if self.lambda_noise > 0:
-                d_real += self.lambda_noise * out["loss_denoise"]
-            if self.ha_weight > 0:
-                d_real += self.ha_weight * ha_d
-            g_extra = self.ha_weight * ha_g if self.ha_weight > 0 else None
+            d_real, g_extra = self.split_losses(out, ha_d, ha_g)
             d_loss = d_real - k * out["loss_fake"]
             g_loss = out["loss_fake"] if g_extra is None else out["loss_fake"] + g_extra
             # Per-replica means; scale_loss: the float16 loss scale S (identity otherwise).
@@ -336,12 +324,30 @@ class DenoisingBEGAN(BEGAN):
 
         values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
                   "d_loss": d_loss, "g_loss": g_loss}
-        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g)
+        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g, out)
         values = self._all_mean(ctx, values)
         values.update(self.update_k(k, values))
         values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
                                                   self.gamma)
         return self._report(values)
+
+    def split_losses(self, out, ha_d, ha_g):
+        """``(d_real, g_extra)``: L_D's terms that do not involve L(G(z)) (L(x),
+        lambda_noise L_DAE, HA, BEGAN-CS's constraint) and L_G's beside L(G(z)) (HA,
+        EBGAN's pull-away; None when there are none). The two code terms reach
+        their network through D's encoder on G(z); tfbegan.models.gradients carries
+        such terms beside the shared backward pass."""
+        d_real = out["loss_real"]
+        if self.lambda_noise > 0:
+            d_real += self.lambda_noise * out["loss_denoise"]
+        if self.ha_weight > 0:
+            d_real += self.ha_weight * ha_d
+        if "latent_constraint" in out:
+            d_real += self.latent_constraint_weight * out["latent_constraint"]
+        g_terms = [self.ha_weight * ha_g] if self.ha_weight > 0 else []
+        if "pull_away" in out:
+            g_terms.append(self.pull_away_weight * out["pull_away"])
+        return d_real, (tf.add_n(g_terms) if g_terms else None)
 
     def _gradients(self, tape, scaled, k, d_vars, g_vars, fake):
         """D's and G's gradients: one backward pass through D on G(z) without batch
@@ -353,7 +359,10 @@ class DenoisingBEGAN(BEGAN):
         return began_gradients(tape, scaled["d_real"], scaled["g_fake"], k_ratio, d_vars,
                                g_vars, [fake], g_extra)
 
-    def _add_extra_values(self, values, loss_denoise, ha_d, ha_g):
+    def _add_extra_values(self, values, loss_denoise, ha_d, ha_g, out=None):
+        for name in ("pull_away", "latent_constraint"):
+            if out is not None and name in out:
+                values[name] = out[name]
         if self.lambda_noise > 0:
             values["loss_denoise"] = loss_denoise
         if self.ha_weight > 0:
@@ -374,9 +383,10 @@ class DenoisingBEGAN(BEGAN):
         d_loss = (out["loss_real"] - k * out["loss_fake"]
                   + self.lambda_noise * out["loss_denoise"] + self.ha_weight * ha_d)
         g_loss = out["loss_fake"] + self.ha_weight * ha_g
+        d_loss, g_loss = self.add_code_terms(d_loss, g_loss, out)
         values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
                   "d_loss": d_loss, "g_loss": g_loss}
-        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g)
+        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g, out)
         values = self._all_mean(ctx, values)
         if "e_t" in self.metric_names():
             values["e_t"] = equilibrium.balance(values["loss_real"], values["loss_fake"],

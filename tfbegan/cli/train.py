@@ -2,7 +2,7 @@
 
 With no flags it trains the quickstart recipe (flags/quickstart.flags: BEGAN with Li
 et al. 2018's denoising loss on the DCGAN-style network pair, batch 64, G at 1e-3 and D
-at 2e-4) on the 5,000 embedded MNIST digits at 32x32 in about 5-8 minutes on 2 CPU
+at 2e-4) on the 5,000 embedded MNIST digits at 32x32 in about 3 minutes on 2 idle CPU
 cores and leaves checkpoints, logs, sample grids, a
 convergence plot and an exported generator in ./tfbegan_run. ``--model=X`` trains
 family X with its paper's values instead (``tfbegan.cli.defaults``).

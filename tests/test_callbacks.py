@@ -141,6 +141,28 @@ def test_bad_callback_arguments():
         cb.SampleGrid("x", every=0)
 
 
+@pytest.mark.parametrize("make, match", [
+    (lambda: cb.ConvergenceLRDecay(patience=-1), "patience=-1"),
+    (lambda: cb.ConvergenceLRDecay(min_lr=-1e-6), "min_lr=-1e-06"),
+    (lambda: cb.ConvergenceLRDecay(min_delta="0.1"), "min_delta='0.1'"),
+    (lambda: cb.ConvergenceLRDecay(decay_every=-100), "decay_every=-100"),
+    (lambda: cb.SampleGrid("x", num=0), "num=0"),
+    (lambda: cb.SampleGrid("x", scale=1.5), "scale=1.5"),
+    (lambda: cb.Checkpointer("w", keep=0), "keep=0"),
+    (lambda: cb.QualityEvaluator(np.zeros((2, 8, 8, 1)), None, kid_subsets=0),
+     "kid_subsets=0"),
+    (lambda: cb.QualityEvaluator(np.zeros((2, 8, 8, 1)), None, ms_ssim_pairs=-5),
+     "ms_ssim_pairs=-5"),
+    (lambda: cb.QualityEvaluator(np.zeros((2, 8, 8, 1)), None, collapse_margin=2),
+     "collapse_margin=2"),
+])
+def test_callback_settings_are_checked_at_construction(make, match):
+    # Before, these failed at the first grid / checkpoint / evaluation, thousands of
+    # steps into a run, or never (a negative patience or keep).
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
 def test_periodic_callbacks_fire_once_per_period_with_steps_per_execution(tmp_path):
     # fit(steps_per_execution=4) reports steps 4, 8, ..., 24 only. With every=10,
     # `step % 10 == 0` sees only step 20; the crossing rule fires at the first step

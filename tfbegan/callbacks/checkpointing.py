@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tfbegan import checkpoints
-from tfbegan.callbacks.base import PeriodicCallback, global_step
+from tfbegan.callbacks.base import PeriodicCallback, check_period, global_step
 
 
 class Checkpointer(PeriodicCallback):
@@ -25,7 +25,7 @@ class Checkpointer(PeriodicCallback):
                  enabled=True):
         super().__init__(every)
         self.workdir = workdir
-        self.keep = keep
+        self.keep = check_period("keep", keep)
         self.stateful = list(stateful)
         self.nan_guard = nan_guard
         self.enabled = enabled

@@ -113,10 +113,14 @@ class QualityEvaluator(_ScalarWriter):
         self.num_samples = num_samples
         self.seed = seed
         self.warn_collapse = warn_collapse
+        if not 0 <= collapse_margin <= 1:
+            raise ValueError(f"collapse_margin={collapse_margin!r} is out of range; "
+                             f"allowed: [0, 1].")
         self.collapse_margin = collapse_margin
-        self.kid_subsets = kid_subsets
-        self.kid_subset_size = kid_subset_size
-        self.ms_ssim_pairs = ms_ssim_pairs
+        # Checked now, not at the first evaluation thousands of steps into a run.
+        self.kid_subsets = check_period("kid_subsets", kid_subsets)
+        self.kid_subset_size = check_period("kid_subset_size", kid_subset_size)
+        self.ms_ssim_pairs = check_period("ms_ssim_pairs", ms_ssim_pairs)
         #: One report dict (plus ``step``) per evaluation.
         self.history = []
         self._real_cache = {}

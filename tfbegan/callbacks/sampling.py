@@ -8,7 +8,7 @@ import os
 import keras
 
 from tfbegan import imaging
-from tfbegan.callbacks.base import PeriodicCallback
+from tfbegan.callbacks.base import PeriodicCallback, check_period
 
 
 class SampleGrid(PeriodicCallback):
@@ -27,10 +27,10 @@ class SampleGrid(PeriodicCallback):
     def __init__(self, directory, every=500, num=64, seed=1234, log_dir=None, scale=2):
         super().__init__(every)
         self.directory = directory
-        self.num = num
+        self.num = check_period("num", num)
         self.seed = seed
         self.log_dir = log_dir
-        self.scale = scale
+        self.scale = check_period("scale", scale)
         self._writer = None
         self.last_path = None
 

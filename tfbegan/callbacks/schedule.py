@@ -13,6 +13,13 @@ from tfbegan.callbacks.base import PeriodTracker, get_lr, global_step, optimizer
 logger = logging.getLogger("tfbegan")
 
 
+def _non_negative(name, value):
+    """``value`` if it is a number >= 0, else ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{name}={value!r} must be a number >= 0.")
+    return value
+
+
 class ConvergenceLRDecay(keras.callbacks.Callback):
     """Multiplies every optimizer's learning rate by ``factor`` on a stall.
 
@@ -39,16 +46,12 @@ class ConvergenceLRDecay(keras.callbacks.Callback):
         super().__init__()
         if not 0 < factor < 1:
             raise ValueError(f"factor={factor!r} is out of range; allowed: (0, 1).")
-        if patience < 0:
-            raise ValueError(f"patience={patience!r} must be >= 0.")
-        if decay_every < 0:
-            raise ValueError(f"decay_every={decay_every!r} must be >= 0.")
-        self.patience = patience
         self.factor = factor
-        self.min_lr = min_lr
+        self.patience = _non_negative("patience", patience)
+        self.min_lr = _non_negative("min_lr", min_lr)
         self.monitor = monitor
-        self.min_delta = min_delta
-        self.decay_every = decay_every
+        self.min_delta = _non_negative("min_delta", min_delta)
+        self.decay_every = _non_negative("decay_every", decay_every)
         self._schedule = PeriodTracker(decay_every) if decay_every else None
         self.best = math.inf
         self.best_step = None

@@ -4,48 +4,42 @@ controller, and the architecture options batch norm and skip connections (Li et 
 
 from absl import flags
 
+from tfbegan.cli import flag_table
+from tfbegan.cli.flag_table import Flag
+
 FLAGS = flags.FLAGS
 
 #: Berthelot et al. 2017 uses the core flags' own defaults.
 DEFAULTS = {}
 
-
-def define_flags():
-    """Defines the BEGAN flags (defaults: Berthelot et al. 2017; the no-flag run's
-    values are named in each help text)."""
-    flags.DEFINE_float("gamma", 0.5, "Diversity ratio gamma = E[L(G(z))]/E[L(x)] in "
-                       "[0, 1] (Berthelot et al. 2017 Eq. 5; paper experiments 0.3-0.7; "
-                       "denoising_began: 1; the no-flag run: 0.75).")
-    flags.DEFINE_float("lambda_k", 0.001, "Proportional gain of k_t (Berthelot et al. "
-                       "2017 sec. 3.4: 0.001; the no-flag run: 0.05).")
-    flags.DEFINE_integer("eta", 1, "Exponent of the pixel loss |v - D(v)|^eta, 1 or 2 "
-                         "(Berthelot et al. 2017 sec. 3.1: 1; the no-flag run: 2).")
-    flags.DEFINE_float("k_init", 0.0, "Initial k_0 (Berthelot et al. 2017 sec. 3.4: 0).")
-    flags.DEFINE_string("distance", None, "Auto-encoder loss as weighted distances, "
-                        "e.g. 'l1:2,gmsm:1' (Vertolli & Davies 2017 Eq. 6: l1, l2, gmsm, chrom). "
-                        "Default: the pixel loss with --eta (Berthelot et al. 2017).")
-    flags.DEFINE_string("controller", "proportional", "k_t controller: proportional "
-                        "(Berthelot et al. 2017 sec. 3.4) or pid (Khan et al. 2018 Eq. 11).")
-    flags.DEFINE_bool("batch_norm", False,
-                      "Batch norm after the second conv of each block in encoder, decoder "
-                      "and generator (Li et al. 2018 Fig. 3 and its 'ours': on, the "
-                      "denoising_began default; Table 1 '+BN'; Berthelot et al. 2017: off).")
-    flags.DEFINE_bool("skip_connections", False,
-                      "Concatenate the up-sampled first decoder tensor H0 with each "
-                      "up-sampled tensor (Li et al. 2018 Fig. 3 'SC' and its 'ours': on, "
-                      "the denoising_began default; Berthelot et al. 2017 sec. 4.1).")
-    flags.DEFINE_enum("architecture", "began", ["began", "dcgan"],
-                      "Networks: began (Berthelot et al. 2017 sec. 3.5, every paper "
-                      "preset) or dcgan, the much cheaper DCGAN-style pair of public "
-                      "MNIST BEGANs (one strided conv and a dense code in D; dense layers "
-                      "with batch norm and two transposed convs in G; tfbegan.networks; "
-                      "the no-flag run: dcgan).")
+#: Defaults: Berthelot et al. 2017; the no-flag run's values are named in each help.
+TABLE = (
+    Flag("float", "gamma", 0.5, "Diversity ratio gamma = E[L(G(z))]/E[L(x)] in [0, 1] "
+         "(Berthelot et al. 2017 Eq. 5; paper experiments 0.3-0.7; denoising_began: 1; "
+         "the no-flag run: 0.75)."),
+    Flag("float", "lambda_k", 0.001, "Proportional gain of k_t (Berthelot et al. 2017 "
+         "sec. 3.4: 0.001; the no-flag run: 0.05)."),
+    Flag("integer", "eta", 1, "Exponent of the pixel loss |v - D(v)|^eta, 1 or 2 "
+         "(Berthelot et al. 2017 sec. 3.1: 1; the no-flag run: 2)."),
+    Flag("float", "k_init", 0.0, "Initial k_0 (Berthelot et al. 2017 sec. 3.4: 0)."),
+    Flag("string", "distance", None, "Auto-encoder loss as weighted distances, e.g. "
+         "'l1:2,gmsm:1' (Vertolli & Davies 2017 Eq. 6: l1, l2, gmsm, chrom). Default: "
+         "the pixel loss with --eta (Berthelot et al. 2017)."),
+    Flag("string", "controller", "proportional", "k_t controller: proportional "
+         "(Berthelot et al. 2017 sec. 3.4) or pid (Khan et al. 2018 Eq. 11)."),
+    Flag("bool", "batch_norm", False, "Batch norm after the second conv of each block in "
+         "encoder, decoder and generator (Li et al. 2018 Fig. 3 and its 'ours': on, the "
+         "denoising_began default; Table 1 '+BN'; Berthelot et al. 2017: off)."),
+    Flag("bool", "skip_connections", False, "Concatenate the up-sampled first decoder "
+         "tensor H0 with each up-sampled tensor (Li et al. 2018 Fig. 3 'SC' and its "
+         "'ours': on, the denoising_began default; Berthelot et al. 2017 sec. 4.1)."),
+    Flag("enum", "architecture", "began", "Networks: began (Berthelot et al. 2017 sec. "
+         "3.5, every paper preset) or dcgan, the much cheaper DCGAN-style pair of public "
+         "MNIST BEGANs (one strided conv and a dense code in D; dense layers with batch "
+         "norm and two transposed convs in G; tfbegan.networks; the no-flag run: dcgan).",
+         choices=("began", "dcgan")),
+)
 
 
-def model_kwargs(flag_values=FLAGS):
-    """BEGAN constructor arguments beyond the backbone."""
-    f = flag_values
-    return {"gamma": f.gamma, "lambda_k": f.lambda_k, "eta": f.eta, "k_init": f.k_init,
-            "distance": f.distance, "controller": f.controller,
-            "batch_norm": f.batch_norm, "skip_connections": f.skip_connections,
-            "architecture": f.architecture}
+#: ``define_flags(flag_values=FLAGS)`` (idempotent) and ``model_kwargs(flag_values)``.
+define_flags, model_kwargs = flag_table.functions(TABLE)

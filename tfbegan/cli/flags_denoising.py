@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from absl import flags
 
-from tfbegan.cli import flags_began
+from tfbegan.cli import flag_table, flags_began
+from tfbegan.cli.flag_table import Flag
+
+FLAGS = flags.FLAGS
 
 #: Li et al. 2018's model "ours" (sec. IV): gamma 1 and batch norm with skip
 #: connections. The no-flag run turns both architecture options off and raises
@@ -19,42 +22,39 @@ from tfbegan.cli import flags_began
 DEFAULTS = {"gamma": 1.0, "batch_norm": True, "skip_connections": True}
 
 
-def define_flags():
-    """Defines the denoising-BEGAN flags (Li et al. 2018 Eq. 6 and Table 1)."""
-    flags.DEFINE_float("denoise_lambda", 2.0,
-                       "lambda_noise, weight of the denoising loss mean((D(x + n) - x)^2) "
-                       "in L_D (Li et al. 2018 Eq. 6: 2; the no-flag run: 4, which keeps "
-                       "k high and the digits varied, docs/quality.md); 0 = off (Table 1 "
-                       "rows 'Baseline' and '+BN').")
-    flags.DEFINE_float("denoise_std", 1.0,
-                       "sigma of the Gaussian corruption n ~ N(0, sigma^2) added to real "
-                       "images in [-1, 1] (Li et al. 2018 sec. III: 1).")
-    flags.DEFINE_float("ha_weight", 0.0,
-                       "Weight of historical averaging ||theta - mean of past theta||^2 "
-                       "per network (Salimans et al. 2016; Li et al. 2018 Table 1 '+HA', "
-                       "weight not given); 0 = off.")
-    flags.DEFINE_enum("denoise_bn_statistics", "joint", ["joint", "separate"],
-                      "With --batch_norm: D normalizes real, noisy and generated images "
-                      "with one set of batch statistics ('joint', Li et al. 2018's one data "
-                      "flow) or real and generated images each with their own "
-                      "('separate'; not in the paper: with 'joint' k stays at 0 on the "
-                      "embedded digits, docs/quality.md).")
-    flags.DEFINE_float("pull_away_weight", 0.0,
-                       "Weight of EBGAN's pull-away term on D's codes of G(z) in L_G "
-                       "(Zhao et al. 2017 Eq. 6; 0.1 there); 0 = off (Li et al. 2018).")
-    flags.DEFINE_float("latent_constraint_weight", 0.0,
-                       "Weight of BEGAN-CS's latent constraint mean|E(G(z)) - z| in L_D "
-                       "(Chang et al. 2018: 0.1); needs --h_dim equal to --z_dim; "
-                       "0 = off (Li et al. 2018).")
+#: Li et al. 2018 Eq. 6 and Table 1, and two options from other papers (off).
+TABLE = (
+    Flag("float", "denoise_lambda", 2.0, "lambda_noise, weight of the denoising loss "
+         "mean((D(x + n) - x)^2) in L_D (Li et al. 2018 Eq. 6: 2; the no-flag run: 4, "
+         "which keeps k high and the digits varied, docs/quality.md); 0 = off (Table 1 "
+         "rows 'Baseline' and '+BN').", kwarg="lambda_noise"),
+    Flag("float", "denoise_std", 1.0, "sigma of the Gaussian corruption n ~ N(0, "
+         "sigma^2) added to real images in [-1, 1] (Li et al. 2018 sec. III: 1).",
+         kwarg="noise_std"),
+    Flag("float", "ha_weight", 0.0, "Weight of historical averaging ||theta - mean of "
+         "past theta||^2 per network (Salimans et al. 2016; Li et al. 2018 Table 1 "
+         "'+HA', weight not given); 0 = off."),
+    Flag("float", "pull_away_weight", 0.0, "Weight of EBGAN's pull-away term on D's "
+         "codes of G(z) in L_G (Zhao et al. 2017 Eq. 6; 0.1 there); 0 = off (Li et al. "
+         "2018)."),
+    Flag("float", "latent_constraint_weight", 0.0, "Weight of BEGAN-CS's latent "
+         "constraint mean|E(G(z)) - z| in L_D (Chang et al. 2018: 0.1); needs --h_dim "
+         "equal to --z_dim; 0 = off (Li et al. 2018)."),
+    Flag("enum", "denoise_bn_statistics", "joint", "With --batch_norm: D normalizes "
+         "real, noisy and generated images with one set of batch statistics ('joint', "
+         "Li et al. 2018's one data flow) or real and generated images each with their "
+         "own ('separate'; not in the paper: with 'joint' k stays at 0 on the embedded "
+         "digits, docs/quality.md).", kwarg="bn_statistics", choices=("joint", "separate"),
+         only_if_set=True),
+)
 
 
-def model_kwargs(FLAGS):
+def define_flags(flag_values=FLAGS):
+    """Defines the denoising-BEGAN flags on ``flag_values`` (idempotent)."""
+    flag_table.define(TABLE, flag_values)
+
+
+def model_kwargs(flag_values=FLAGS):
     """``DenoisingBEGAN`` kwargs: BEGAN's (``flags_began``) plus Li et al. 2018's options."""
-    kwargs = dict(flags_began.model_kwargs(FLAGS))
-    kwargs.update(lambda_noise=FLAGS.denoise_lambda, noise_std=FLAGS.denoise_std,
-                  ha_weight=FLAGS.ha_weight, pull_away_weight=FLAGS.pull_away_weight,
-                  latent_constraint_weight=FLAGS.latent_constraint_weight)
-    # Only when set, so that configs of earlier runs (without it) still match.
-    if FLAGS.denoise_bn_statistics != "joint":
-        kwargs["bn_statistics"] = FLAGS.denoise_bn_statistics
-    return kwargs
+    return {**flags_began.model_kwargs(flag_values),
+            **flag_table.model_kwargs(TABLE, flag_values)}

@@ -117,9 +117,9 @@ class BEGAN(MultiOptimizerModel):
         self._distance_fn = distance_fn
         self.controller = controller
         self.pid_gains = pid_gains
-        self.batch_norm = batch_norm
-        self.skip_connections = skip_connections
-        self.architecture = architecture
+        # As validated by ModelConfig (skip connections need the "began" network).
+        for name in ("batch_norm", "skip_connections", "architecture"):
+            setattr(self, name, getattr(config, name))
 
         self.generator = self.build_generator_network(config)
         self.discriminator = self.build_discriminator_network(config)

@@ -171,16 +171,15 @@ class VAEBEGAN(BEGAN):
                  pid_gains=equilibrium.DEFAULT_PID_GAINS, k_init=0.0, seed=0,
                  distance=None, kl_weight=1.0, kl_scale="sum", warmup_steps=0,
                  **kwargs):
-        alpha = _check_weight("alpha", alpha)
+        # The loss weights (Khan et al. 2018 sec. 4), each in [0, inf).
+        weights = {name: _check_weight(name, value) for name, value in (
+            ("alpha", alpha), ("beta", beta), ("gamma", gamma), ("kl_weight", kl_weight))}
         if kl_scale not in KL_SCALES:
             raise ValueError(f"kl_scale={kl_scale!r}; allowed: {', '.join(KL_SCALES)}.")
         if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) \
                 or warmup_steps < 0:
             raise ValueError(f"warmup_steps={warmup_steps!r} is out of range; allowed: "
                              f"an integer >= 0.")
-        kl_weight = _check_weight("kl_weight", kl_weight)
-        beta = _check_weight("beta", beta)
-        gamma = _check_weight("gamma", gamma)
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) \
                 or not (0.0 < eta <= 1.0):
             raise ValueError(f"eta={eta!r} is out of range; allowed: (0, 1] "
@@ -199,11 +198,9 @@ class VAEBEGAN(BEGAN):
                          lambda_k=pid_gains[0], eta=1, k_init=k_init, seed=seed,
                          distance=distance, controller="pid", pid_gains=pid_gains,
                          **kwargs)
-        self.alpha = alpha
-        self.beta = beta
-        self.gamma = gamma
+        for name, value in weights.items():  # gamma: L_e's weight, not BEGAN's ratio
+            setattr(self, name, value)
         self.eta = float(eta)
-        self.kl_weight = kl_weight
         self.kl_scale = kl_scale
         self.warmup_steps = warmup_steps
         self.vae_encoder = self.build_vae_encoder_network(self.model_config)

@@ -1,0 +1,105 @@
+"""Model flags as tables: one :class:`Flag` row per flag, from which a family's flag
+module both defines its absl flags and builds its model's constructor arguments.
+
+One row is the one home of a flag: its type, default (the paper's value), help text
+and the constructor argument it feeds. ``define`` and ``model_kwargs`` replace the
+hand-written ``flags.DEFINE_*`` calls and ``{"gamma": FLAGS.gamma, ...}`` dicts that
+each family module used to repeat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from absl import flags
+
+#: absl definers by row kind.
+_DEFINERS = {
+    "float": flags.DEFINE_float,
+    "integer": flags.DEFINE_integer,
+    "bool": flags.DEFINE_bool,
+    "string": flags.DEFINE_string,
+    "enum": flags.DEFINE_enum,
+    "list": flags.DEFINE_list,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """One model flag.
+
+    Attributes:
+      kind: ``float``, ``integer``, ``bool``, ``string``, ``enum`` or ``list``.
+      name: the flag's name (``--name``).
+      default: its default, the paper's value.
+      help: the help text (paper section, range, the no-flag run's value).
+      kwarg: the model constructor argument it feeds (default: ``name``).
+      choices: the allowed values of an ``enum`` row.
+      only_if_set: pass the argument only when the value differs from the default
+        (an option added after runs were recorded: their stored configs, which lack
+        it, still match a rerun that leaves it alone).
+      convert: maps the flag's value to the argument's (may raise ValueError with a
+        message naming the flag).
+    """
+
+    kind: str
+    name: str
+    default: Any
+    help: str
+    kwarg: str | None = None
+    choices: tuple = ()
+    only_if_set: bool = False
+    convert: Callable[[Any], Any] | None = None
+
+    def __post_init__(self):
+        if self.kind not in _DEFINERS:
+            raise ValueError(f"Flag {self.name!r}: kind={self.kind!r}; allowed: "
+                             f"{', '.join(_DEFINERS)}.")
+        if (self.kind == "enum") != bool(self.choices):
+            raise ValueError(f"Flag {self.name!r}: choices go with kind='enum' only.")
+
+    @property
+    def argument(self):
+        return self.kwarg or self.name
+
+
+def define(table, flag_values):
+    """Defines every row of ``table`` on ``flag_values``; rows already defined there are
+    skipped, so a module's ``define_flags`` may run twice."""
+    for row in table:
+        if row.name in flag_values:
+            continue
+        args = (row.name, row.default) + ((list(row.choices),) if row.choices else ())
+        _DEFINERS[row.kind](*args, row.help, flag_values=flag_values)
+
+
+def _is_unset(row, value):
+    # An empty string flag (`--distance=`) means "not given" like its None default.
+    return value == row.default or (row.default is None and value == "")
+
+
+def model_kwargs(table, flag_values):
+    """``{row.argument: value}`` for the rows of ``table``, read as attributes of
+    ``flag_values`` (absl's FlagValues or the CLI's resolved flags; ``only_if_set``
+    rows left at their default are left out)."""
+    kwargs = {}
+    for row in table:
+        value = getattr(flag_values, row.name)
+        if row.only_if_set and _is_unset(row, value):
+            continue
+        kwargs[row.argument] = row.convert(value) if row.convert else value
+    return kwargs
+
+
+def functions(table):
+    """A family module's ``define_flags(flag_values=FLAGS)`` and
+    ``model_kwargs(flag_values=FLAGS)`` over ``table``."""
+
+    def define_flags(flag_values=flags.FLAGS):
+        define(table, flag_values)
+
+    def kwargs(flag_values=flags.FLAGS):
+        return model_kwargs(table, flag_values)
+
+    return define_flags, kwargs

@@ -33,7 +33,8 @@ def define_flags():
     flags.DEFINE_bool("skip_connections", False,
                       "Concatenate the up-sampled first decoder tensor H0 with each "
                       "up-sampled tensor (Li et al. 2018 Fig. 3 'SC' and its 'ours': on, "
-                      "the denoising_began default; Berthelot et al. 2017 sec. 4.1).")
+                      "the denoising_began default; Berthelot et al. 2017 sec. 4.1; with "
+                      "--architecture=dcgan in G only).")
     flags.DEFINE_enum("architecture", "began", ["began", "dcgan"],
                       "Networks: began (Berthelot et al. 2017 sec. 3.5, every paper "
                       "preset) or dcgan, the much cheaper DCGAN-style pair of public "

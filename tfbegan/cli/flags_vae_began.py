@@ -56,6 +56,12 @@ def define_flags(flag_values=None):
     flags.DEFINE_string(
         "vae_distance", None, "Distance of L_d, L_g and L_v as BEGAN's --distance "
         "(e.g. 'l2'; default: Khan et al. 2018's l1).", flag_values=fv)
+    flags.DEFINE_enum(
+        "vae_architecture", "began", ["began", "dcgan"],
+        "Networks of E, G and D: began (Khan et al. 2018: the BEGAN backbone) or dcgan, "
+        "the cheaper DCGAN-style pair of public MNIST BEGANs as --architecture "
+        "(E: D's DCGAN-style encoder to 2 N_z, without batch norm); not in the paper.",
+        flag_values=fv)
 
 def model_kwargs(FLAGS):
     """``VAEBEGAN`` constructor kwargs beyond the backbone ones."""
@@ -71,4 +77,6 @@ def model_kwargs(FLAGS):
     # Only when given, so that configs of earlier runs still match.
     if FLAGS.vae_distance:
         kwargs["distance"] = FLAGS.vae_distance
+    if FLAGS.vae_architecture != "began":
+        kwargs["architecture"] = FLAGS.vae_architecture
     return kwargs

@@ -23,7 +23,7 @@ from tfbegan.models.gradients import (
     loss_scale_ratio,
     shared_fake_backward,
 )
-from tfbegan.networks import build_encoder
+from tfbegan.networks import build_dcgan_encoder, build_encoder
 
 #: Khan et al. 2018, sec. 4: "Adam optimizer initialized with a small learning rate of 5e-5".
 DEFAULT_LEARNING_RATE = 5e-5
@@ -141,6 +141,10 @@ class VAEBEGAN(BEGAN):
         Not in the paper. With the sum, L_n outweighs the per-pixel means by
         about |x| / N_z (32x on the 32x32 digits with N_z 32, far more in
         gradient) and the encoder collapses to the prior (every mu near 0).
+      architecture: ``"began"`` (default, the paper's backbone) or ``"dcgan"``: G
+        and D as :class:`~tfbegan.BEGAN`'s DCGAN-style pair and E as D's DCGAN-style
+        encoder (without batch norm) to ``2 * z_dim``; not in the paper (a cheaper
+        network for short CPU runs, ``--vae_architecture``).
       warmup_steps: VAE warm-up, not in the paper: for the first ``warmup_steps``
         steps G's loss leaves out the adversarial part ``L_g + alpha L_v`` (G and
         E train as a VAE on ``beta L_s + gamma L_e`` and L_n, D as BEGAN's
@@ -210,8 +214,12 @@ class VAEBEGAN(BEGAN):
 
     # ------------------------------------------------------------------ networks
     def build_vae_encoder_network(self, config):
-        """E: image -> [mu, log sigma^2] (``2 * z_dim``), BEGAN's encoder backbone."""
-        return build_encoder(config.replace(h_dim=2 * config.z_dim), name="vae_encoder")
+        """E: image -> [mu, log sigma^2] (``2 * z_dim``), BEGAN's encoder backbone
+        (``architecture="dcgan"``: the DCGAN-style encoder of D, without batch norm)."""
+        config = config.replace(h_dim=2 * config.z_dim)
+        if config.architecture == "dcgan":
+            return build_dcgan_encoder(config.replace(batch_norm=False), name="vae_encoder")
+        return build_encoder(config, name="vae_encoder")
 
     @property
     def discriminator_encoder(self):
@@ -246,7 +254,7 @@ class VAEBEGAN(BEGAN):
                 "gamma": self.gamma, "eta": self.eta, "pid_gains": list(self.pid_gains),
                 "k_init": self.k_init, "seed": self.seed, "distance": self.distance_spec,
                 "kl_weight": self.kl_weight, "kl_scale": self.kl_scale,
-                "warmup_steps": self.warmup_steps}
+                "warmup_steps": self.warmup_steps, "architecture": self.architecture}
 
     # ------------------------------------------------------------------ encoder
     def encode_stats(self, images, training=False):

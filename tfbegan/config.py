@@ -103,8 +103,9 @@ class ModelConfig:
       architecture: ``"began"`` (Berthelot et al. 2017 sec. 3.5, the default) or
         ``"dcgan"``, the small DCGAN-style pair of public MNIST BEGANs
         (``tfbegan.networks``: one strided conv and a dense code in D, dense
-        layers with batch norm and two transposed convs in G); ``repeats`` and
-        ``skip_connections`` do not apply to it.
+        layers with batch norm and two transposed convs in G); ``repeats`` does
+        not apply to it, and ``skip_connections`` joins G's H0 to its first
+        up-sampled tensor only (D's decoder has a single up-sampling layer).
     """
 
     image_size: int = dataclasses.field(default=32, metadata=BACKBONE)
@@ -139,9 +140,6 @@ class ModelConfig:
                 raise ValueError(f"{flag}={getattr(self, flag)!r} must be a bool "
                                  f"(True or False).")
         check_choice("architecture", self.architecture, ARCHITECTURES)
-        if self.architecture == "dcgan" and self.skip_connections:
-            raise ValueError("skip_connections=True needs architecture='began' (the "
-                             "dcgan pair has no H0 tensor to skip from).")
         if self.gamma == 0 and self.k_init == 0:
             # A known critique of BEGAN: with gamma = 0 and k_0 = 0 the update
             # k += lambda_k * (0 - L(G(z))) <= 0 is clipped to 0 forever.

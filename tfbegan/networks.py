@@ -34,7 +34,10 @@ the paper network at 32x32 on a CPU:
   norm and a ReLU (the public recipe); without, the code h is linear as in BEGAN.
 * G: Dense to 32n, Dense to (S/4)x(S/4)x4n, a stride-2 4x4 transposed convolution
   to 2n, each followed by batch norm and a ReLU, and a second one to the image with
-  a tanh.
+  a tanh. With ``skip_connections`` (not in the public recipe) G concatenates its H0,
+  the (S/4)x(S/4)x4n tensor, nearest-up-sampled, with the output of the first
+  transposed convolution (Li et al. 2018's "SC"); D's decoder has one up-sampling
+  layer, its output, so it has no skip connection.
 """
 
 from __future__ import annotations
@@ -178,16 +181,24 @@ def build_dcgan_decoder(config: ModelConfig, name: str = "decoder") -> keras.Mod
 
 def build_dcgan_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
     """DCGAN-style generator: z -> Dense 32n -> Dense (S/4)^2 x 4n -> two stride-2
-    transposed convs (batch norm + ReLU between, tanh at the end)."""
+    transposed convs (batch norm + ReLU between, tanh at the end); with
+    ``skip_connections`` H0 joins the first one's output (module docstring)."""
     n, quarter = config.filters, config.image_size // 4
     inputs = keras.Input((config.z_dim,), name="z")
     x = apply_dense_bn_relu(inputs, 32 * n, f"{name}_fc0")
     x = apply_dense_bn_relu(x, quarter * quarter * 4 * n, f"{name}_fc1")
     x = keras.layers.Reshape((quarter, quarter, 4 * n), name=f"{name}_reshape")(x)
+    h0 = x
     x = keras.layers.Conv2DTranspose(2 * n, 4, strides=2, padding="same", use_bias=False,
                                      name=f"{name}_up0")(x)
     x = keras.layers.BatchNormalization(synchronized=True, name=f"{name}_up0_bn")(x)
     x = keras.layers.Activation("relu", name=f"{name}_up0_relu")(x)
+    if config.skip_connections:
+        # Li et al. 2018's "SC": H0 (the first (S/4)^2 x 4n tensor), nearest-up-sampled,
+        # concatenated with the output of the up-sampling layer.
+        h0_up = keras.layers.UpSampling2D(2, interpolation="nearest",
+                                          name=f"{name}_h0_up1")(h0)
+        x = keras.layers.Concatenate(name=f"{name}_skip1")([x, h0_up])
     x = keras.layers.Conv2DTranspose(config.channels, 4, strides=2, padding="same",
                                      name=f"{name}_up1")(x)
     # float32 output under mixed precision, as the paper network's.

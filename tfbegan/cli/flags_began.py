@@ -32,7 +32,8 @@ TABLE = (
          "denoising_began default; Table 1 '+BN'; Berthelot et al. 2017: off)."),
     Flag("bool", "skip_connections", False, "Concatenate the up-sampled first decoder "
          "tensor H0 with each up-sampled tensor (Li et al. 2018 Fig. 3 'SC' and its "
-         "'ours': on, the denoising_began default; Berthelot et al. 2017 sec. 4.1)."),
+         "'ours': on, the denoising_began default; Berthelot et al. 2017 sec. 4.1; with "
+         "--architecture=dcgan in G only)."),
     Flag("enum", "architecture", "began", "Networks: began (Berthelot et al. 2017 sec. "
          "3.5, every paper preset) or dcgan, the much cheaper DCGAN-style pair of public "
          "MNIST BEGANs (one strided conv and a dense code in D; dense layers with batch "

@@ -36,6 +36,7 @@ import keras
 import tensorflow as tf
 
 from tfbegan.config import ModelConfig, check_range
+from tfbegan.models.backbone import check_weight
 from tfbegan.models.base import default_optimizer, replica_context
 from tfbegan.models.encoder_gan import EncoderGANBase
 from tfbegan.networks import build_encoder, build_generator
@@ -124,14 +125,6 @@ def build_sphere_encoder(config: ModelConfig, name: str = "encoder") -> keras.Mo
     return keras.Model(inputs, z, name=name)
 
 
-def _check_weight(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            0.0 <= float(value) < float("inf")):
-        raise ValueError(f"{name}={value!r} is out of range; allowed: a finite number "
-                         f"in [0, inf).")
-    return float(value)
-
-
 @keras.saving.register_keras_serializable(package="tfbegan")
 class AGE(EncoderGANBase):
     """Adversarial Generator-Encoder network: generator g and encoder e, no discriminator.
@@ -202,8 +195,8 @@ class AGE(EncoderGANBase):
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, seed=0, lambda_z=1000.0, mu_x=10.0, g_steps=1, e_lr_ratio=1.0,
                  **kwargs):
-        lambda_z = _check_weight("lambda_z", lambda_z)
-        mu_x = _check_weight("mu_x", mu_x)
+        lambda_z = check_weight("lambda_z", lambda_z)
+        mu_x = check_weight("mu_x", mu_x)
         if isinstance(g_steps, bool) or not isinstance(g_steps, int) or not (
                 1 <= g_steps <= 100):
             raise ValueError(f"g_steps={g_steps!r} is out of range; allowed: an integer "

@@ -1,7 +1,7 @@
 """Loss terms beside BEGAN's L(x) and L(G(z)) (pure functions, tested with
 hand-computed values): Li et al. 2018's denoising loss and historical averaging,
-EBGAN's pull-away term (Zhao et al. 2017) and BEGAN-CS's latent constraint
-(Chang et al. 2018)."""
+EBGAN's pull-away term (Zhao et al. 2017), BEGAN-CS's latent constraint
+(Chang et al. 2018), and VAE+BEGAN's KL and l1 terms (Khan et al. 2018)."""
 
 from __future__ import annotations
 
@@ -53,3 +53,31 @@ def latent_constraint(codes, z):
     the l1 distance between the discriminator's code of G(z) and z, averaged over
     dimensions and batch (so its weight does not scale with N_z = N_h)."""
     return tf.reduce_mean(tf.abs(tf.cast(codes, tf.float32) - tf.cast(z, tf.float32)))
+
+
+def gaussian_kl(mu, log_var):
+    """``L_n``: KL(N(mu, sigma^2) || N(0, I)) of a diagonal Gaussian (Khan et al. 2018, Eq. 3).
+
+    ``L_n = mean_batch sum_j 0.5 (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)``
+
+    Eq. 3 is the KL divergence between the two distributions over the whole latent
+    vector, so it is summed over the latent dimensions (unlike the pixel and latent
+    l1 terms, which Eqs. 2, 7 and 9 normalise by the cardinality); the scalar loss is
+    the mean over the batch, like every other term.
+
+    Args:
+      mu: ``[batch, z_dim]`` means. log_var: ``[batch, z_dim]`` log-variances.
+
+    Returns:
+      float32 scalar.
+    """
+    mu = tf.cast(mu, tf.float32)
+    log_var = tf.cast(log_var, tf.float32)
+    per_sample = 0.5 * tf.reduce_sum(
+        tf.square(mu) + tf.exp(log_var) - log_var - 1.0, axis=-1)
+    return tf.reduce_mean(per_sample)
+
+
+def l1_mean(a, b):
+    """``(1/|a|) ||a - b||_1``: the mean absolute difference (Eqs. 2 and 9)."""
+    return tf.reduce_mean(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32)))

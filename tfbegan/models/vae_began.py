@@ -8,13 +8,12 @@ space, and a PID-style k_t controller.
 
 from __future__ import annotations
 
-import math
-
 import keras
 import tensorflow as tf
 
 from tfbegan import equilibrium
 from tfbegan.distances import pixel_distance
+from tfbegan.models.backbone import check_weight
 from tfbegan.models.base import replica_context
 from tfbegan.models.began import BEGAN
 from tfbegan.models.gradients import (
@@ -23,7 +22,8 @@ from tfbegan.models.gradients import (
     loss_scale_ratio,
     shared_fake_backward,
 )
-from tfbegan.networks import build_encoder
+from tfbegan.models.loss_terms import gaussian_kl, l1_mean
+from tfbegan.networks import build_dcgan_encoder, build_encoder
 
 #: Khan et al. 2018, sec. 4: "Adam optimizer initialized with a small learning rate of 5e-5".
 DEFAULT_LEARNING_RATE = 5e-5
@@ -37,41 +37,6 @@ UNUSED_BEGAN_ARGUMENTS = ("controller", "lambda_k", "batch_norm", "skip_connecti
 #: scale of Eq. 2's per-pixel mean L_e (together they are the negative ELBO of a
 #: Laplace decoder divided by |x|).
 KL_SCALES = ("sum", "per_pixel")
-
-
-def gaussian_kl(mu, log_var):
-    """``L_n``: KL(N(mu, sigma^2) || N(0, I)) of a diagonal Gaussian (Khan et al. 2018, Eq. 3).
-
-    ``L_n = mean_batch sum_j 0.5 (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)``
-
-    Eq. 3 is the KL divergence between the two distributions over the whole latent
-    vector, so it is summed over the latent dimensions (unlike the pixel and latent
-    l1 terms, which Eqs. 2, 7 and 9 normalise by the cardinality); the scalar loss is
-    the mean over the batch, like every other term.
-
-    Args:
-      mu: ``[batch, z_dim]`` means. log_var: ``[batch, z_dim]`` log-variances.
-
-    Returns:
-      float32 scalar.
-    """
-    mu = tf.cast(mu, tf.float32)
-    log_var = tf.cast(log_var, tf.float32)
-    per_sample = 0.5 * tf.reduce_sum(
-        tf.square(mu) + tf.exp(log_var) - log_var - 1.0, axis=-1)
-    return tf.reduce_mean(per_sample)
-
-
-def l1_mean(a, b):
-    """``(1/|a|) ||a - b||_1``: the mean absolute difference (Eqs. 2 and 9)."""
-    return tf.reduce_mean(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32)))
-
-
-def _check_weight(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name}={value!r} is out of range; allowed: [0, inf).")
-    return float(value)
 
 
 @keras.saving.register_keras_serializable(package="tfbegan")
@@ -141,6 +106,10 @@ class VAEBEGAN(BEGAN):
         Not in the paper. With the sum, L_n outweighs the per-pixel means by
         about |x| / N_z (32x on the 32x32 digits with N_z 32, far more in
         gradient) and the encoder collapses to the prior (every mu near 0).
+      architecture: ``"began"`` (default, the paper's backbone) or ``"dcgan"``: G
+        and D as :class:`~tfbegan.BEGAN`'s DCGAN-style pair and E as D's DCGAN-style
+        encoder (without batch norm) to ``2 * z_dim``; not in the paper (a cheaper
+        network for short CPU runs, ``--vae_architecture``).
       warmup_steps: VAE warm-up, not in the paper: for the first ``warmup_steps``
         steps G's loss leaves out the adversarial part ``L_g + alpha L_v`` (G and
         E train as a VAE on ``beta L_s + gamma L_e`` and L_n, D as BEGAN's
@@ -172,7 +141,7 @@ class VAEBEGAN(BEGAN):
                  distance=None, kl_weight=1.0, kl_scale="sum", warmup_steps=0,
                  **kwargs):
         # The loss weights (Khan et al. 2018 sec. 4), each in [0, inf).
-        weights = {name: _check_weight(name, value) for name, value in (
+        weights = {name: check_weight(name, value) for name, value in (
             ("alpha", alpha), ("beta", beta), ("gamma", gamma), ("kl_weight", kl_weight))}
         if kl_scale not in KL_SCALES:
             raise ValueError(f"kl_scale={kl_scale!r}; allowed: {', '.join(KL_SCALES)}.")
@@ -207,8 +176,12 @@ class VAEBEGAN(BEGAN):
 
     # ------------------------------------------------------------------ networks
     def build_vae_encoder_network(self, config):
-        """E: image -> [mu, log sigma^2] (``2 * z_dim``), BEGAN's encoder backbone."""
-        return build_encoder(config.replace(h_dim=2 * config.z_dim), name="vae_encoder")
+        """E: image -> [mu, log sigma^2] (``2 * z_dim``), BEGAN's encoder backbone
+        (``architecture="dcgan"``: the DCGAN-style encoder of D, without batch norm)."""
+        config = config.replace(h_dim=2 * config.z_dim)
+        if config.architecture == "dcgan":
+            return build_dcgan_encoder(config.replace(batch_norm=False), name="vae_encoder")
+        return build_encoder(config, name="vae_encoder")
 
     @property
     def discriminator_encoder(self):
@@ -243,7 +216,7 @@ class VAEBEGAN(BEGAN):
                 "gamma": self.gamma, "eta": self.eta, "pid_gains": list(self.pid_gains),
                 "k_init": self.k_init, "seed": self.seed, "distance": self.distance_spec,
                 "kl_weight": self.kl_weight, "kl_scale": self.kl_scale,
-                "warmup_steps": self.warmup_steps}
+                "warmup_steps": self.warmup_steps, "architecture": self.architecture}
 
     # ------------------------------------------------------------------ encoder
     def encode_stats(self, images, training=False):

@@ -113,9 +113,10 @@ class QualityEvaluator(_ScalarWriter):
         self.num_samples = num_samples
         self.seed = seed
         self.warn_collapse = warn_collapse
-        if not 0 <= collapse_margin <= 1:
+        # A margin on a difference of two MS-SSIMs; -1 warns at every evaluation.
+        if not -1 <= collapse_margin <= 1:
             raise ValueError(f"collapse_margin={collapse_margin!r} is out of range; "
-                             f"allowed: [0, 1].")
+                             f"allowed: [-1, 1].")
         self.collapse_margin = collapse_margin
         # Checked now, not at the first evaluation thousands of steps into a run.
         self.kid_subsets = check_period("kid_subsets", kid_subsets)

@@ -105,6 +105,9 @@ class ModelConfig:
         (``tfbegan.networks``: one strided conv and a dense code in D, dense
         layers with batch norm and two transposed convs in G); ``repeats`` and
         ``skip_connections`` do not apply to it.
+      generator_ema: decay d in [0, 1) of the exponential moving average of G's
+        weights that samples come from (Yazici et al. 2019; ``tfbegan.models.ema``);
+        0 = off, the default.
     """
 
     image_size: int = dataclasses.field(default=32, metadata=BACKBONE)
@@ -120,6 +123,7 @@ class ModelConfig:
     batch_norm: bool = False
     skip_connections: bool = False
     architecture: str = "began"
+    generator_ema: float = 0.0
 
     def __post_init__(self):
         check_image_size(self.image_size)
@@ -134,6 +138,7 @@ class ModelConfig:
         check_range("eta", self.eta, integer=True)
         check_choice("eta", self.eta, (1, 2))
         check_range("k_init", self.k_init, 0.0, 1.0)
+        check_range("generator_ema", self.generator_ema, 0.0, 1.0, high_open=True)
         for flag in ("batch_norm", "skip_connections"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag}={getattr(self, flag)!r} must be a bool "

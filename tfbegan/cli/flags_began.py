@@ -40,6 +40,12 @@ def define_flags():
                       "MNIST BEGANs (one strided conv and a dense code in D; dense layers "
                       "with batch norm and two transposed convs in G; tfbegan.networks; "
                       "the no-flag run: dcgan).")
+    flags.DEFINE_float("generator_ema", 0.0,
+                       "Decay d in [0, 1) of an exponential moving average of G's weights "
+                       "that samples, grids, quality callbacks and the export come from "
+                       "(Yazici et al. 2019; warmed up as min(d, (1 + t) / (10 + t)) after "
+                       "t generator steps; tfbegan.models.ema); 0 = off (Berthelot et al. "
+                       "2017, Li et al. 2018).")
 
 
 def model_kwargs(flag_values=FLAGS):
@@ -48,4 +54,6 @@ def model_kwargs(flag_values=FLAGS):
     return {"gamma": f.gamma, "lambda_k": f.lambda_k, "eta": f.eta, "k_init": f.k_init,
             "distance": f.distance, "controller": f.controller,
             "batch_norm": f.batch_norm, "skip_connections": f.skip_connections,
-            "architecture": f.architecture}
+            "architecture": f.architecture,
+            # Only when on, so that configs of earlier runs still match.
+            **({"generator_ema": f.generator_ema} if f.generator_ema else {})}

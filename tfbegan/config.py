@@ -106,6 +106,9 @@ class ModelConfig:
         layers with batch norm and two transposed convs in G); ``repeats`` does
         not apply to it, and ``skip_connections`` joins G's H0 to its first
         up-sampled tensor only (D's decoder has a single up-sampling layer).
+      generator_ema: decay d in [0, 1) of the exponential moving average of G's
+        weights that samples come from (Yazici et al. 2019; ``tfbegan.models.ema``);
+        0 = off, the default.
     """
 
     image_size: int = dataclasses.field(default=32, metadata=BACKBONE)
@@ -121,6 +124,7 @@ class ModelConfig:
     batch_norm: bool = False
     skip_connections: bool = False
     architecture: str = "began"
+    generator_ema: float = 0.0
 
     def __post_init__(self):
         check_image_size(self.image_size)
@@ -135,6 +139,7 @@ class ModelConfig:
         check_range("eta", self.eta, integer=True)
         check_choice("eta", self.eta, (1, 2))
         check_range("k_init", self.k_init, 0.0, 1.0)
+        check_range("generator_ema", self.generator_ema, 0.0, 1.0, high_open=True)
         for flag in ("batch_norm", "skip_connections"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag}={getattr(self, flag)!r} must be a bool "

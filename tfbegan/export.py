@@ -111,7 +111,8 @@ def make_signature_functions(model):
     are plain Python (ExportArchive traces them without autograph), so they hold no
     Python control flow on tensors; range checks are graph asserts.
     """
-    generator = model.generator
+    # The EMA shadow when the model keeps one (tfbegan.models.ema).
+    generator = getattr(model, "sampling_generator", model.generator)
     z_dim = int(model.z_dim)
     size, channels = int(model.image_size), int(model.channels)
     prior = model.prior
@@ -218,7 +219,8 @@ def _export_bytes(model, export_base, partial=None):
     versions = existing_versions(export_base)
     if versions:
         return fileio.tree_bytes(os.path.join(export_base, str(versions[-1])))
-    weights = sum(4 * int(np.prod(v.shape)) for v in model.generator.weights)
+    weights = sum(4 * int(np.prod(v.shape)) for v in
+                  getattr(model, "sampling_generator", model.generator).weights)
     return weights + (fileio.tree_bytes(partial) if partial else 0)
 
 

@@ -72,7 +72,8 @@ def as_generator_fn(generator):
     """Normalises ``generator`` into ``(fn, z_dim)`` with ``fn(z) -> float images``.
 
     Accepts a ``keras.Model`` (called with ``training=False``), an object with a
-    ``generator`` attribute that is a Keras model (a tfbegan model), a loaded
+    ``generator`` attribute that is a Keras model (a tfbegan model: its
+    ``sampling_generator``, the EMA shadow when it keeps one), a loaded
     SavedModel (uses ``signatures["serving_default"]``), a signature/concrete
     function taking one tensor, or any callable. Dict outputs are reduced to their
     ``images_float`` entry (or their only float entry). ``z_dim`` is read from the
@@ -80,7 +81,7 @@ def as_generator_fn(generator):
     """
     if not isinstance(generator, keras.Model) and isinstance(
             getattr(generator, "generator", None), keras.Model):
-        generator = generator.generator
+        generator = getattr(generator, "sampling_generator", generator.generator)
     if isinstance(generator, keras.Model):
         return (lambda z: generator(z, training=False)), generator.input_shape[-1]
     generator = _serving_default(generator)
@@ -122,7 +123,8 @@ def _from_checkpoint(checkpoint):
     info = {"image_size": int(model.image_size), "channels": int(model.channels),
             "z_dim": int(model.z_dim), "prior": getattr(model, "prior", "uniform"),
             "step": state.get("step"), "source": os.path.abspath(path)}
-    return model.generator, info
+    # The EMA shadow when the run kept one (tfbegan.models.ema).
+    return getattr(model, "sampling_generator", model.generator), info
 
 
 def _from_export(export_dir):

@@ -39,6 +39,11 @@ TABLE = (
          "MNIST BEGANs (one strided conv and a dense code in D; dense layers with batch "
          "norm and two transposed convs in G; tfbegan.networks; the no-flag run: dcgan).",
          choices=("began", "dcgan")),
+    Flag("float", "generator_ema", 0.0, "Decay d in [0, 1) of an exponential moving "
+         "average of G's weights that samples, grids, quality callbacks and the export "
+         "come from (Yazici et al. 2019; warmed up as min(d, (1 + t) / (10 + t)) after t "
+         "generator steps; tfbegan.models.ema); 0 = off (Berthelot et al. 2017, Li et "
+         "al. 2018).", only_if_set=True),
 )
 
 

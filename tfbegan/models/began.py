@@ -20,6 +20,7 @@ from tfbegan.models.base import (  # noqa: F401
     maybe_loss_scale,
     replica_context,
 )
+from tfbegan.models.ema import GeneratorEMAMixin
 from tfbegan.models.gradients import began_gradients, loss_scale_ratio
 from tfbegan.networks import build_discriminator, build_generator
 
@@ -30,7 +31,7 @@ _replica_context = replica_context  # its old private name
 
 
 @keras.saving.register_keras_serializable(package="tfbegan")
-class BEGAN(MultiOptimizerModel):
+class BEGAN(GeneratorEMAMixin, MultiOptimizerModel):
     """Boundary Equilibrium GAN with an auto-encoder discriminator.
 
     Implements Berthelot et al. 2017, sections 3.3-3.4:
@@ -69,6 +70,8 @@ class BEGAN(MultiOptimizerModel):
         ``tfbegan.networks``). Here D's real and generated batches are two calls,
         so with ``batch_norm`` each is normalized with its own batch statistics;
         ``DenoisingBEGAN`` normalizes one concatenated batch instead.
+      generator_ema: decay d in [0, 1) of an exponential moving average of G's
+        weights that samples come from (Yazici et al. 2019; ``tfbegan.models.ema``); 0 = off.
 
     Example:
 
@@ -94,13 +97,13 @@ class BEGAN(MultiOptimizerModel):
                  h_dim=64, gamma=0.5, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
                  distance=None, controller="proportional",
                  pid_gains=equilibrium.DEFAULT_PID_GAINS, batch_norm=False,
-                 skip_connections=False, architecture="began", **kwargs):
+                 skip_connections=False, architecture="began", generator_ema=0.0, **kwargs):
         # Validate before any variable exists.
         config = ModelConfig(image_size=image_size, channels=channels, filters=filters,
                              repeats=repeats, z_dim=z_dim, h_dim=h_dim, gamma=gamma,
                              lambda_k=lambda_k, eta=eta, k_init=k_init,
                              batch_norm=batch_norm, skip_connections=skip_connections,
-                             architecture=architecture)
+                             architecture=architecture, generator_ema=generator_ema)
         check_seed(seed)
         distance_fn = make_distance(distance, eta, channels=channels)  # validates the spec
         if controller not in equilibrium.CONTROLLERS:
@@ -123,6 +126,7 @@ class BEGAN(MultiOptimizerModel):
 
         self.generator = self.build_generator_network(config)
         self.discriminator = self.build_discriminator_network(config)
+        self.init_generator_ema(generator_ema, config)  # tfbegan.models.ema
         # aggregation="mean": with the default, replicas drift apart
         # (0.1196 vs 0.1161 after a few steps in a 2-replica test).
         self.k = self.add_weight(
@@ -204,7 +208,7 @@ class BEGAN(MultiOptimizerModel):
             distance=self.distance_spec, controller=self.controller,
             pid_gains=list(self.pid_gains), batch_norm=self.batch_norm,
             skip_connections=self.skip_connections, architecture=self.architecture)
-        return config
+        return self.add_ema_config(config)
 
     @classmethod
     def from_config(cls, config):
@@ -238,7 +242,7 @@ class BEGAN(MultiOptimizerModel):
             z = tf.convert_to_tensor(z_or_num, tf.float32)
             if z.shape.rank != 2 or z.shape[-1] != self.z_dim:
                 raise ValueError(f"z must have shape [num, {self.z_dim}], got {z.shape}.")
-        return self.generator(z, training=False)
+        return self.sampling_generator(z, training=False)
 
     def reconstruct(self, x):
         """D(x), the discriminator's auto-encoding, in inference mode."""
@@ -338,6 +342,7 @@ class BEGAN(MultiOptimizerModel):
         del tape
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
+        self.update_generator_ema()
         d_loss = d_real - k * out["loss_fake"]
         g_loss = out["loss_fake"]
 

@@ -321,6 +321,7 @@ class DenoisingBEGAN(HistoricalAveragingMixin, CodeTermsMixin, BEGAN):
         del tape
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
+        self.update_generator_ema()
 
         values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
                   "d_loss": d_loss, "g_loss": g_loss}

@@ -64,6 +64,8 @@ class EncoderGANBase(MultiOptimizerModel):
     _all_mean = staticmethod(BEGAN._all_mean)
     image_shape = BEGAN.image_shape
     generate = BEGAN.generate
+    # No generator EMA here (tfbegan.models.ema): BEGAN.generate samples from G.
+    sampling_generator = property(lambda self: self.generator)
 
     # ------------------------------------------------------------------ metrics
     def metric_names(self):

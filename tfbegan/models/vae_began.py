@@ -30,7 +30,8 @@ DEFAULT_LEARNING_RATE = 5e-5
 
 
 #: BEGAN arguments VAEBEGAN does not use; passing one is an error, not a silent no-op.
-UNUSED_BEGAN_ARGUMENTS = ("controller", "lambda_k", "batch_norm", "skip_connections")
+UNUSED_BEGAN_ARGUMENTS = ("controller", "lambda_k", "batch_norm", "skip_connections",
+                          "generator_ema")
 
 #: How L_n is normalised: "sum" over latent dimensions (Eq. 3 as printed, the
 #: default), or "per_pixel": that sum divided by the number of pixel values |x|, the
@@ -159,7 +160,7 @@ class VAEBEGAN(BEGAN):
                 raise ValueError(
                     f"{name}={kwargs[name]!r}: VAEBEGAN does not take {name!r} (its k "
                     f"controller is always Khan et al. 2018's PID, set with pid_gains; "
-                    f"its networks have no batch-norm or skip-connection options).")
+                    f"its networks have no batch-norm, skip-connection or EMA options).")
         # BEGAN's gamma is the diversity ratio (our eta); its eta is the pixel
         # exponent (1: the paper's l1).
         super().__init__(image_size=image_size, channels=channels, filters=filters,

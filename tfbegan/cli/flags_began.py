@@ -16,7 +16,7 @@ DEFAULTS = {}
 TABLE = (
     Flag("float", "gamma", 0.5, "Diversity ratio gamma = E[L(G(z))]/E[L(x)] in [0, 1] "
          "(Berthelot et al. 2017 Eq. 5; paper experiments 0.3-0.7; denoising_began: 1; "
-         "the no-flag run: 0.75)."),
+         "the no-flag run: 0.85)."),
     Flag("float", "lambda_k", 0.001, "Proportional gain of k_t (Berthelot et al. 2017 "
          "sec. 3.4: 0.001; the no-flag run: 0.05)."),
     Flag("integer", "eta", 1, "Exponent of the pixel loss |v - D(v)|^eta, 1 or 2 "
@@ -33,7 +33,7 @@ TABLE = (
     Flag("bool", "skip_connections", False, "Concatenate the up-sampled first decoder "
          "tensor H0 with each up-sampled tensor (Li et al. 2018 Fig. 3 'SC' and its "
          "'ours': on, the denoising_began default; Berthelot et al. 2017 sec. 4.1; with "
-         "--architecture=dcgan in G only)."),
+         "--architecture=dcgan in G only; the no-flag run: on)."),
     Flag("enum", "architecture", "began", "Networks: began (Berthelot et al. 2017 sec. "
          "3.5, every paper preset) or dcgan, the much cheaper DCGAN-style pair of public "
          "MNIST BEGANs (one strided conv and a dense code in D; dense layers with batch "

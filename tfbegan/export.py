@@ -54,6 +54,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfbegan import fileio, priors
+from tfbegan.generators import sampling_network
 
 #: Largest ``num`` the ``sample`` signature accepts (bounds one request's memory).
 MAX_NUM = 1024
@@ -111,8 +112,7 @@ def make_signature_functions(model):
     are plain Python (ExportArchive traces them without autograph), so they hold no
     Python control flow on tensors; range checks are graph asserts.
     """
-    # The EMA shadow when the model keeps one (tfbegan.models.ema).
-    generator = getattr(model, "sampling_generator", model.generator)
+    generator = sampling_network(model)
     z_dim = int(model.z_dim)
     size, channels = int(model.image_size), int(model.channels)
     prior = model.prior
@@ -219,8 +219,7 @@ def _export_bytes(model, export_base, partial=None):
     versions = existing_versions(export_base)
     if versions:
         return fileio.tree_bytes(os.path.join(export_base, str(versions[-1])))
-    weights = sum(4 * int(np.prod(v.shape)) for v in
-                  getattr(model, "sampling_generator", model.generator).weights)
+    weights = sum(4 * int(np.prod(v.shape)) for v in sampling_network(model).weights)
     return weights + (fileio.tree_bytes(partial) if partial else 0)
 
 

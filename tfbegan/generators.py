@@ -68,6 +68,12 @@ def _serving_default(generator):
     return generator
 
 
+def sampling_network(model):
+    """The Keras network a tfbegan model samples from: its ``sampling_generator``
+    (the EMA shadow when it keeps one, tfbegan.models.ema), else ``generator``."""
+    return getattr(model, "sampling_generator", model.generator)
+
+
 def as_generator_fn(generator):
     """Normalises ``generator`` into ``(fn, z_dim)`` with ``fn(z) -> float images``.
 
@@ -81,7 +87,7 @@ def as_generator_fn(generator):
     """
     if not isinstance(generator, keras.Model) and isinstance(
             getattr(generator, "generator", None), keras.Model):
-        generator = getattr(generator, "sampling_generator", generator.generator)
+        generator = sampling_network(generator)
     if isinstance(generator, keras.Model):
         return (lambda z: generator(z, training=False)), generator.input_shape[-1]
     generator = _serving_default(generator)
@@ -123,8 +129,7 @@ def _from_checkpoint(checkpoint):
     info = {"image_size": int(model.image_size), "channels": int(model.channels),
             "z_dim": int(model.z_dim), "prior": getattr(model, "prior", "uniform"),
             "step": state.get("step"), "source": os.path.abspath(path)}
-    # The EMA shadow when the run kept one (tfbegan.models.ema).
-    return getattr(model, "sampling_generator", model.generator), info
+    return sampling_network(model), info
 
 
 def _from_export(export_dir):

@@ -120,7 +120,7 @@ class BEGAN(GeneratorEMAMixin, MultiOptimizerModel):
         self._distance_fn = distance_fn
         self.controller = controller
         self.pid_gains = pid_gains
-        # As validated by ModelConfig (skip connections need the "began" network).
+        # As validated by ModelConfig.
         for name in ("batch_norm", "skip_connections", "architecture"):
             setattr(self, name, getattr(config, name))
 

@@ -28,6 +28,11 @@ TABLE = (
          "batch norm -> ELU; the AGE authors' DCGAN-style networks use batch norm, "
          "Berthelot et al. 2017's backbone does not).", kwarg="batch_norm",
          only_if_set=True),
+    Flag("enum", "age_architecture", "began", "Networks: began (Berthelot et al. "
+         "2017's backbone) or dcgan, DCGAN-style networks as Ulyanov et al. 2018 use "
+         "(g: --architecture=dcgan's generator; e: two strided convs with leaky ReLUs "
+         "and a dense layer; tfbegan.encoder_networks).", kwarg="architecture",
+         choices=("began", "dcgan"), only_if_set=True),
 )
 
 

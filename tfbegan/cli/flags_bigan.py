@@ -30,6 +30,11 @@ TABLE = (
     Flag("bool", "bigan_batch_norm", False, "Batch norm in G's, E's and D's image blocks "
          "(conv -> batch norm -> ELU, DCGAN-style; not in Berthelot et al. 2017's "
          "backbone).", kwarg="batch_norm", only_if_set=True),
+    Flag("enum", "bigan_architecture", "began", "Networks: began (Berthelot et al. "
+         "2017's backbone) or dcgan, DCGAN-style networks as Donahue et al. 2017 use "
+         "(G: --architecture=dcgan's generator; E and D: two strided convs with leaky "
+         "ReLUs; tfbegan.encoder_networks).", kwarg="architecture",
+         choices=("began", "dcgan"), only_if_set=True),
 )
 
 

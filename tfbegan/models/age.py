@@ -36,10 +36,11 @@ import keras
 import tensorflow as tf
 
 from tfbegan.config import ModelConfig, check_range
+from tfbegan.encoder_networks import build_encoder_body
 from tfbegan.models.backbone import check_weight
 from tfbegan.models.base import default_optimizer, replica_context
 from tfbegan.models.encoder_gan import EncoderGANBase
-from tfbegan.networks import build_encoder, build_generator
+from tfbegan.networks import build_generator
 
 #: Added to the fitted variances before the log; a batch of identical latents
 #: (variance 0) would otherwise give an infinite KL.
@@ -115,9 +116,10 @@ def age_losses(x, z, z_real, z_fake, reconstruction, lambda_z, mu_x, ctx=None):
 
 
 def build_sphere_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
-    """e: image -> unit vector in R^{N_z}: the BEGAN encoder (Dense to N_z) followed by
-    L2 normalisation, so that e(x) lies on the sphere the prior lives on."""
-    base = build_encoder(config.replace(h_dim=config.z_dim), name=f"{name}_net")
+    """e: image -> unit vector in R^{N_z}: the BEGAN encoder (Dense to N_z; with
+    ``architecture="dcgan"`` the DCGAN-style one of ``tfbegan.encoder_networks``)
+    followed by L2 normalisation, so that e(x) lies on the sphere the prior lives on."""
+    base = build_encoder_body(config, config.z_dim, name=f"{name}_net")
     inputs = keras.Input((config.image_size, config.image_size, config.channels),
                          name="images")
     z = keras.layers.UnitNormalization(axis=-1, name=f"{name}_unit",

@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from tfbegan.config import ModelConfig, check_range
+from tfbegan.encoder_networks import build_dcgan_joint_discriminator, build_encoder_body
 from tfbegan.models.base import replica_context
 from tfbegan.models.encoder_gan import (  # noqa: F401
     DEFAULT_BETA1,
@@ -63,13 +64,15 @@ def bigan_losses(logits_real, logits_fake, non_saturating=True):
 
 def build_bigan_encoder(config: ModelConfig, name: str = "encoder",
                         linear: bool = False) -> keras.Model:
-    """E: image -> z in (-1, 1)^N_z: the BEGAN encoder (Dense to N_z) and a tanh.
+    """E: image -> z in (-1, 1)^N_z: the BEGAN encoder (Dense to N_z; with
+    ``architecture="dcgan"`` the DCGAN-style one of ``tfbegan.encoder_networks``)
+    and a tanh.
 
     The tanh keeps E(x) inside the support of the U[-1, 1] prior; otherwise D could
     tell the pairs apart from ``|z| > 1`` alone. ``linear=True`` (the normal prior,
     whose support is unbounded) leaves the Dense output as it is.
     """
-    base = build_encoder(config.replace(h_dim=config.z_dim), name=f"{name}_net")
+    base = build_encoder_body(config, config.z_dim, name=f"{name}_net")
     inputs = keras.Input((config.image_size, config.image_size, config.channels),
                          name="images")
     activation = "linear" if linear else "tanh"
@@ -86,7 +89,10 @@ def build_joint_discriminator(config: ModelConfig, units: int,
 
     ``dropout > 0`` adds Dropout(rate) on the concatenated (x, z) feature and on the
     hidden layer (layers ``{name}_drop_in``, ``{name}_drop_joint``), as ALI-style
-    discriminators use; 0 builds no Dropout layer."""
+    discriminators use; 0 builds no Dropout layer. ``architecture="dcgan"``:
+    :func:`tfbegan.encoder_networks.build_dcgan_joint_discriminator`."""
+    if config.architecture == "dcgan":
+        return build_dcgan_joint_discriminator(config, units, name=name, dropout=dropout)
     image_branch = build_encoder(config, name=f"{name}_image")
     images = keras.Input((config.image_size, config.image_size, config.channels),
                          name="images")

@@ -40,13 +40,16 @@ class EncoderGANBase(MultiOptimizerModel):
     convergence_metric = "recon_l1"
 
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
-                 h_dim=64, seed=0, batch_norm=False, **kwargs):
+                 h_dim=64, seed=0, batch_norm=False, architecture="began", **kwargs):
         # ModelConfig validates the backbone arguments before any variable exists.
         # batch_norm: Li et al. 2018's conv -> batch norm -> ELU blocks in every
         # network (off by default; the AGE authors' DCGAN-style networks use it).
+        # architecture: "began" (Berthelot et al. 2017's backbone, the default) or
+        # "dcgan" (tfbegan.encoder_networks: the DCGAN-style networks both papers use).
         config = ModelConfig(image_size=image_size, channels=channels,
                              filters=filters, repeats=repeats, z_dim=z_dim,
-                             h_dim=h_dim, batch_norm=bool(batch_norm))
+                             h_dim=h_dim, batch_norm=bool(batch_norm),
+                             architecture=architecture)
         check_seed(seed)
         super().__init__(**kwargs)
         set_backbone(self, config, seed)
@@ -92,6 +95,8 @@ class EncoderGANBase(MultiOptimizerModel):
                       h_dim=self.h_dim, seed=self.seed)
         if self.model_config.batch_norm:
             config["batch_norm"] = True
+        if self.model_config.architecture != "began":
+            config["architecture"] = self.model_config.architecture
         return config
 
     @classmethod

@@ -27,9 +27,9 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
 #: drawn by >= 3 % of the samples; max_fid: digit-classifier FID;
 #: min_recon_agreement: classifier agreement between x and G(E(x)).
 PRESETS = {
-    # Measured (docs/quality.md): 70 % confident, 10 classes (the rarest, "2", 3.4 %),
-    # FID 17.8 (seed 0, the flagfile's; with --seed=1 "2" fell to 2.3 %). The issue's
-    # targets: 50 %, 10 classes, FID 20.
+    # Measured (docs/quality.md): 67 % confident, 10 classes (the rarest, "2", 5.1 %),
+    # FID 10.4 (seed 0, the flagfile's; --seed=1: 67 %, rarest 4.0 %, FID 13.4). The
+    # issue's targets: 50 %, 10 classes, FID 20.
     "mnist5k_began.flags": dict(min_confident=0.5, min_classes=10, max_fid=20.0),
     # With G's skip connection: 70 %, 10 classes (the rarest, "2", 4.8 %), FID 15.1
     # at step 5,000 (FID 22.8 / 19.1 / 17.1 at steps 3,500 / 4,000 / 4,500, every

@@ -35,6 +35,10 @@ TABLE = (
          "(G: --architecture=dcgan's generator; E and D: two strided convs with leaky "
          "ReLUs; tfbegan.encoder_networks).", kwarg="architecture",
          choices=("began", "dcgan"), only_if_set=True),
+    Flag("float", "bigan_cycle_weight", 0.0, "Weight of ALICE's cycle-consistency term "
+         "lambda * mean |x - G(E(x))| in G's and E's losses (Li et al. 2017; not in "
+         "Donahue et al. 2017: 0, the default, is their game).", kwarg="cycle_weight",
+         only_if_set=True),
 )
 
 

@@ -29,7 +29,8 @@ TABLE = (
          choices=("uniform", "normal"), only_if_set=True),
     Flag("bool", "bigan_batch_norm", False, "Batch norm in G's, E's and D's image blocks "
          "(conv -> batch norm -> ELU, DCGAN-style; not in Berthelot et al. 2017's "
-         "backbone).", kwarg="batch_norm", only_if_set=True),
+         "backbone). With --bigan_architecture=dcgan it adds batch norm to E only (G "
+         "always has it, D's image stack never).", kwarg="batch_norm", only_if_set=True),
     Flag("enum", "bigan_architecture", "began", "Networks: began (Berthelot et al. "
          "2017's backbone) or dcgan, DCGAN-style networks as Donahue et al. 2017 use "
          "(G: --architecture=dcgan's generator; E and D: two strided convs with leaky "

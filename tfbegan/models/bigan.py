@@ -125,7 +125,8 @@ class BiGAN(EncoderGANBase):
 
     Networks: G is the BEGAN generator; E is the BEGAN encoder with a Dense to N_z;
     D runs the BEGAN encoder conv stack on x (to an N_h feature), concatenates z and
-    applies Dense(``d_units``) + ELU and a logit.
+    applies Dense(``d_units``) + ELU and a logit. ``architecture="dcgan"``: the
+    DCGAN-style networks of :mod:`tfbegan.encoder_networks`.
 
     Distribution: z is drawn for the global batch (stateless in (seed, step)) and
     sliced per replica; per-replica means are divided by the replica count before
@@ -144,7 +145,9 @@ class BiGAN(EncoderGANBase):
       d_dropout: dropout rate in D's joint layers, in [0, 1); 0 (default) = none.
         Not in Donahue et al. 2017; common in ALI-style discriminators.
       batch_norm: batch norm in G's, E's and D's image blocks (conv -> batch norm
-        -> ELU, Li et al. 2018's option); off by default.
+        -> ELU, Li et al. 2018's option); off by default. With the DCGAN-style
+        networks it adds batch norm to E only; there it keeps E's tanh from
+        saturating on the embedded digits (docs/quality.md).
       cycle_weight: weight lambda >= 0 of ALICE's explicit cycle-consistency term
         (Li et al. 2017, "ALICE: Towards Understanding Adversarial Learning for
         Joint Distribution Matching"): ``lambda * mean |x - G(E(x))|`` is added to

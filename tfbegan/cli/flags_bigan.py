@@ -29,12 +29,17 @@ TABLE = (
          choices=("uniform", "normal"), only_if_set=True),
     Flag("bool", "bigan_batch_norm", False, "Batch norm in G's, E's and D's image blocks "
          "(conv -> batch norm -> ELU, DCGAN-style; not in Berthelot et al. 2017's "
-         "backbone).", kwarg="batch_norm", only_if_set=True),
+         "backbone). With --bigan_architecture=dcgan it adds batch norm to E only (G "
+         "always has it, D's image stack never).", kwarg="batch_norm", only_if_set=True),
     Flag("enum", "bigan_architecture", "began", "Networks: began (Berthelot et al. "
          "2017's backbone) or dcgan, DCGAN-style networks as Donahue et al. 2017 use "
          "(G: --architecture=dcgan's generator; E and D: two strided convs with leaky "
          "ReLUs; tfbegan.encoder_networks).", kwarg="architecture",
          choices=("began", "dcgan"), only_if_set=True),
+    Flag("float", "bigan_cycle_weight", 0.0, "Weight of ALICE's cycle-consistency term "
+         "lambda * mean |x - G(E(x))| in G's and E's losses (Li et al. 2017; not in "
+         "Donahue et al. 2017: 0, the default, is their game).", kwarg="cycle_weight",
+         only_if_set=True),
 )
 
 

@@ -125,7 +125,8 @@ class BiGAN(EncoderGANBase):
 
     Networks: G is the BEGAN generator; E is the BEGAN encoder with a Dense to N_z;
     D runs the BEGAN encoder conv stack on x (to an N_h feature), concatenates z and
-    applies Dense(``d_units``) + ELU and a logit.
+    applies Dense(``d_units``) + ELU and a logit. ``architecture="dcgan"``: the
+    DCGAN-style networks of :mod:`tfbegan.encoder_networks`.
 
     Distribution: z is drawn for the global batch (stateless in (seed, step)) and
     sliced per replica; per-replica means are divided by the replica count before
@@ -144,7 +145,17 @@ class BiGAN(EncoderGANBase):
       d_dropout: dropout rate in D's joint layers, in [0, 1); 0 (default) = none.
         Not in Donahue et al. 2017; common in ALI-style discriminators.
       batch_norm: batch norm in G's, E's and D's image blocks (conv -> batch norm
-        -> ELU, Li et al. 2018's option); off by default.
+        -> ELU, Li et al. 2018's option); off by default. With the DCGAN-style
+        networks it adds batch norm to E only; there it keeps E's tanh from
+        saturating on the embedded digits (docs/quality.md).
+      cycle_weight: weight lambda >= 0 of ALICE's explicit cycle-consistency term
+        (Li et al. 2017, "ALICE: Towards Understanding Adversarial Learning for
+        Joint Distribution Matching"): ``lambda * mean |x - G(E(x))|`` is added to
+        both G's and E's loss. The joint D of BiGAN/ALI can be fooled by pairs
+        whose x and z are unrelated (the game's optimum is not identifiable from
+        finite training); ALICE bounds the conditional entropy H(x|z) by this
+        reconstruction error, which ties E(x) to the G that drew x. 0 (default) is
+        Donahue et al. 2017's game. D's loss never contains it.
       prior: ``"uniform"`` (default: z ~ U[-1, 1], E ends in a tanh) or ``"normal"``
         (z ~ N(0, I), E linear). Not in Donahue et al. 2017's MNIST setting: on the
         embedded digits E's tanh saturates (90 % of E(x)'s coordinates beyond 0.99
@@ -169,7 +180,7 @@ class BiGAN(EncoderGANBase):
 
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, seed=0, d_units=256, non_saturating=True, d_dropout=0.0,
-                 prior="uniform", **kwargs):
+                 prior="uniform", cycle_weight=0.0, **kwargs):
         if isinstance(d_units, bool) or not isinstance(d_units, int) or not (
                 1 <= d_units <= 65536):
             raise ValueError(f"d_units={d_units!r} is out of range; allowed: an "
@@ -177,6 +188,7 @@ class BiGAN(EncoderGANBase):
         if not isinstance(non_saturating, bool):
             raise ValueError(f"non_saturating={non_saturating!r} must be a bool.")
         check_range("d_dropout", d_dropout, 0.0, 1.0, high_open=True)
+        check_range("cycle_weight", cycle_weight, 0.0, 1e4)
         if prior not in ("uniform", "normal"):
             raise ValueError(f"prior={prior!r}; allowed: uniform, normal.")
         super().__init__(image_size=image_size, channels=channels, filters=filters,
@@ -185,6 +197,7 @@ class BiGAN(EncoderGANBase):
         self.non_saturating = non_saturating
         self.d_dropout = float(d_dropout)
         self.prior = prior
+        self.cycle_weight = float(cycle_weight)
         config = self.model_config
         self.generator = build_generator(config)
         self.encoder = build_bigan_encoder(config, linear=prior == "normal")
@@ -207,12 +220,16 @@ class BiGAN(EncoderGANBase):
             config["d_dropout"] = self.d_dropout
         if self.prior != "uniform":
             config["prior"] = self.prior
+        if self.cycle_weight > 0:
+            config["cycle_weight"] = self.cycle_weight
         return config
 
     def compute_losses(self, x, z, training):
         """One forward pass: D on (x, E(x)) and (G(z), z), then :func:`bigan_losses`.
 
-        Returns the loss dict plus ``fake`` = G(z) and ``z_real`` = E(x).
+        Returns the loss dict plus ``fake`` = G(z) and ``z_real`` = E(x); with
+        ``cycle_weight > 0`` also ``cycle`` = ``cycle_weight * mean |x - G(E(x))|``,
+        already added to ``g_loss`` and ``e_loss`` (ALICE, Li et al. 2017).
         """
         z_real = self.encoder(x, training=training)
         fake = self.generator(z, training=training)
@@ -220,7 +237,16 @@ class BiGAN(EncoderGANBase):
         logits_fake = self.discriminator([fake, z], training=training)
         out = bigan_losses(logits_real, logits_fake, self.non_saturating)
         out.update(fake=fake, z_real=z_real)
+        if self.cycle_weight > 0:
+            out["cycle"] = self.cycle_weight * self._cycle_l1(x, z_real, training)
+            out["g_loss"] += out["cycle"]
+            out["e_loss"] += out["cycle"]
         return out
+
+    def _cycle_l1(self, x, z_real, training):
+        """``mean |x - G(E(x))|`` with gradients to both G and E (ALICE's l1 cycle)."""
+        rec = tf.cast(self.generator(z_real, training=training), tf.float32)
+        return tf.reduce_mean(tf.abs(tf.cast(x, tf.float32) - rec))
 
     def _recon_l1(self, x, z_real):
         return tf.reduce_mean(tf.abs(x - self.generator(z_real, training=False)))
@@ -238,10 +264,14 @@ class BiGAN(EncoderGANBase):
                     out[f"{k}_loss"] / n_rep) for k in ("d", "g", "e")}
             else:
                 scaled = self.g_optimizer.scale_loss(out["value"] / n_rep)
+                # The cycle term is G's and E's only; each network's share, scaled
+                # for its own optimizer, joins its pass through D below.
+                cycle = {k: [getattr(self, f"{k}_optimizer").scale_loss(
+                    out["cycle"] / n_rep)] if "cycle" in out else [] for k in ("g", "e")}
         if self.non_saturating:
             self._apply(tape, scaled)
         else:
-            self._apply_minimax(tape, scaled, out)
+            self._apply_minimax(tape, scaled, out, cycle)
         del tape
         # Monitoring only: measured with the pre-update E and G of this step.
         recon = self._recon_l1(x, tf.stop_gradient(out["z_real"]))
@@ -249,7 +279,7 @@ class BiGAN(EncoderGANBase):
                                       if k != "recon_l1"} | {"recon_l1": recon})
         return self._report(values)
 
-    def _apply_minimax(self, tape, value_scaled, out):
+    def _apply_minimax(self, tape, value_scaled, out, cycle_scaled):
         """The minimax game's update with one backward pass through D.
 
         As printed (Donahue et al. 2017, Eq. 1) G and E minimise V and D maximises
@@ -267,9 +297,11 @@ class BiGAN(EncoderGANBase):
         e_vars = self.encoder.trainable_variables
         e_ratio = loss_scale_ratio(self.e_optimizer, self.g_optimizer)
         grads = {"d": d_grads,
-                 "g": backward_through(tape, [out["fake"]], [ct_fake], g_vars),
+                 "g": backward_through(tape, [out["fake"]], [ct_fake], g_vars,
+                                       cycle_scaled["g"]),
                  "e": backward_through(tape, [out["z_real"]],
-                                       [ct_z * tf.cast(e_ratio, ct_z.dtype)], e_vars)}
+                                       [ct_z * tf.cast(e_ratio, ct_z.dtype)], e_vars,
+                                       cycle_scaled["e"])}
         for name, network in self.optimizer_networks:
             variables = getattr(self, network).trainable_variables
             optimizer = getattr(self, f"{name}_optimizer")

@@ -42,8 +42,11 @@ PRESETS = {
     # 97 %: the targets (50 %, 10 classes, FID 20, agreement 60 %).
     "mnist5k_vae_began.flags": dict(min_confident=0.5, min_classes=10, max_fid=20.0,
                                     min_recon_agreement=0.6),
-    # 45 %, 8 classes, FID 39; agreement 10 % (chance, not asserted).
-    "mnist5k_bigan.flags": dict(min_confident=0.3, min_classes=7, max_fid=70.0),
+    # 64 %, 10 classes (the rarest, "7", 8.2 %), FID 4.2, agreement 76 % at step
+    # 3,000 (seeds 1, 2: 61 / 64 %, FID 3.6 / 5.5, agreement 78 / 70 %): the
+    # issue's targets. The agreement moved 63-88 % between checkpoints.
+    "mnist5k_bigan.flags": dict(min_confident=0.5, min_classes=10, max_fid=20.0,
+                                min_recon_agreement=0.6),
     # 39 %, 8 classes, FID 65; agreement 12 % (chance, not asserted).
     "mnist5k_age.flags": dict(min_confident=0.2, min_classes=6, max_fid=120.0),
 }

@@ -33,6 +33,26 @@ TABLE = (
          "(g: --architecture=dcgan's generator; e: two strided convs with leaky ReLUs "
          "and a dense layer; tfbegan.encoder_networks).", kwarg="architecture",
          choices=("began", "dcgan"), only_if_set=True),
+    Flag("enum", "age_kl_form", "gaussian", "Delta: gaussian (the KL of the batch's "
+         "fitted Gaussian to N(0, I), per dimension) or variance_as_std (the AGE "
+         "authors' code: the fitted variance where the standard deviation goes).",
+         kwarg="kl_form", choices=("gaussian", "variance_as_std"), only_if_set=True),
+    Flag("enum", "age_latent_distance", "squared_l2", "L_Z: squared_l2 (||z - "
+         "e(g(z))||^2, as printed) or cosine ((1 - cos) / N_z, the AGE authors' code's "
+         "match, which their weight 1000 multiplies).", kwarg="latent_distance",
+         choices=("squared_l2", "cosine"), only_if_set=True),
+    Flag("bool", "age_recon_moving_statistics", False, "L_X's g(e(x)) with g's batch "
+         "norm in inference mode (moving statistics of prior batches), as reconstruct() "
+         "at test time, not the e(x) batch's own statistics (ours).",
+         kwarg="recon_moving_statistics", only_if_set=True),
+    Flag("bool", "age_adaptive_adversary", False, "The AGE authors' code's adaptive "
+         "adversary: e's weight on Delta(e(g(Z))) starts at 1, rises by 0.001 per step "
+         "and drops by 0.02 while either Delta exceeds 1.05 times its minimum on the "
+         "sphere (floored at 0).", kwarg="adaptive_adversary", only_if_set=True),
+    Flag("float", "age_kl_fake_weight", 1.0, "w: e's weight on Delta(e(g(Z))) in its "
+         "objective Delta(e(X)) - w Delta(e(g(Z))) + mu L_X (1: Eq. 11; the AGE authors' "
+         "code's e_updates KL_fake weight; with --age_adaptive_adversary its start).",
+         kwarg="kl_fake_weight", only_if_set=True),
 )
 
 

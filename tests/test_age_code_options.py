@@ -221,3 +221,31 @@ def test_kl_fake_weight_fixed_and_as_the_adaptive_start():
     flags_age.define_flags(fv)
     fv(["prog", "--age_kl_fake_weight=0.5"])
     assert flags_age.model_kwargs(fv)["kl_fake_weight"] == 0.5
+
+
+def test_encoder_real_statistics_keeps_e_moving_statistics_real_only():
+    x = tf.constant(checks.images(6, seed=4))
+    for option in (False, True):
+        model = _model(batch_norm=True, architecture="dcgan",
+                       encoder_real_statistics=option)
+        ref = _model(batch_norm=True, architecture="dcgan")
+        ref.set_weights(model.get_weights())
+        model.compute_losses(x, model.sample_z(6, seed=5), training=True)
+        ref.encoder(x, training=True)  # the real batch's update alone
+        same = all(np.allclose(a.numpy(), b.numpy()) for a, b in zip(
+            model.encoder.non_trainable_variables, ref.encoder.non_trainable_variables,
+            strict=True))
+        assert same is option
+    model = _model(batch_norm=True, architecture="dcgan", encoder_real_statistics=True,
+                   g_steps=2)
+    ref = _model(batch_norm=True, architecture="dcgan")
+    ref.set_weights(model.get_weights())
+    _sgd(model, 0.01)
+    model.train_on_batch(x)  # the extra generator step must not move them either
+    ref.encoder(x, training=True)
+    for a, b in zip(model.encoder.non_trainable_variables,
+                    ref.encoder.non_trainable_variables, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    assert model.get_config()["encoder_real_statistics"] is True
+    with pytest.raises(ValueError, match="encoder_real_statistics=0"):
+        _model(encoder_real_statistics=0)

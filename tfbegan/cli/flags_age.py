@@ -53,6 +53,10 @@ TABLE = (
          "objective Delta(e(X)) - w Delta(e(g(Z))) + mu L_X (1: Eq. 11; the AGE authors' "
          "code's e_updates KL_fake weight; with --age_adaptive_adversary its start).",
          kwarg="kl_fake_weight", only_if_set=True),
+    Flag("bool", "age_encoder_real_statistics", False, "e's batch-norm moving "
+         "statistics from real batches only (e(g(z)) calls put them back), the batches "
+         "encode() meets at test time (ours).", kwarg="encoder_real_statistics",
+         only_if_set=True),
 )
 
 

@@ -139,6 +139,10 @@ class AGE(EncoderGANBase):
         training-mode output blind to a shift or shrink of the whole e(X) batch, so
         e can encode the digits in a small cap of the sphere that g decodes in
         training and not at test time (``reconstruct``).
+      encoder_real_statistics: e's batch-norm moving statistics from real batches
+        only (default False: e(X) and e(g(Z)) both update them; ours). In training e
+        normalises each batch with its own statistics either way; at test time the
+        mixture of real and generated batches' statistics shifts e(x).
       kl_fake_weight: w, e's weight on Delta(e(g(Z))) (default 1, Eq. 11; the
         authors' code's e_updates "KL_fake" weight, 1 in their recipes). Below 1 the
         encoder pays for shrinking e(X) and e(g(Z)) together (V2 alone is blind to a
@@ -169,7 +173,7 @@ class AGE(EncoderGANBase):
                  h_dim=64, seed=0, lambda_z=1000.0, mu_x=10.0, g_steps=1, e_lr_ratio=1.0,
                  kl_form="gaussian", latent_distance="squared_l2",
                  recon_moving_statistics=False, kl_fake_weight=1.0, adaptive_adversary=False,
-                 **kwargs):
+                 encoder_real_statistics=False, **kwargs):
         lambda_z = check_weight("lambda_z", lambda_z)
         mu_x = check_weight("mu_x", mu_x)
         if isinstance(g_steps, bool) or not isinstance(g_steps, int) or not (
@@ -199,6 +203,10 @@ class AGE(EncoderGANBase):
             raise ValueError(f"adaptive_adversary={adaptive_adversary!r} is not "
                              f"supported; allowed values: True, False.")
         self.adaptive_adversary = adaptive_adversary
+        if not isinstance(encoder_real_statistics, bool):
+            raise ValueError(f"encoder_real_statistics={encoder_real_statistics!r} is "
+                             f"not supported; allowed values: True, False.")
+        self.encoder_real_statistics = encoder_real_statistics
         self.kl_fake_weight = check_weight("kl_fake_weight", kl_fake_weight)
         if adaptive_adversary:
             # A model weight, so .keras checkpoints restore it; "mean" keeps replicas
@@ -245,6 +253,8 @@ class AGE(EncoderGANBase):
             config["recon_moving_statistics"] = True
         if self.adaptive_adversary:
             config["adaptive_adversary"] = True
+        if self.encoder_real_statistics:
+            config["encoder_real_statistics"] = True
         if self.kl_fake_weight != 1.0:
             config["kl_fake_weight"] = self.kl_fake_weight
         return config
@@ -253,7 +263,7 @@ class AGE(EncoderGANBase):
         """One forward pass through e and g and :func:`age_losses`."""
         z_real = self.encoder(x, training=training)
         fake = self.generator(z, training=training)
-        z_fake = self.encoder(fake, training=training)
+        z_fake = self._encode_generated(fake, training)
         # recon_moving_statistics: g's batch norm normalises the e(x) batch with its
         # moving statistics (those of prior batches, since this call then updates
         # none), as ``reconstruct`` does at test time, instead of the batch's own,
@@ -268,6 +278,21 @@ class AGE(EncoderGANBase):
         if self.adaptive_adversary:
             out["adv_weight"] = weight
         return out
+
+    def _encode_generated(self, images, training):
+        """e(g(z)); with ``encoder_real_statistics`` in training mode, e's batch norm
+        still normalises the batch with its own statistics (the game needs them) but
+        its moving statistics are put back afterwards, so that they are real batches'
+        only, the batches ``encode`` meets at test time."""
+        if not (training and self.encoder_real_statistics):
+            return self.encoder(images, training=training)
+        moving = self.encoder.non_trainable_variables
+        saved = [tf.identity(v) for v in moving]  # reads, ordered before the call
+        z_fake = self.encoder(images, training=True)
+        with tf.control_dependencies([z_fake]):
+            for var, old in zip(moving, saved, strict=True):
+                var.assign(old)
+        return z_fake
 
     def _values(self, ctx, out):
         # Delta terms are already global; averaging identical values is harmless.
@@ -300,7 +325,7 @@ class AGE(EncoderGANBase):
         """A generator-only update: minimise ``Delta(e(g(z))) + lambda L_Z``."""
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            z_fake = self.encoder(self.generator(z, training=True), training=True)
+            z_fake = self._encode_generated(self.generator(z, training=True), True)
             loss = latent_divergence(z_fake, ctx, self.kl_form) + self.lambda_z * (
                 latent_distance(z, z_fake, self.latent_distance))
             scaled = self.g_optimizer.scale_loss(loss / n_rep)

@@ -249,3 +249,28 @@ def test_encoder_real_statistics_keeps_e_moving_statistics_real_only():
     assert model.get_config()["encoder_real_statistics"] is True
     with pytest.raises(ValueError, match="encoder_real_statistics=0"):
         _model(encoder_real_statistics=0)
+
+
+def test_g_mu_x_adds_the_image_term_to_gs_loss_only():
+    x = tf.constant(checks.images(4, seed=1))
+    z = _model().sample_z(4, seed=2)
+    out = _model(g_mu_x=3.0).compute_losses(x, z, training=False)
+    ref = _model().compute_losses(x, z, training=False)
+    # (g_loss carries 1000 L_Z: float32 leaves ~1e-4 of it in the difference.)
+    assert float(out["g_loss"] - ref["g_loss"]) == pytest.approx(
+        3.0 * float(ref["l_x"]), abs=1e-3)
+    assert float(out["e_loss"]) == pytest.approx(float(ref["e_loss"]), rel=1e-6)
+    # The added term reaches g's weights (through g(e(x))).
+    model = _model(g_mu_x=3.0)
+    with tf.GradientTape() as tape:
+        l_x = model.compute_losses(x, z, training=False)["l_x"]
+    grads = tape.gradient(l_x, model.generator.trainable_variables)
+    assert max(float(tf.reduce_max(tf.abs(g))) for g in grads if g is not None) > 0
+    assert _model(g_mu_x=3.0).get_config()["g_mu_x"] == 3.0
+    assert "g_mu_x" not in _model().get_config()
+    with pytest.raises(ValueError, match="g_mu_x=-1"):
+        _model(g_mu_x=-1.0)
+    fv = flags.FlagValues()
+    flags_age.define_flags(fv)
+    fv(["prog", "--age_g_mu_x=3"])
+    assert flags_age.model_kwargs(fv)["g_mu_x"] == 3.0

@@ -147,6 +147,10 @@ class AGE(EncoderGANBase):
         authors' code's e_updates "KL_fake" weight, 1 in their recipes). Below 1 the
         encoder pays for shrinking e(X) and e(g(Z)) together (V2 alone is blind to a
         common shrink of both batches' variances).
+      g_mu_x: weight of L_X in g's loss (default 0: Eq. 10 has none, and L_X trains
+        e only; the authors' code's g_updates "match_x" weight, 0 in their recipes).
+        Only the update from the step's joint pass carries it; the ``g_steps - 1``
+        extra generator updates draw no real batch.
       adaptive_adversary: the authors' code's adaptive adversary (default False):
         w starts at ``kl_fake_weight`` and follows
         :func:`tfbegan.models.age_terms.adaptive_adversary_update` each step (it
@@ -173,7 +177,7 @@ class AGE(EncoderGANBase):
                  h_dim=64, seed=0, lambda_z=1000.0, mu_x=10.0, g_steps=1, e_lr_ratio=1.0,
                  kl_form="gaussian", latent_distance="squared_l2",
                  recon_moving_statistics=False, kl_fake_weight=1.0, adaptive_adversary=False,
-                 encoder_real_statistics=False, **kwargs):
+                 encoder_real_statistics=False, g_mu_x=0.0, **kwargs):
         lambda_z = check_weight("lambda_z", lambda_z)
         mu_x = check_weight("mu_x", mu_x)
         if isinstance(g_steps, bool) or not isinstance(g_steps, int) or not (
@@ -208,6 +212,7 @@ class AGE(EncoderGANBase):
                              f"not supported; allowed values: True, False.")
         self.encoder_real_statistics = encoder_real_statistics
         self.kl_fake_weight = check_weight("kl_fake_weight", kl_fake_weight)
+        self.g_mu_x = check_weight("g_mu_x", g_mu_x)
         if adaptive_adversary:
             # A model weight, so .keras checkpoints restore it; "mean" keeps replicas
             # equal (they update it from the same global Deltas anyway).
@@ -257,6 +262,8 @@ class AGE(EncoderGANBase):
             config["encoder_real_statistics"] = True
         if self.kl_fake_weight != 1.0:
             config["kl_fake_weight"] = self.kl_fake_weight
+        if self.g_mu_x:
+            config["g_mu_x"] = self.g_mu_x
         return config
 
     def compute_losses(self, x, z, training, ctx=None):
@@ -267,7 +274,7 @@ class AGE(EncoderGANBase):
         # recon_moving_statistics: g's batch norm normalises the e(x) batch with its
         # moving statistics (those of prior batches, since this call then updates
         # none), as ``reconstruct`` does at test time, instead of the batch's own,
-        # which hide how far e(X) sits from the prior. L_X trains e only either way.
+        # which hide how far e(X) sits from the prior.
         reconstruction = self.generator(
             z_real, training=training and not self.recon_moving_statistics)
         weight = (tf.convert_to_tensor(self.adversary_weight)
@@ -275,6 +282,8 @@ class AGE(EncoderGANBase):
         out = age_losses(x, z, z_real, z_fake, reconstruction, self.lambda_z, self.mu_x,
                          ctx, self.kl_form, self.latent_distance, weight)
         out["recon_l1"] = out["l_x"]
+        if self.g_mu_x:
+            out["g_loss"] = out["g_loss"] + self.g_mu_x * out["l_x"]
         if self.adaptive_adversary:
             out["adv_weight"] = weight
         return out

@@ -57,6 +57,9 @@ TABLE = (
          "statistics from real batches only (e(g(z)) calls put them back), the batches "
          "encode() meets at test time (ours).", kwarg="encoder_real_statistics",
          only_if_set=True),
+    Flag("float", "age_g_mu_x", 0.0, "Weight of L_X = mean |x - g(e(x))| in g's loss "
+         "(0: Eq. 10; the AGE authors' code's g_updates match_x weight), on the update "
+         "from each step's joint pass.", kwarg="g_mu_x", only_if_set=True),
 )
 
 

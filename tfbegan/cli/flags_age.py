@@ -1,4 +1,5 @@
-"""Flags of AGE (Ulyanov et al. 2018): the weights lambda and mu."""
+"""Flags of AGE (Ulyanov et al. 2018): the weights lambda and mu, the networks, and
+the options from the authors' public code or ours (each off by default)."""
 
 from absl import flags
 

@@ -25,13 +25,18 @@ Readings taken where the slides leave room (each documented where it is used):
 * Defaults lambda = 1000, mu = 10: the weights of the AGE paper's experiments (the
   latent term of the generator update 1000, the image term of the encoder update
   10).
-* Two options follow the AGE authors' public code where it departs from the
-  equations (both off by default, see :data:`KL_FORMS`, :data:`LATENT_DISTANCES`):
+* Options follow the AGE authors' public code where it departs from the
+  equations (each off by default; :class:`AGE`'s arguments): e's and g's per-term
+  weights ``kl_fake_weight`` and ``g_mu_x``, the ``adaptive_adversary``, and the
+  forms of Delta and L_Z (:data:`KL_FORMS`, :data:`LATENT_DISTANCES`):
   its KL puts the fitted *variance* where the Gaussian's standard deviation goes
   (``kl_form="variance_as_std"``), and its latent match is a cosine distance
   averaged over batch *and* latent dimensions (``latent_distance="cosine"``), so
   that its weight 1000 is ~1000 / N_z per unit of cosine, where the printed
   ``||z - e(g(z))||^2 = 2 (1 - cos)`` with lambda 1000 weighs it 2000.
+* Two options are ours, for batch norm (``recon_moving_statistics``,
+  ``encoder_real_statistics``): the statistics a network normalises with at test
+  time differ from those of the batches it trains on (see :class:`AGE`).
 * One encoder and one generator update per step from the same forward pass; with
   ``g_steps = n > 1`` the generator takes n - 1 further updates on fresh z (the
   AGE authors' schedules take several generator steps per encoder step).

@@ -1,4 +1,5 @@
-"""Flags of AGE (Ulyanov et al. 2018): the weights lambda and mu."""
+"""Flags of AGE (Ulyanov et al. 2018): the weights lambda and mu, the networks, and
+the options from the authors' public code or ours (each off by default)."""
 
 from absl import flags
 
@@ -33,6 +34,33 @@ TABLE = (
          "(g: --architecture=dcgan's generator; e: two strided convs with leaky ReLUs "
          "and a dense layer; tfbegan.encoder_networks).", kwarg="architecture",
          choices=("began", "dcgan"), only_if_set=True),
+    Flag("enum", "age_kl_form", "gaussian", "Delta: gaussian (the KL of the batch's "
+         "fitted Gaussian to N(0, I), per dimension) or variance_as_std (the AGE "
+         "authors' code: the fitted variance where the standard deviation goes).",
+         kwarg="kl_form", choices=("gaussian", "variance_as_std"), only_if_set=True),
+    Flag("enum", "age_latent_distance", "squared_l2", "L_Z: squared_l2 (||z - "
+         "e(g(z))||^2, as printed) or cosine ((1 - cos) / N_z, the AGE authors' code's "
+         "match, which their weight 1000 multiplies).", kwarg="latent_distance",
+         choices=("squared_l2", "cosine"), only_if_set=True),
+    Flag("bool", "age_recon_moving_statistics", False, "L_X's g(e(x)) with g's batch "
+         "norm in inference mode (moving statistics of prior batches), as reconstruct() "
+         "at test time, not the e(x) batch's own statistics (ours).",
+         kwarg="recon_moving_statistics", only_if_set=True),
+    Flag("bool", "age_adaptive_adversary", False, "The AGE authors' code's adaptive "
+         "adversary: e's weight on Delta(e(g(Z))) starts at 1, rises by 0.001 per step "
+         "and drops by 0.02 while either Delta exceeds 1.05 times its minimum on the "
+         "sphere (floored at 0).", kwarg="adaptive_adversary", only_if_set=True),
+    Flag("float", "age_kl_fake_weight", 1.0, "w: e's weight on Delta(e(g(Z))) in its "
+         "objective Delta(e(X)) - w Delta(e(g(Z))) + mu L_X (1: Eq. 11; the AGE authors' "
+         "code's e_updates KL_fake weight; with --age_adaptive_adversary its start).",
+         kwarg="kl_fake_weight", only_if_set=True),
+    Flag("bool", "age_encoder_real_statistics", False, "e's batch-norm moving "
+         "statistics from real batches only (e(g(z)) calls put them back), the batches "
+         "encode() meets at test time (ours).", kwarg="encoder_real_statistics",
+         only_if_set=True),
+    Flag("float", "age_g_mu_x", 0.0, "Weight of L_X = mean |x - g(e(x))| in g's loss "
+         "(0: Eq. 10; the AGE authors' code's g_updates match_x weight), on the update "
+         "from each step's joint pass.", kwarg="g_mu_x", only_if_set=True),
 )
 
 

@@ -25,6 +25,18 @@ Readings taken where the slides leave room (each documented where it is used):
 * Defaults lambda = 1000, mu = 10: the weights of the AGE paper's experiments (the
   latent term of the generator update 1000, the image term of the encoder update
   10).
+* Options follow the AGE authors' public code where it departs from the
+  equations (each off by default; :class:`AGE`'s arguments): e's and g's per-term
+  weights ``kl_fake_weight`` and ``g_mu_x``, the ``adaptive_adversary``, and the
+  forms of Delta and L_Z (:data:`KL_FORMS`, :data:`LATENT_DISTANCES`):
+  its KL puts the fitted *variance* where the Gaussian's standard deviation goes
+  (``kl_form="variance_as_std"``), and its latent match is a cosine distance
+  averaged over batch *and* latent dimensions (``latent_distance="cosine"``), so
+  that its weight 1000 is ~1000 / N_z per unit of cosine, where the printed
+  ``||z - e(g(z))||^2 = 2 (1 - cos)`` with lambda 1000 weighs it 2000.
+* Two options are ours, for batch norm (``recon_moving_statistics``,
+  ``encoder_real_statistics``): the statistics a network normalises with at test
+  time differ from those of the batches it trains on (see :class:`AGE`).
 * One encoder and one generator update per step from the same forward pass; with
   ``g_steps = n > 1`` the generator takes n - 1 further updates on fresh z (the
   AGE authors' schedules take several generator steps per encoder step).
@@ -35,84 +47,27 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan.config import ModelConfig, check_range
+from tfbegan.config import ModelConfig, check_choice, check_range
 from tfbegan.encoder_networks import build_encoder_body
+
+# The latent terms live in age_terms; re-exported here, where they were defined first.
+from tfbegan.models.age_terms import (  # noqa: F401
+    KL_FORMS,
+    LATENT_DISTANCES,
+    VARIANCE_EPSILON,
+    adaptive_adversary_update,
+    age_losses,
+    fit_gaussian,
+    gaussian_kl_to_standard,
+    ideal_delta,
+    kl_variance_as_std,
+    latent_distance,
+    latent_divergence,
+)
 from tfbegan.models.backbone import check_weight
 from tfbegan.models.base import default_optimizer, replica_context
 from tfbegan.models.encoder_gan import EncoderGANBase
 from tfbegan.networks import build_generator
-
-#: Added to the fitted variances before the log; a batch of identical latents
-#: (variance 0) would otherwise give an infinite KL.
-VARIANCE_EPSILON = 1e-6
-
-
-def fit_gaussian(latents, ctx=None):
-    """Per-dimension mean and (biased) variance of a batch of latents ``[N, M]``.
-
-    With ``ctx`` (a replica context with several replicas) the moments are those of
-    the *global* batch: counts, sums and centred sums of squares are all-reduced
-    (SUM, which is differentiable). Every replica then gets the same statistics,
-    so N replicas compute the same Delta as one device with the global batch.
-
-    Returns ``(mean [M], variance [M])`` with ``variance = mean_i (z_ij - m_j)^2``.
-    """
-    latents = tf.cast(latents, tf.float32)
-    count = tf.cast(tf.shape(latents)[0], tf.float32)
-    total = tf.reduce_sum(latents, axis=0)
-    multi = ctx is not None and ctx.num_replicas_in_sync > 1
-    if multi:
-        count, total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [count, total])
-    mean = total / count
-    # Centred second pass: E[z^2] - m^2 cancels badly for the tiny variances of
-    # a collapsed encoder.
-    squares = tf.reduce_sum(tf.square(latents - mean), axis=0)
-    if multi:
-        squares = ctx.all_reduce(tf.distribute.ReduceOp.SUM, squares)
-    return mean, squares / count
-
-
-def gaussian_kl_to_standard(mean, variance, epsilon=VARIANCE_EPSILON):
-    """Delta: ``KL(N(m, diag s^2) || N(0, I)) / M`` (Ulyanov et al. 2018, AGE sec. 3).
-
-    ``Delta = (1 / M) sum_j 0.5 (m_j^2 + s_j^2 - 1 - log s_j^2)`` with
-    ``s_j^2 = variance_j + epsilon``; zero iff m = 0 and s = 1, positive otherwise.
-    Averaged over the M latent dimensions (not summed) to keep V2 O(1) whatever N_z.
-    """
-    variance = variance + epsilon
-    per_dim = 0.5 * (tf.square(mean) + variance - 1.0 - tf.math.log(variance))
-    return tf.reduce_mean(per_dim)
-
-
-def latent_divergence(latents, ctx=None):
-    """``Delta(Q || N(0, I))`` for the Gaussian fitted to a batch of latents."""
-    return gaussian_kl_to_standard(*fit_gaussian(latents, ctx))
-
-
-def age_losses(x, z, z_real, z_fake, reconstruction, lambda_z, mu_x, ctx=None):
-    """The AGE objectives from one forward pass (Ulyanov et al. 2018).
-
-    Args:
-      x: real images; z: prior samples; z_real = e(x); z_fake = e(g(z));
-      reconstruction = g(e(x)).
-      lambda_z, mu_x: the weights lambda and mu of Eqs. 10 and 11.
-      ctx: replica context; the Gaussian fits then use the global batch.
-
-    Returns a dict of scalars: ``delta_real = Delta(e(X))``, ``delta_fake =
-    Delta(e(g(Z)))``, ``v2 = delta_fake - delta_real``, ``l_x`` (mean |x - g(e(x))|
-    over pixel values), ``l_z`` (batch mean of ||z - e(g(z))||^2), ``g_loss = v2 +
-    lambda_z l_z`` (g minimises it) and ``e_loss = -(v2 - mu_x l_x)`` (e minimises
-    it, i.e. maximises Eq. 11).
-    """
-    delta_real = latent_divergence(z_real, ctx)
-    delta_fake = latent_divergence(z_fake, ctx)
-    v2 = delta_fake - delta_real
-    l_x = tf.reduce_mean(tf.abs(tf.cast(x, tf.float32) - tf.cast(reconstruction,
-                                                                  tf.float32)))
-    l_z = tf.reduce_mean(tf.reduce_sum(tf.square(z - z_fake), axis=-1))
-    return {"delta_real": delta_real, "delta_fake": delta_fake, "v2": v2,
-            "l_x": l_x, "l_z": l_z, "g_loss": v2 + lambda_z * l_z,
-            "e_loss": mu_x * l_x - v2}
 
 
 def build_sphere_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
@@ -177,6 +132,35 @@ class AGE(EncoderGANBase):
       batch_norm: batch norm in e's and g's blocks (conv -> batch norm -> ELU, as
         :class:`tfbegan.DenoisingBEGAN`'s option); off by default. The AGE authors
         use DCGAN-style networks with batch norm.
+      kl_form: Delta's form, "gaussian" (default) or "variance_as_std", the AGE
+        authors' code's (:func:`kl_variance_as_std`).
+      latent_distance: L_Z's form, "squared_l2" (default, as printed) or "cosine",
+        the authors' code's (:func:`latent_distance`); with "cosine" lambda weighs
+        (1 - cos) / N_z, as the authors' match_z weight does.
+      recon_moving_statistics: compute L_X's ``g(e(x))`` with g's batch norm in
+        inference mode (its moving statistics, gathered on prior batches only) rather
+        than with the e(x) batch's own statistics (default False; ours, not the
+        authors'). With batch norm in g, a per-batch normalisation makes g's
+        training-mode output blind to a shift or shrink of the whole e(X) batch, so
+        e can encode the digits in a small cap of the sphere that g decodes in
+        training and not at test time (``reconstruct``).
+      encoder_real_statistics: e's batch-norm moving statistics from real batches
+        only (default False: e(X) and e(g(Z)) both update them; ours). In training e
+        normalises each batch with its own statistics either way; at test time the
+        mixture of real and generated batches' statistics shifts e(x).
+      kl_fake_weight: w, e's weight on Delta(e(g(Z))) (default 1, Eq. 11; the
+        authors' code's e_updates "KL_fake" weight, 1 in their recipes). Below 1 the
+        encoder pays for shrinking e(X) and e(g(Z)) together (V2 alone is blind to a
+        common shrink of both batches' variances).
+      g_mu_x: weight of L_X in g's loss (default 0: Eq. 10 has none, and L_X trains
+        e only; the authors' code's g_updates "match_x" weight, 0 in their recipes).
+        Only the update from the step's joint pass carries it; the ``g_steps - 1``
+        extra generator updates draw no real batch.
+      adaptive_adversary: the authors' code's adaptive adversary (default False):
+        w starts at ``kl_fake_weight`` and follows
+        :func:`tfbegan.models.age_terms.adaptive_adversary_update` each step (it
+        falls while either Delta is 5 % above its minimum on the sphere); reported
+        as the ``adv_weight`` metric and saved with the model's weights.
 
     Example:
 
@@ -196,7 +180,9 @@ class AGE(EncoderGANBase):
 
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, seed=0, lambda_z=1000.0, mu_x=10.0, g_steps=1, e_lr_ratio=1.0,
-                 **kwargs):
+                 kl_form="gaussian", latent_distance="squared_l2",
+                 recon_moving_statistics=False, kl_fake_weight=1.0, adaptive_adversary=False,
+                 encoder_real_statistics=False, g_mu_x=0.0, **kwargs):
         lambda_z = check_weight("lambda_z", lambda_z)
         mu_x = check_weight("mu_x", mu_x)
         if isinstance(g_steps, bool) or not isinstance(g_steps, int) or not (
@@ -204,6 +190,8 @@ class AGE(EncoderGANBase):
             raise ValueError(f"g_steps={g_steps!r} is out of range; allowed: an integer "
                              f"in [1, 100].")
         check_range("e_lr_ratio", e_lr_ratio, 0.0, 100.0, low_open=True)
+        check_choice("kl_form", kl_form, tuple(KL_FORMS))
+        check_choice("latent_distance", latent_distance, LATENT_DISTANCES)
         super().__init__(image_size=image_size, channels=channels, filters=filters,
                          repeats=repeats, z_dim=z_dim, h_dim=h_dim, seed=seed, **kwargs)
         if z_dim < 2:
@@ -214,6 +202,29 @@ class AGE(EncoderGANBase):
         self.mu_x = mu_x
         self.g_steps = g_steps
         self.e_lr_ratio = float(e_lr_ratio)
+        self.kl_form = kl_form
+        self.latent_distance = latent_distance
+        if not isinstance(recon_moving_statistics, bool):
+            raise ValueError(f"recon_moving_statistics={recon_moving_statistics!r} is "
+                             f"not supported; allowed values: True, False.")
+        self.recon_moving_statistics = recon_moving_statistics
+        if not isinstance(adaptive_adversary, bool):
+            raise ValueError(f"adaptive_adversary={adaptive_adversary!r} is not "
+                             f"supported; allowed values: True, False.")
+        self.adaptive_adversary = adaptive_adversary
+        if not isinstance(encoder_real_statistics, bool):
+            raise ValueError(f"encoder_real_statistics={encoder_real_statistics!r} is "
+                             f"not supported; allowed values: True, False.")
+        self.encoder_real_statistics = encoder_real_statistics
+        self.kl_fake_weight = check_weight("kl_fake_weight", kl_fake_weight)
+        self.g_mu_x = check_weight("g_mu_x", g_mu_x)
+        if adaptive_adversary:
+            # A model weight, so .keras checkpoints restore it; "mean" keeps replicas
+            # equal (they update it from the same global Deltas anyway).
+            self.adversary_weight = self.add_weight(
+                name="adversary_weight", shape=(), trainable=False,
+                initializer=keras.initializers.Constant(self.kl_fake_weight),
+                aggregation="mean", dtype="float32")
         config = self.model_config
         self.generator = build_generator(config)
         self.encoder = build_sphere_encoder(config)
@@ -234,25 +245,68 @@ class AGE(EncoderGANBase):
         return optimizers
 
     def metric_names(self):
-        return ("g_loss", "e_loss", "v2", "delta_real", "delta_fake", "l_z", "recon_l1")
+        names = ("g_loss", "e_loss", "v2", "delta_real", "delta_fake", "l_z", "recon_l1")
+        return names + (("adv_weight",) if self.adaptive_adversary else ())
 
     def get_config(self):
         config = super().get_config()
         config.update(lambda_z=self.lambda_z, mu_x=self.mu_x, g_steps=self.g_steps)
         if self.e_lr_ratio != 1.0:
             config["e_lr_ratio"] = self.e_lr_ratio
+        # Written only when not the default: configs saved before the options
+        # existed still equal a rerun's.
+        if self.kl_form != "gaussian":
+            config["kl_form"] = self.kl_form
+        if self.latent_distance != "squared_l2":
+            config["latent_distance"] = self.latent_distance
+        if self.recon_moving_statistics:
+            config["recon_moving_statistics"] = True
+        if self.adaptive_adversary:
+            config["adaptive_adversary"] = True
+        if self.encoder_real_statistics:
+            config["encoder_real_statistics"] = True
+        if self.kl_fake_weight != 1.0:
+            config["kl_fake_weight"] = self.kl_fake_weight
+        if self.g_mu_x:
+            config["g_mu_x"] = self.g_mu_x
         return config
 
     def compute_losses(self, x, z, training, ctx=None):
         """One forward pass through e and g and :func:`age_losses`."""
         z_real = self.encoder(x, training=training)
         fake = self.generator(z, training=training)
-        z_fake = self.encoder(fake, training=training)
-        reconstruction = self.generator(z_real, training=training)
+        z_fake = self._encode_generated(fake, training)
+        # recon_moving_statistics: g's batch norm normalises the e(x) batch with its
+        # moving statistics (those of prior batches, since this call then updates
+        # none), as ``reconstruct`` does at test time, instead of the batch's own,
+        # which hide how far e(X) sits from the prior.
+        reconstruction = self.generator(
+            z_real, training=training and not self.recon_moving_statistics)
+        weight = (tf.convert_to_tensor(self.adversary_weight)
+                  if self.adaptive_adversary else self.kl_fake_weight)
         out = age_losses(x, z, z_real, z_fake, reconstruction, self.lambda_z, self.mu_x,
-                         ctx)
+                         ctx, self.kl_form, self.latent_distance, weight)
         out["recon_l1"] = out["l_x"]
+        if self.g_mu_x:
+            out["g_loss"] = out["g_loss"] + self.g_mu_x * out["l_x"]
+        if self.adaptive_adversary:
+            out["adv_weight"] = weight
         return out
+
+    def _encode_generated(self, images, training):
+        """e(g(z)); with ``encoder_real_statistics`` in training mode, e's batch norm
+        still normalises the batch with its own statistics (the game needs them) but
+        its moving statistics are put back afterwards, so that they are real batches'
+        only, the batches ``encode`` meets at test time."""
+        if not (training and self.encoder_real_statistics):
+            return self.encoder(images, training=training)
+        moving = self.encoder.non_trainable_variables
+        saved = [tf.identity(v) for v in moving]  # reads, ordered before the call
+        z_fake = self.encoder(images, training=True)
+        with tf.control_dependencies([z_fake]):
+            for var, old in zip(moving, saved, strict=True):
+                var.assign(old)
+        return z_fake
 
     def _values(self, ctx, out):
         # Delta terms are already global; averaging identical values is harmless.
@@ -272,6 +326,11 @@ class AGE(EncoderGANBase):
                       for k in ("g", "e")}
         self._apply(tape, scaled)
         del tape
+        if self.adaptive_adversary:
+            # The Deltas are global (all-reduced moments), so replicas agree.
+            self.adversary_weight.assign(adaptive_adversary_update(
+                out["adv_weight"], out["delta_real"], out["delta_fake"],
+                ideal_delta(self.z_dim, self.kl_form)))
         for i in range(1, self.g_steps):
             self._generator_step(self._global_z(batch, ctx, counter + i), ctx, n_rep)
         return self._report(self._values(ctx, out))
@@ -280,9 +339,9 @@ class AGE(EncoderGANBase):
         """A generator-only update: minimise ``Delta(e(g(z))) + lambda L_Z``."""
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            z_fake = self.encoder(self.generator(z, training=True), training=True)
-            loss = latent_divergence(z_fake, ctx) + self.lambda_z * tf.reduce_mean(
-                tf.reduce_sum(tf.square(z - z_fake), axis=-1))
+            z_fake = self._encode_generated(self.generator(z, training=True), True)
+            loss = latent_divergence(z_fake, ctx, self.kl_form) + self.lambda_z * (
+                latent_distance(z, z_fake, self.latent_distance))
             scaled = self.g_optimizer.scale_loss(loss / n_rep)
         grads = tape.gradient(scaled, variables)
         self.g_optimizer.apply_gradients(zip(grads, variables, strict=True))

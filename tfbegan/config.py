@@ -16,6 +16,13 @@ import re
 SUPPORTED_IMAGE_SIZES = (8, 16, 32, 64, 128, 256)
 
 
+def check_bool(name, value):
+    """Raises ``ValueError`` unless ``value`` is True or False (not 0, 1 or a string)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} must be a bool (True or False).")
+    return value
+
+
 def check_choice(name, value, allowed):
     """Raises ``ValueError`` unless ``value`` is one of ``allowed``."""
     if value not in allowed:
@@ -141,9 +148,7 @@ class ModelConfig:
         check_range("k_init", self.k_init, 0.0, 1.0)
         check_range("generator_ema", self.generator_ema, 0.0, 1.0, high_open=True)
         for flag in ("batch_norm", "skip_connections"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ValueError(f"{flag}={getattr(self, flag)!r} must be a bool "
-                                 f"(True or False).")
+            check_bool(flag, getattr(self, flag))
         check_choice("architecture", self.architecture, ARCHITECTURES)
         if self.gamma == 0 and self.k_init == 0:
             # A known critique of BEGAN: with gamma = 0 and k_0 = 0 the update
@@ -336,8 +341,7 @@ class DataConfig:
         if self.data_dir is not None and (not isinstance(self.data_dir, (str, os.PathLike))
                                           or not str(self.data_dir)):
             raise ValueError(f"data_dir={self.data_dir!r} must be None or a path.")
-        if not isinstance(self.download, bool):
-            raise ValueError(f"download={self.download!r} must be a bool (True or False).")
+        check_bool("download", self.download)
         check_choice("crop", self.crop, CROPS)
         if kind == "mnist5k" and self.crop != "center":
             raise ValueError(f"crop={self.crop!r} is for face photos; dataset='mnist5k' "

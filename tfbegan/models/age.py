@@ -47,7 +47,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan.config import ModelConfig, check_choice, check_range
+from tfbegan.config import ModelConfig, check_bool, check_choice, check_range
 from tfbegan.encoder_networks import build_encoder_body
 
 # The latent terms live in age_terms; re-exported here, where they were defined first.
@@ -204,18 +204,11 @@ class AGE(EncoderGANBase):
         self.e_lr_ratio = float(e_lr_ratio)
         self.kl_form = kl_form
         self.latent_distance = latent_distance
-        if not isinstance(recon_moving_statistics, bool):
-            raise ValueError(f"recon_moving_statistics={recon_moving_statistics!r} is "
-                             f"not supported; allowed values: True, False.")
-        self.recon_moving_statistics = recon_moving_statistics
-        if not isinstance(adaptive_adversary, bool):
-            raise ValueError(f"adaptive_adversary={adaptive_adversary!r} is not "
-                             f"supported; allowed values: True, False.")
-        self.adaptive_adversary = adaptive_adversary
-        if not isinstance(encoder_real_statistics, bool):
-            raise ValueError(f"encoder_real_statistics={encoder_real_statistics!r} is "
-                             f"not supported; allowed values: True, False.")
-        self.encoder_real_statistics = encoder_real_statistics
+        self.recon_moving_statistics = check_bool("recon_moving_statistics",
+                                                  recon_moving_statistics)
+        self.adaptive_adversary = check_bool("adaptive_adversary", adaptive_adversary)
+        self.encoder_real_statistics = check_bool("encoder_real_statistics",
+                                                  encoder_real_statistics)
         self.kl_fake_weight = check_weight("kl_fake_weight", kl_fake_weight)
         self.g_mu_x = check_weight("g_mu_x", g_mu_x)
         if adaptive_adversary:

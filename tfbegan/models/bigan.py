@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan.config import ModelConfig, check_range
+from tfbegan.config import ModelConfig, check_bool, check_range
 from tfbegan.encoder_networks import build_dcgan_joint_discriminator, build_encoder_body
 from tfbegan.models.base import replica_context
 from tfbegan.models.encoder_gan import (  # noqa: F401
@@ -185,8 +185,7 @@ class BiGAN(EncoderGANBase):
                 1 <= d_units <= 65536):
             raise ValueError(f"d_units={d_units!r} is out of range; allowed: an "
                              f"integer in [1, 65536].")
-        if not isinstance(non_saturating, bool):
-            raise ValueError(f"non_saturating={non_saturating!r} must be a bool.")
+        check_bool("non_saturating", non_saturating)
         check_range("d_dropout", d_dropout, 0.0, 1.0, high_open=True)
         check_range("cycle_weight", cycle_weight, 0.0, 1e4)
         if prior not in ("uniform", "normal"):

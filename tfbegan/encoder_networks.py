@@ -27,6 +27,7 @@ from __future__ import annotations
 import keras
 
 from tfbegan.config import ModelConfig
+from tfbegan.networks import build_encoder, image_input
 
 #: Leaky ReLU slope of DCGAN discriminators (Radford et al. 2016).
 LEAK = 0.2
@@ -56,15 +57,10 @@ def apply_dcgan_image_stack(images, config: ModelConfig, name: str, batch_norm: 
     return keras.layers.Flatten(name=f"{name}_flatten")(x)
 
 
-def _image_input(config: ModelConfig):
-    return keras.Input((config.image_size, config.image_size, config.channels),
-                       name="images")
-
-
 def build_dcgan_vector_encoder(config: ModelConfig, out_dim: int,
                                name: str = "encoder_net") -> keras.Model:
     """E's body: image -> image stack -> Dense(32 n) -> leaky ReLU -> Dense(out_dim)."""
-    images = _image_input(config)
+    images = image_input(config)
     x = apply_dcgan_image_stack(images, config, name, config.batch_norm)
     x = _dense_leaky(x, 32 * config.filters, f"{name}_fc", config.batch_norm)
     out = keras.layers.Dense(out_dim, name=f"{name}_out", dtype="float32")(x)
@@ -75,7 +71,7 @@ def build_dcgan_joint_discriminator(config: ModelConfig, units: int,
                                     name: str = "discriminator",
                                     dropout: float = 0.0) -> keras.Model:
     """BiGAN's D(x, z) -> logit on the DCGAN-style image stack (module docstring)."""
-    images = _image_input(config)
+    images = image_input(config)
     z = keras.Input((config.z_dim,), name="z")
     hx = apply_dcgan_image_stack(images, config, f"{name}_image", batch_norm=False)
     hx = _dense_leaky(hx, units, f"{name}_image_fc")
@@ -98,5 +94,4 @@ def build_encoder_body(config: ModelConfig, out_dim: int,
     ``architecture="dcgan"`` :func:`build_dcgan_vector_encoder`."""
     if config.architecture == "dcgan":
         return build_dcgan_vector_encoder(config, out_dim, name=name)
-    from tfbegan.networks import build_encoder
     return build_encoder(config.replace(h_dim=out_dim), name=name)

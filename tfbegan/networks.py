@@ -49,6 +49,12 @@ from tfbegan.config import ModelConfig
 BOTTLENECK = 8
 
 
+def image_input(config: ModelConfig) -> keras.KerasTensor:
+    """The image input every network takes: ``[S, S, channels]``, named "images"."""
+    return keras.Input((config.image_size, config.image_size, config.channels),
+                       name="images")
+
+
 def apply_conv_elu(x, filters, name, strides=1):
     """A 3x3 convolution followed by an ELU (the paper's only layer type)."""
     return keras.layers.Conv2D(
@@ -92,8 +98,7 @@ def build_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
     stride-2 convolution to (i + 2) * n filters leads to the next scale.
     """
     n = config.filters
-    inputs = keras.Input((config.image_size, config.image_size, config.channels),
-                         name="images")
+    inputs = image_input(config)
     x = apply_conv_elu(inputs, n, f"{name}_in")
     for i in range(config.num_scales):
         x = apply_scale_block(x, (i + 1) * n, config.repeats, f"{name}_s{i}",
@@ -152,8 +157,7 @@ def apply_dense_bn_relu(x, units, name):
 def build_dcgan_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
     """DCGAN-style encoder: image -> one stride-2 conv (2n) -> h (module docstring)."""
     n = config.filters
-    inputs = keras.Input((config.image_size, config.image_size, config.channels),
-                         name="images")
+    inputs = image_input(config)
     x = keras.layers.Conv2D(2 * n, 4, strides=2, padding="same", activation="relu",
                             name=f"{name}_conv")(inputs)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
@@ -222,6 +226,5 @@ def build_discriminator(config: ModelConfig, name: str = "discriminator") -> ker
     else:
         encoder = build_encoder(config, name="encoder")
         decoder = build_decoder(config, name="decoder")
-    inputs = keras.Input((config.image_size, config.image_size, config.channels),
-                         name="images")
+    inputs = image_input(config)
     return keras.Model(inputs, decoder(encoder(inputs)), name=name)

@@ -67,7 +67,7 @@ from tfbegan.models.age_terms import (  # noqa: F401
 from tfbegan.models.backbone import check_weight
 from tfbegan.models.base import default_optimizer, replica_context
 from tfbegan.models.encoder_gan import EncoderGANBase
-from tfbegan.networks import build_generator
+from tfbegan.networks import build_generator, image_input
 
 
 def build_sphere_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
@@ -75,8 +75,7 @@ def build_sphere_encoder(config: ModelConfig, name: str = "encoder") -> keras.Mo
     ``architecture="dcgan"`` the DCGAN-style one of ``tfbegan.encoder_networks``)
     followed by L2 normalisation, so that e(x) lies on the sphere the prior lives on."""
     base = build_encoder_body(config, config.z_dim, name=f"{name}_net")
-    inputs = keras.Input((config.image_size, config.image_size, config.channels),
-                         name="images")
+    inputs = image_input(config)
     z = keras.layers.UnitNormalization(axis=-1, name=f"{name}_unit",
                                        dtype="float32")(base(inputs))
     return keras.Model(inputs, z, name=name)

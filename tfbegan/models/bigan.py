@@ -23,7 +23,7 @@ from tfbegan.models.gradients import (
     loss_scale_ratio,
     shared_fake_backward,
 )
-from tfbegan.networks import build_encoder, build_generator
+from tfbegan.networks import build_encoder, build_generator, image_input
 
 
 def bigan_losses(logits_real, logits_fake, non_saturating=True):
@@ -73,8 +73,7 @@ def build_bigan_encoder(config: ModelConfig, name: str = "encoder",
     whose support is unbounded) leaves the Dense output as it is.
     """
     base = build_encoder_body(config, config.z_dim, name=f"{name}_net")
-    inputs = keras.Input((config.image_size, config.image_size, config.channels),
-                         name="images")
+    inputs = image_input(config)
     activation = "linear" if linear else "tanh"
     z = keras.layers.Activation(activation, name=f"{name}_{activation}",
                                 dtype="float32")(base(inputs))
@@ -94,8 +93,7 @@ def build_joint_discriminator(config: ModelConfig, units: int,
     if config.architecture == "dcgan":
         return build_dcgan_joint_discriminator(config, units, name=name, dropout=dropout)
     image_branch = build_encoder(config, name=f"{name}_image")
-    images = keras.Input((config.image_size, config.image_size, config.channels),
-                         name="images")
+    images = image_input(config)
     z = keras.Input((config.z_dim,), name="z")
     h = keras.layers.Concatenate(name=f"{name}_concat")([image_branch(images), z])
     if dropout > 0:

@@ -3,8 +3,8 @@
 With autotuning on, the iterator that each fit() call creates starts tf.data's
 optimisation thread, whose sleep period doubles from 10 ms; on TF 2.21 CPU the end of
 fit() could wait for the period to run out, so calls ended at 2.55, 5.11, 10.23, ...
-s (= (2^n - 1) x 10 ms) whatever their steps needed. ``tfbegan.data`` therefore turns
-autotuning off (``tfbegan.data.without_autotune``). This script repeats the check:
+s (= (2^n - 1) x 10 ms) whatever their steps needed. ``tfbegan.data.pipeline`` therefore turns
+autotuning off (``tfbegan.data.pipeline.without_autotune``). This script repeats the check:
 the same BEGAN, the same fixed batch, ``--calls`` fit() calls of ``--steps`` steps
 for each setting (interleaved), and Keras' ``train_function`` driven directly for
 reference. Prints one JSON line.
@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from train_throughput import make_data
 
-import tfbegan
+from tfbegan.models import BEGAN
 
 
 def main(argv=None):
@@ -36,7 +36,7 @@ def main(argv=None):
     p.add_argument("--calls", type=int, default=5, help="fit() calls per setting")
     args = p.parse_args(argv)
 
-    model = tfbegan.BEGAN(image_size=args.size, channels=3, filters=args.filters,
+    model = BEGAN(image_size=args.size, channels=3, filters=args.filters,
                           z_dim=64, h_dim=64)
     model.compile(**model.make_optimizers(1e-4, 0.5), jit_compile=False)
     datasets = {"autotune_on": make_data(args.size, 3, args.batch, autotune=True),

@@ -39,6 +39,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfbegan.models import BEGAN
+
 DTYPES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
@@ -100,7 +102,6 @@ def cells(args, replicas):
 
 def run_cell(cell, args, devices):
     """Builds, warms up and times one cell; returns its JSON-ready dict."""
-    import tfbegan  # after the device setup in main()
 
     strategy = (tf.distribute.MirroredStrategy(devices) if cell["replicas"] > 1
                 else tf.distribute.get_strategy())
@@ -112,7 +113,7 @@ def run_cell(cell, args, devices):
     keras.mixed_precision.set_global_policy(DTYPES[cell["dtype"]])
     try:
         with strategy.scope():
-            model = tfbegan.BEGAN(image_size=cell["size"], channels=args.channels,
+            model = BEGAN(image_size=cell["size"], channels=args.channels,
                                   filters=cell["n"], z_dim=64, h_dim=64)
             model.compile(**model.make_optimizers(1e-4, 0.5), jit_compile=cell["jit"],
                           steps_per_execution=cell["spe"])

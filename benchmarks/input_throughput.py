@@ -1,4 +1,4 @@
-"""Input-pipeline throughput of tfbegan.data, one JSON line per source (issue 9, item 3).
+"""Input-pipeline throughput of tfbegan.data.pipeline, one JSON line per source (issue 9, item 3).
 
 Sources, all at ``--image_size`` (default 64) with the training batch (default 16):
 
@@ -36,7 +36,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow as tf
 
-from tfbegan.data import DataConfig, make_dataset
+from tfbegan.data.config import DataConfig
+from tfbegan.data.pipeline import make_dataset
 
 
 def _write_folder(root, num_files, seed=0):

@@ -5,7 +5,7 @@
   one decode, ``second_s`` the memoised second opening (before issue 19 it decoded
   the folder again).
 * ``preemption_check``: seconds per step of a tiny ``fit()`` without and with
-  :class:`tfbegan.preemption.PreemptionCheckpoint`, locally (``sync=False``) and with
+  :class:`tfbegan.training.preemption.PreemptionCheckpoint`, locally (``sync=False``) and with
   the cross-replica stop decision multi-worker runs use (``sync=True``, here on two
   logical CPU replicas).
 * ``checkpoint_save``: seconds per ``save_checkpoint`` of a small BEGAN (the per-run
@@ -37,10 +37,12 @@ tf.config.set_logical_device_configuration(
 import keras  # noqa: E402
 from PIL import Image  # noqa: E402
 
-import tfbegan  # noqa: E402
-from tfbegan import checkpoints, image_folder  # noqa: E402
-from tfbegan.data import DataConfig, fixed_real_batch, make_dataset  # noqa: E402
-from tfbegan.preemption import PreemptionCheckpoint, SignalCatcher  # noqa: E402
+from tfbegan.data import folders  # noqa: E402
+from tfbegan.data.config import DataConfig  # noqa: E402
+from tfbegan.data.pipeline import fixed_real_batch, make_dataset  # noqa: E402
+from tfbegan.models import BEGAN  # noqa: E402
+from tfbegan.training import checkpoints  # noqa: E402
+from tfbegan.training.preemption import PreemptionCheckpoint, SignalCatcher  # noqa: E402
 
 
 def folder_decode(num_files, size=32):
@@ -50,7 +52,7 @@ def folder_decode(num_files, size=32):
             Image.fromarray(rng.integers(0, 255, (96, 80, 3), np.uint8)).save(
                 os.path.join(d, f"{i:05d}.jpg"), quality=90)
         config = DataConfig(f"folder:{d}", image_size=size)
-        image_folder.clear_cache()
+        folders.clear_cache()
         t = time.perf_counter()
         make_dataset(config, 16, seed=0)
         first = time.perf_counter() - t
@@ -87,7 +89,7 @@ def preemption_check(steps):
 
 
 def checkpoint_save(repeats=5):
-    model = tfbegan.BEGAN(image_size=32, channels=1, filters=16, z_dim=32, h_dim=32)
+    model = BEGAN(image_size=32, channels=1, filters=16, z_dim=32, h_dim=32)
     model.compile(**model.make_optimizers(1e-4, 0.5))
     with tempfile.TemporaryDirectory() as d:
         checkpoints.save_checkpoint(model, d, 0)  # warm

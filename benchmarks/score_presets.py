@@ -2,7 +2,7 @@
 
 One JSON line per checkpoint: the digit classifier's view of ``--num`` samples of the
 generator (share named with confidence > 0.9, class histogram in percent, classes
-drawn by at least 3 %), FID / KID / IS / MS-SSIM from ``tfbegan.evaluation``, and for
+drawn by at least 3 %), FID / KID / IS / MS-SSIM from ``tfbegan.evaluation.sample_quality``, and for
 models with an encoder the reconstruction agreement: the share of ``--num`` real
 digits whose reconstruction ``G(E(x))`` gets the same classifier label as ``x``.
 
@@ -11,7 +11,7 @@ digits whose reconstruction ``G(E(x))`` gets the same classifier label as ``x``.
 
 Generated images are ``model.generate(num, seed=0)`` clipped to [-1, 1] (the
 samples ``tfbegan-evaluate`` scores); real images are the seeded ``mnist5k`` choice
-of ``tfbegan.evaluation.load_real_images``.
+of ``tfbegan.evaluation.real_images.load_real_images``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tfbegan import evaluation, imaging
-from tfbegan.checkpoints import load_checkpoint
-from tfbegan.features import DigitClassifier
+from tfbegan import imaging
+from tfbegan.data import real_images
+from tfbegan.evaluation import sample_quality
+from tfbegan.evaluation.features import DigitClassifier
+from tfbegan.training.checkpoints import load_checkpoint
 
 CONFIDENT = 0.9
 CLASS_FLOOR = 0.03
@@ -63,7 +65,7 @@ def score(path, classifier, real, num, grid=None, recon_grid=None):
     report = {"checkpoint": path, "step": int(state.get("step", -1)),
               "model": type(model).__name__}
     report.update(classifier_summary(probs))
-    metrics = evaluation.evaluate_images(gen, real, classifier, kid_subset_size=500)
+    metrics = sample_quality.evaluate_images(gen, real, classifier, kid_subset_size=500)
     report.update({k: metrics[k] for k in ("fid", "kid", "is", "is_real",
                                            "ms_ssim_generated", "ms_ssim_real")})
     if grid:
@@ -94,7 +96,7 @@ def main(argv=None):
                         help="PNG of real digits above G(E(x)) (last checkpoint)")
     args = parser.parse_args(argv)
     classifier = DigitClassifier.load_or_train()
-    real = evaluation.load_real_images("mnist5k", args.num, 32, 1)
+    real = real_images.load_real_images("mnist5k", args.num, 32, 1)
     for i, path in enumerate(args.checkpoints):
         last = i == len(args.checkpoints) - 1
         print(json.dumps(score(path, classifier, real, args.num,

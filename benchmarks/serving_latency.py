@@ -2,7 +2,7 @@
 
 For one generator (random weights; the speed does not depend on training) at the
 ``tfbegan-train`` default size (32x32x1, n=32, z_dim=32), exported with
-``tfbegan.export.export_generator`` and measured in the same process:
+``tfbegan.serving.export.export_generator`` and measured in the same process:
 
 * ``saved_model``: ``tf.saved_model.load(dir).signatures["serving_default"](z=z)``;
 * ``saved_model_session``: the TF1 session loader and ``session.run`` of the
@@ -34,8 +34,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow as tf
 
-import tfbegan
-from tfbegan import export as export_lib
+from tfbegan.models import BEGAN
+from tfbegan.serving import export as export_lib
 
 
 def _session_runner(export_dir):
@@ -91,7 +91,7 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=10)
     args = parser.parse_args(argv)
 
-    model = tfbegan.BEGAN(image_size=args.image_size, channels=args.channels,
+    model = BEGAN(image_size=args.image_size, channels=args.channels,
                           filters=args.filters, repeats=args.repeats, z_dim=args.z_dim,
                           h_dim=args.z_dim)
     with tempfile.TemporaryDirectory() as base:

@@ -26,7 +26,7 @@ the measured matrix-multiply ceiling of the machine (``--ceiling_float32``,
 The two paths compute the same update by different formulations (``formulation``
 in the JSON lines). The loop is the fixed yardstick: one ``tape.gradient`` per
 network, of L_D for D and of L_G for G, so it walks backward through D on G(z)
-twice. fit() runs tfbegan.BEGAN's step, which walks backward through D on G(z) once
+twice. fit() runs BEGAN's step, which walks backward through D on G(z) once
 and gives D its part (times -k) and G the gradient with respect to G(z)
 (``tfbegan.models.gradients``). FLOPs count what each formulation executes
 (:func:`step_flops`), 2 per multiply-accumulate of the Conv2D and Dense layers
@@ -72,10 +72,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import tfbegan
-from tfbegan import data as data_lib
-from tfbegan import equilibrium, networks, priors
-from tfbegan.config import ModelConfig
+from tfbegan.data import pipeline as data_lib
+from tfbegan.losses import equilibrium
+from tfbegan.models import BEGAN, priors
+from tfbegan.models.config import ModelConfig
+from tfbegan.networks import began
 
 
 def _ints(text):
@@ -108,7 +109,7 @@ def parse_args(argv=None):
     p.add_argument("--jit_modes", type=_words, default=None,
                    help="XLA settings to cross, e.g. false,true (default: --jit_compile)")
     p.add_argument("--autotune", action="store_true",
-                   help="leave tf.data autotuning on (tfbegan.data turns it off)")
+                   help="leave tf.data autotuning on (tfbegan.data.pipeline turns it off)")
     p.add_argument("--matrix", action="store_true",
                    help="issue 9's matrix: sizes 32,64,128 x filters 64,128 x dtypes "
                         "float32,bfloat16 x jit false,true (overrides those flags)")
@@ -160,8 +161,8 @@ def step_flops(cfg, batch, formulation="one_backward"):
     """FLOPs of one BEGAN train step as ``formulation`` executes it (module docstring)."""
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation={formulation!r}; allowed: {FORMULATIONS}.")
-    generator = networks.build_generator(cfg)
-    discriminator = networks.build_discriminator(cfg)
+    generator = began.build_generator(cfg)
+    discriminator = began.build_discriminator(cfg)
     g, g1 = forward_macs(generator), first_layer_macs(generator)
     d, d1 = forward_macs(discriminator), first_layer_macs(discriminator)
     if formulation == "two_backward":
@@ -172,7 +173,7 @@ def step_flops(cfg, batch, formulation="one_backward"):
 
 
 def make_data(size, channels, batch, autotune=False):
-    """One fixed batch, repeated; tf.data autotuning off as in tfbegan.data (its
+    """One fixed batch, repeated; tf.data autotuning off as in tfbegan.data.pipeline (its
     optimisation thread could hold the end of each fit() call; --autotune)."""
     x = np.random.RandomState(0).uniform(-1, 1, (batch, size, size, channels))
     ds = tf.data.Dataset.from_tensors(x.astype("float32")).repeat()
@@ -180,13 +181,13 @@ def make_data(size, channels, batch, autotune=False):
 
 
 class FitPath:
-    """tfbegan.BEGAN trained with model.fit()."""
+    """BEGAN trained with model.fit()."""
 
     name = "fit"
     formulation = "one_backward"
 
     def __init__(self, cfg, dataset, args, jit_compile=None):
-        self.model = tfbegan.BEGAN(image_size=cfg.image_size, channels=cfg.channels,
+        self.model = BEGAN(image_size=cfg.image_size, channels=cfg.channels,
                                    filters=cfg.filters, z_dim=cfg.z_dim, h_dim=cfg.h_dim)
         jit = {"auto": "auto", "true": True, "false": False}[
             jit_compile or args.jit_compile]
@@ -213,8 +214,8 @@ class LoopPath:
     def __init__(self, cfg, dataset, args, jit_compile, seed=0):
         self.cfg = cfg
         self.seed = seed
-        self.generator = networks.build_generator(cfg)
-        self.discriminator = networks.build_discriminator(cfg)
+        self.generator = began.build_generator(cfg)
+        self.discriminator = began.build_discriminator(cfg)
         self.d_opt = keras.optimizers.Adam(args.lr, beta_1=0.5)
         self.g_opt = keras.optimizers.Adam(args.lr, beta_1=0.5)
         self.d_opt.build(self.discriminator.trainable_variables)

@@ -2,7 +2,7 @@
 """Asks a TensorFlow Serving instance for generated images and writes a PNG grid.
 
 REST (port 8501) and gRPC (port 8500) Predict requests against a tfbegan export
-(signatures of ``tfbegan/export.py``). Needs numpy, pillow and, for gRPC,
+(signatures of ``tfbegan/serving/export.py``). Needs numpy, pillow and, for gRPC,
 ``tensorflow-serving-api`` (which brings tensorflow and grpcio); not tfbegan.
 
     python export/client.py --protocol=rest --model=began --num=16 --seed=0 --out=grid.png

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfbegan import data, imaging
+from tfbegan import imaging
+from tfbegan.data import mnist5k, real_images
 
 
 def test_uint8_round_trip_and_hand_values():
@@ -51,16 +52,16 @@ def test_file_and_array_of_one_rgb_image_give_the_same_grey(tmp_path):
     rgb[..., 0] = 255
     Image.fromarray(rgb).save(tmp_path / "red.png")
     np.save(tmp_path / "red.npy", rgb[None])
-    from_file = imaging.load_real_images(str(tmp_path / "red.png"), 1, 4, 1)
-    from_array = imaging.load_real_images(str(tmp_path / "red.npy"), 1, 4, 1)
+    from_file = real_images.load_real_images(str(tmp_path / "red.png"), 1, 4, 1)
+    from_array = real_images.load_real_images(str(tmp_path / "red.npy"), 1, 4, 1)
     np.testing.assert_allclose(from_file, 76 / 127.5 - 1.0, atol=1e-6)   # PIL: 76
     np.testing.assert_allclose(from_array, from_file, atol=1 / 127.5)
 
 
 def test_resize_is_the_training_pipelines_filter():
-    digits32, _ = data.load_mnist5k(32)
+    digits32, _ = mnist5k.load_mnist5k(32)
     ours = np.clip(imaging.resize(np.array(digits32[:8]), 16), -1.0, 1.0)
-    np.testing.assert_allclose(ours, data.load_mnist5k(16)[0][:8], atol=1e-6)
+    np.testing.assert_allclose(ours, mnist5k.load_mnist5k(16)[0][:8], atol=1e-6)
     same = np.zeros((1, 4, 4, 1), np.float32)
     assert imaging.resize(same, 4) is same
     assert tf.is_tensor(imaging.resize(tf.zeros([1, 4, 4, 1]), 2))
@@ -76,13 +77,13 @@ def test_upscale_nearest_and_bad_factor():
 
 def test_load_real_images_sources(tmp_path):
     # mnist5k: a seeded random choice (the embedded digits are sorted by class).
-    digits, _ = data.load_mnist5k(8)
+    digits, _ = mnist5k.load_mnist5k(8)
     pick = np.random.default_rng(3).permutation(len(digits))[:5]
-    np.testing.assert_array_equal(imaging.load_real_images("mnist5k", 5, 8, 1, seed=3),
+    np.testing.assert_array_equal(real_images.load_real_images("mnist5k", 5, 8, 1, seed=3),
                                   digits[pick])
     # Float .npy of shape [N, H, W], resized and repeated to RGB.
     np.save(tmp_path / "f.npy", np.full((3, 8, 8), 0.5, np.float32))
-    x = imaging.load_real_images(str(tmp_path / "f.npy"), 2, 4, 3)
+    x = real_images.load_real_images(str(tmp_path / "f.npy"), 2, 4, 3)
     assert x.shape == (2, 4, 4, 3)
     np.testing.assert_allclose(x, 0.5, atol=1e-6)
     # A comma-separated list keeps its order; a 6x4 image keeps its centred 4x4.
@@ -90,19 +91,19 @@ def test_load_real_images_sources(tmp_path):
     a[:, 1:5] = 255
     Image.fromarray(a[..., 0]).save(tmp_path / "a.png")
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "b.png")
-    y = imaging.load_real_images(f"{tmp_path / 'b.png'},{tmp_path / 'a.png'}", 5, 4, 1)
+    y = real_images.load_real_images(f"{tmp_path / 'b.png'},{tmp_path / 'a.png'}", 5, 4, 1)
     np.testing.assert_allclose(y[:, 0, 0, 0], [-1.0, 1.0])
     with pytest.raises(FileNotFoundError, match="missing.png"):
-        imaging.load_real_images(str(tmp_path / "missing.png"), 1, 4, 1)
+        real_images.load_real_images(str(tmp_path / "missing.png"), 1, 4, 1)
     with pytest.raises(ValueError, match="num=0"):
-        imaging.load_real_images("mnist5k", 0, 8, 1)
+        real_images.load_real_images("mnist5k", 0, 8, 1)
 
 
 def test_positional_concrete_function_gives_z_dim():
-    from tfbegan import generators
+    from tfbegan.serving import loading
 
     fn = tf.function(lambda z: tf.reshape(z, [-1, 2, 2, 1])).get_concrete_function(
         tf.TensorSpec([None, 4], tf.float32))
-    call, z_dim = generators.as_generator_fn(fn)
+    call, z_dim = loading.as_generator_fn(fn)
     assert z_dim == 4
     np.testing.assert_allclose(call(tf.ones([1, 4])).numpy(), np.ones((1, 2, 2, 1)))

@@ -1,5 +1,5 @@
-"""The one home of image conversions: value ranges, channels, resizing, grids, PNGs,
-and loading real images for comparison with a generator.
+"""The one home of image conversions: value ranges, channels, crops, resizing, grids
+and PNGs.
 
 Value ranges. Models see images in [-1, 1] (Berthelot et al. 2017 scale pixels as
 ``x / 127.5 - 1``); the IQA distances of Vertolli & Davies 2017 and MS-SSIM work on
@@ -11,7 +11,7 @@ Value ranges. Models see images in [-1, 1] (Berthelot et al. 2017 scale pixels a
 Resizing has one method per purpose:
 
 * :func:`resize` (image content to a model's or feature network's size): bilinear with
-  ``antialias=True``, the filter of the training pipeline (``tfbegan.data``), so real
+  ``antialias=True``, the filter of the training pipeline (``tfbegan.data.pipeline``), so real
   images compared with samples went through the same filter as the training data; when
   shrinking its support widens with the factor (no aliasing, area-like), when enlarging
   (32 -> 299 for InceptionV3) it is plain bilinear.
@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 #: ITU-R BT.601 luma weights (PIL's ``convert("L")``, ``tf.image.rgb_to_grayscale``
-#: and the Y of the YIQ transform in tfbegan.distances).
+#: and the Y of the YIQ transform in tfbegan.losses.distances).
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
@@ -104,13 +104,64 @@ def center_crop(images):
 
 
 def resize(images, image_size):
-    """``[N, H, W, C]`` -> ``[N, S, S, C]`` float32, bilinear with antialiasing (see
+    """``[..., H, W, C]`` -> ``[..., S, S, C]`` float32, bilinear with antialiasing (see
     the module docstring for why); a no-op when already ``image_size`` squared."""
-    if images.shape[1] == image_size and images.shape[2] == image_size:
+    if images.shape[-3] == image_size and images.shape[-2] == image_size:
         return images
     out = tf.image.resize(tf.cast(images, tf.float32), [image_size, image_size],
                           method="bilinear", antialias=True)
     return out if tf.is_tensor(images) else out.numpy()
+
+
+# carpedm20/BEGAN-tensorflow (data_loader.py) crops the 218x178 (height x width)
+# aligned CelebA images with tf.image.crop_to_bounding_box(x, 50, 25, 128, 128) before
+# resizing: a 128x128 face box whose top-left corner is row 50, column 25.
+# (DCGAN-tensorflow instead centre-crops 108x108; BEGAN's faces are the tighter box.)
+CELEBA_BOX = {"image_height": 218, "image_width": 178, "top": 50, "left": 25, "size": 128}
+
+
+def crop_box(height, width, crop: str):
+    """Returns ``(top, left, side)`` of the square to keep, as int32 scalars.
+
+    ``center``: the largest centred square. ``celeba``: ``CELEBA_BOX`` (row 50,
+    column 25, 128 px on 218x178), scaled proportionally for images of another size
+    and clipped to the image.
+    """
+    if crop == "center":
+        side = tf.minimum(height, width)
+        return (height - side) // 2, (width - side) // 2, side
+    h = tf.cast(height, tf.float32)
+    w = tf.cast(width, tf.float32)
+    sy = h / CELEBA_BOX["image_height"]
+    sx = w / CELEBA_BOX["image_width"]
+    top = tf.cast(tf.round(CELEBA_BOX["top"] * sy), tf.int32)
+    left = tf.cast(tf.round(CELEBA_BOX["left"] * sx), tf.int32)
+    side = tf.cast(tf.round(CELEBA_BOX["size"] * tf.minimum(sy, sx)), tf.int32)
+    top = tf.clip_by_value(top, 0, height - 1)
+    left = tf.clip_by_value(left, 0, width - 1)
+    side = tf.maximum(tf.minimum(side, tf.minimum(height - top, width - left)), 1)
+    return top, left, side
+
+
+def crop_resize_uint8(image, crop: str, image_size: int):
+    """uint8 ``[H, W, C]`` -> cropped, resized, rounded uint8 ``[S, S, C]``.
+
+    Kept as uint8 so that a cache holds a quarter of the float32 bytes; the rounding
+    (at most 0.5/255) is the same a saved resized image would carry.
+    """
+    shape = tf.shape(image)
+    top, left, side = crop_box(shape[0], shape[1], crop)
+    image = image[top:top + side, left:left + side, :]
+    image = resize(tf.cast(image, tf.float32), image_size)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+
+
+def decode_file(path, crop: str, image_size: int):
+    """File path -> uint8 [S, S, 3]; grey and palette images are converted to RGB."""
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3,
+                               expand_animations=False)
+    image.set_shape([None, None, 3])
+    return crop_resize_uint8(image, crop, image_size)
 
 
 def upscale(image, factor):
@@ -173,92 +224,3 @@ def save_grid(path, images, rows=None, scale=1):
     """``save_png(path, make_grid(images, rows))``, enlarged ``scale`` x by
     :func:`upscale` so small images stay visible."""
     return save_png(path, upscale(make_grid(images, rows), scale))
-
-
-# ---------------------------------------------------------------------- real images
-def load_image_file(path, image_size, channels):
-    """One image file -> float32 ``[S, S, channels]`` in [-1, 1]: decoded by PIL
-    (grey via its BT.601 luma), the largest centred square, :func:`resize`."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        x = np.asarray(im.convert("L" if channels == 1 else "RGB"), np.uint8)
-    if x.ndim == 2:
-        x = x[..., None]
-    return resize(center_crop(from_uint8(x)[None]), image_size)[0]
-
-
-def _load_array(path, num):
-    """``[N, H, W, C]`` float32 in [-1, 1] from a ``.npy`` file (uint8 or float)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path!r} does not exist.")
-    x = np.load(path)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3):
-        raise ValueError(f"{path!r} holds shape {x.shape}; expected [N, H, W, 1|3].")
-    return np.clip(as_model_range(x[:num]), -1.0, 1.0)
-
-
-def _image_paths(source, num):
-    """The first ``num`` image files of a folder (sorted, recursive) or of a
-    comma-separated list."""
-    if os.path.isdir(source):
-        from tfbegan.data import list_image_files
-
-        return list_image_files(source)[:num]
-    paths = [p for p in source.split(",") if p]
-    for p in paths:
-        if not os.path.isfile(p):
-            raise FileNotFoundError(f"image {p!r} does not exist (pass a folder, image "
-                                    f"files separated by commas, a .npy file, mnist5k, "
-                                    f"folder:PATH or tfds:NAME).")
-    return paths[:num]
-
-
-def _load_data_spec(spec, num, image_size, seed, data_dir, crop):
-    """A seeded sample of a ``tfbegan.data`` spec (``folder:`` or ``tfds:``): shuffled
-    with ``seed``, no repeat, never downloading."""
-    from tfbegan import data as data_lib
-
-    config = data_lib.DataConfig(dataset=spec, data_dir=data_dir, download=False,
-                                 crop=crop, image_size=image_size)
-    ds = data_lib.make_dataset(config, 1, seed=seed, shuffle=True, repeat=False)
-    return np.concatenate([b.numpy() for b in ds.take(num)], axis=0)
-
-
-def load_real_images(source, num, image_size, channels, seed=0, data_dir=None,
-                     crop="center"):
-    """Up to ``num`` real images, float32 ``[N, S, S, channels]`` in [-1, 1].
-
-    ``source``:
-
-    * ``mnist5k``: a seeded random choice of the 5,000 embedded digits (they are
-      sorted by class, so a prefix would be one class);
-    * ``folder:PATH`` or ``tfds:NAME[:SPLIT]``: the training pipeline's decoding and
-      ``crop`` (``tfbegan.data``), seeded shuffle, tfds never downloads;
-    * a folder (its first ``num`` image files, sorted, recursive), image files
-      separated by commas (largest centred square), or a ``.npy`` array (uint8
-      0..255 or float in [-1, 1], ``[N, H, W, C]`` or ``[N, H, W]``).
-
-    Every image is resized with :func:`resize` and its channels matched with
-    :func:`match_channels`.
-    """
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
-        raise ValueError(f"num={num!r} must be an integer >= 1.")
-    source = os.fspath(source)
-    if source == "mnist5k":
-        from tfbegan.data import load_mnist5k
-
-        images, _ = load_mnist5k(image_size)
-        x = np.array(images[np.random.default_rng(seed).permutation(len(images))[:num]])
-    elif source.startswith(("folder:", "tfds:")):
-        x = _load_data_spec(source, num, image_size, seed, data_dir, crop)
-    elif source.endswith(".npy"):
-        x = resize(_load_array(source, num), image_size)
-    else:
-        x = np.stack([load_image_file(p, image_size, channels)
-                      for p in _image_paths(source, num)])
-    # Resampling round-off may step a hair outside [-1, 1] (1.0000002).
-    x = np.clip(np.asarray(x, np.float32), -1.0, 1.0)
-    return np.asarray(match_channels(x, channels), np.float32)

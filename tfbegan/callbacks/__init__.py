@@ -16,7 +16,7 @@ once each time the step enters a new period of ``every`` steps
   images/s and ETA.
 * :class:`MetricsCSV` - metric rows for :func:`plot_convergence`.
 * :class:`ScalarSummaries` - TensorBoard scalars of metrics and learning rates.
-* :class:`Checkpointer` - atomic periodic checkpoints (tfbegan.checkpoints).
+* :class:`Checkpointer` - atomic periodic checkpoints (tfbegan.training.checkpoints).
 * :class:`StopAtStep` - stop ``fit`` at the run's last global step.
 * :class:`QualityEvaluator` - FID / KID / IS / MS-SSIM of samples during training.
 * :class:`ReconstructionDistances` - l1 / GMSM / chrominance distances of D's
@@ -45,12 +45,6 @@ from tfbegan.callbacks.reporting import (
 )
 from tfbegan.callbacks.sampling import SampleGrid
 from tfbegan.callbacks.schedule import ConvergenceLRDecay
-
-# The names train_lib used before the package existed (kept for existing callers).
-_optimizers = optimizers
-_get_lr = get_lr
-_set_lr = set_lr
-_StepCallback = PeriodicCallback
 
 __all__ = ["Checkpointer", "ConvergenceLRDecay", "EquilibriumMonitor", "MetricsCSV",
            "NaNGuard", "PeriodTracker", "PeriodicCallback", "ProgressLogger",

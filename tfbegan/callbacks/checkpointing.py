@@ -1,9 +1,9 @@
-"""Periodic atomic checkpoints with callback state (tfbegan.checkpoints)."""
+"""Periodic atomic checkpoints with callback state (tfbegan.training.checkpoints)."""
 
 from __future__ import annotations
 
-from tfbegan import checkpoints
 from tfbegan.callbacks.base import PeriodicCallback, check_period, global_step
+from tfbegan.training import checkpoints
 
 
 class Checkpointer(PeriodicCallback):

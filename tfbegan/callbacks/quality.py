@@ -15,8 +15,8 @@ import os
 
 import numpy as np
 
-from tfbegan import evaluation, iqa
 from tfbegan.callbacks.base import PeriodicCallback, check_period, global_step
+from tfbegan.evaluation import iqa, sample_quality
 
 logger = logging.getLogger("tfbegan")
 
@@ -71,7 +71,7 @@ class QualityEvaluator(_ScalarWriter):
 
     Draws ``num_samples`` images with ``model.generate(num, seed=seed)`` (the same
     latents each time, so changes come from the generator), runs
-    :func:`tfbegan.evaluation.evaluate_images` (FID, Heusel et al. 2017; KID,
+    :func:`tfbegan.evaluation.sample_quality.evaluate_images` (FID, Heusel et al. 2017; KID,
     Binkowski et al. 2018; IS, Salimans et al. 2016; MS-SSIM, Odena et al. 2017)
     against the fixed ``real_images`` and writes ``quality/fid``, ``quality/kid``,
     ``quality/is``, ``quality/ms_ssim_generated`` and ``quality/ms_ssim_real``
@@ -81,7 +81,7 @@ class QualityEvaluator(_ScalarWriter):
 
     Args:
       real_images: ``[N, H, W, C]`` in [-1, 1], the reference set.
-      feature_network: a :class:`tfbegan.features.FeatureNetwork`.
+      feature_network: a :class:`tfbegan.evaluation.features.FeatureNetwork`.
       every_n_steps: period (> 0).
       num_samples: generated images per evaluation.
       log_dir: TensorBoard directory (None: only :attr:`history`).
@@ -91,7 +91,7 @@ class QualityEvaluator(_ScalarWriter):
     Example:
 
     ```python
-    real, _ = tfbegan.data.load_mnist5k(32)
+    real, _ = tfbegan.data.pipeline.load_mnist5k(32)
     cb = QualityEvaluator(real[:1000], DigitClassifier.load(), every_n_steps=1000,
                           log_dir=workdir)
     model.fit(dataset, steps_per_epoch=10000, callbacks=[cb])
@@ -130,7 +130,7 @@ class QualityEvaluator(_ScalarWriter):
         """Evaluates now; logs and returns the report."""
         step = global_step(self.model) if step is None else int(step)
         generated = np.asarray(self.model.generate(self.num_samples, seed=self.seed))
-        report = evaluation.evaluate_images(
+        report = sample_quality.evaluate_images(
             generated, self.real_images, self.feature_network,
             kid_subsets=self.kid_subsets, kid_subset_size=self.kid_subset_size,
             ms_ssim_pairs=self.ms_ssim_pairs, seed=self.seed,
@@ -138,7 +138,7 @@ class QualityEvaluator(_ScalarWriter):
         report = {"step": step, **report}
         self.history.append(report)
         if self.warn_collapse:
-            message = evaluation.collapse_warning(report, self.collapse_margin)
+            message = sample_quality.collapse_warning(report, self.collapse_margin)
             if message:
                 logger.warning("step %d: %s.", step, message)
         if self.log_dir is not None:
@@ -150,7 +150,7 @@ class ReconstructionDistances(_ScalarWriter):
     """Logs Table 2's distances between real images and their reconstructions.
 
     Once per ``every_n_steps`` global steps computes
-    :func:`tfbegan.iqa.reconstruction_distances` of ``images`` and
+    :func:`tfbegan.evaluation.iqa.reconstruction_distances` of ``images`` and
     ``model.reconstruct(images)``, appends ``step,l1,gmsm,chrom`` to
     ``<log_dir>/iqa_distances.csv`` and writes the TensorBoard scalars ``iqa/l1``,
     ``iqa/gmsm``, ``iqa/chrom`` under ``<log_dir>/iqa``. With ``log_dir=None`` the
@@ -174,7 +174,7 @@ class ReconstructionDistances(_ScalarWriter):
     cb = tfbegan.callbacks.ReconstructionDistances(real_batch, every_n_steps=500,
                                                    log_dir=workdir)
     model.fit(dataset, steps_per_epoch=10000, callbacks=[cb])
-    print(tfbegan.iqa.distance_report(workdir))
+    print(tfbegan.evaluation.iqa.distance_report(workdir))
     ```
     """
 

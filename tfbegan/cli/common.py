@@ -35,7 +35,7 @@ def quiet_saved_model_logging(flag_values):
 
 def define_generator_source_flags(flag_values):
     """``--export_dir`` / ``--checkpoint``: where a tool reads the generator from
-    (``tfbegan.latent.load_generator`` takes both)."""
+    (``tfbegan.serving.latent.load_generator`` takes both)."""
     from absl import flags
 
     flags.DEFINE_string("export_dir", None, "SavedModel from tfbegan-export (a version "

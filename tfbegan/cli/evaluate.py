@@ -10,14 +10,15 @@
 Generates ``--num`` images from the model's prior (stateless, ``--seed``), draws
 ``--num`` real images from ``--dataset`` and prints FID, KID, the Inception Score
 (when the feature network has a classifier head), MS-SSIM diversity of generated
-and of real images, and the feature network used (tfbegan.evaluation).
+and of real images, and the feature network used (tfbegan.evaluation.sample_quality).
 ``--feature_net=digits`` is a small CNN trained on the embedded MNIST digits: the
 first evaluation on a machine trains it (offline, a few seconds) and caches it at
 ``--classifier_path``; ``--train_classifier`` retrains it. ``inception`` is
 InceptionV3 with ImageNet weights from ``--inception_weights`` or the Keras cache.
 
 ``--report=distances --run=WORKDIR`` prints instead the IQA distance statistics
-(Vertolli & Davies 2017, Table 2) logged by a training run (``tfbegan.iqa.distance_report``).
+(Vertolli & Davies 2017, Table 2) logged by a training run
+(``tfbegan.evaluation.iqa.distance_report``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ import logging
 from absl import flags
 
 from tfbegan.cli import common  # (before TensorFlow loads: quiets its start-up logs)
+from tfbegan.data import real_images
+from tfbegan.evaluation import features
+from tfbegan.serving import loading
 
 FLAGS = flags.FLAGS
 
@@ -100,19 +104,18 @@ def _validate(f):
 
 def feature_network(f):
     """The feature network the flags ask for (training the classifier if asked)."""
-    from tfbegan import evaluation
 
     if f.feature_net == "inception":
-        return evaluation.InceptionFeatures(weights=f.inception_weights,
+        return features.InceptionFeatures(weights=f.inception_weights,
                                             download=f.download_inception)
     if f.train_classifier:
-        net = evaluation.DigitClassifier.train(f.classifier_image_size,
+        net = features.DigitClassifier.train(f.classifier_image_size,
                                                epochs=f.classifier_epochs,
                                                seed=f.seed)
         net.save(f.classifier_path)
         return net
     # First use on a machine: train (offline, a few seconds) and cache it.
-    return evaluation.DigitClassifier.load_or_train(f.classifier_path,
+    return features.DigitClassifier.load_or_train(f.classifier_path,
                                                     f.classifier_image_size,
                                                     epochs=f.classifier_epochs,
                                                     seed=f.seed)
@@ -122,20 +125,21 @@ def evaluate_model(f, network):
     """The JSON-serialisable report of the model the flags name."""
     import numpy as np
 
-    from tfbegan import evaluation, latent, priors
+    from tfbegan.evaluation import sample_quality
+    from tfbegan.models import priors
 
-    generator, info = latent.load_generator(f.export_dir, f.checkpoint)
+    generator, info = loading.load_generator(f.export_dir, f.checkpoint)
     if f.feature_net == "digits" and f.dataset != "mnist5k":
         logging.getLogger("tfbegan").warning(
             "--feature_net=digits on --dataset=%s: the digit classifier's features "
             "mean little outside digits.", f.dataset)
-    real = evaluation.load_real_images(f.dataset, f.num, info["image_size"],
+    real = real_images.load_real_images(f.dataset, f.num, info["image_size"],
                                        info["channels"], f.seed, f.data_dir,
                                        f.crop)
     z = priors.sample(info["prior"], f.num, info["z_dim"], f.seed, 0)
     # Exports clip to [-1, 1]; clip checkpoint generators the same way.
-    generated = np.clip(latent.generate(generator, z, f.batch_size), -1.0, 1.0)
-    report = evaluation.evaluate_images(
+    generated = np.clip(loading.generate(generator, z, f.batch_size), -1.0, 1.0)
+    report = sample_quality.evaluate_images(
         generated, real, network, kid_subsets=f.kid_subsets,
         kid_subset_size=f.kid_subset_size, is_splits=f.is_splits,
         ms_ssim_pairs=f.ms_ssim_pairs, seed=f.seed, batch_size=f.batch_size)
@@ -149,7 +153,7 @@ def evaluate_model(f, network):
 def _result(f):
     _validate(f)
     if f.report == "distances":
-        from tfbegan import iqa
+        from tfbegan.evaluation import iqa
 
         return iqa.distance_report(f.run)
     network = feature_network(f)

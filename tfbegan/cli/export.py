@@ -2,7 +2,7 @@
 
     tfbegan-export --workdir=RUN --export_base=export/NAME [--version=N]
 
-writes the generator with the signatures of :mod:`tfbegan.export` to
+writes the generator with the signatures of :mod:`tfbegan.serving.export` to
 ``<export_base>/<version>/`` (the layout TensorFlow Serving polls) and prints that
 path. Errors (unwritable export_base, no checkpoint, an existing version) are one
 line on stderr and exit status 1.
@@ -46,7 +46,8 @@ def main(argv):
             raise ValueError(f"--version={FLAGS.version} must be a positive integer.")
         if not os.path.isdir(FLAGS.workdir):
             raise FileNotFoundError(f"--workdir={FLAGS.workdir!r} is not a directory.")
-        from tfbegan import checkpoints, export
+        from tfbegan.serving import export
+        from tfbegan.training import checkpoints
 
         if checkpoints.latest_checkpoint(FLAGS.workdir) is None:
             raise FileNotFoundError(

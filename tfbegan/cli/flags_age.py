@@ -32,7 +32,7 @@ TABLE = (
     Flag("enum", "age_architecture", "began", "Networks: began (Berthelot et al. "
          "2017's backbone) or dcgan, DCGAN-style networks as Ulyanov et al. 2018 use "
          "(g: --architecture=dcgan's generator; e: two strided convs with leaky ReLUs "
-         "and a dense layer; tfbegan.encoder_networks).", kwarg="architecture",
+         "and a dense layer; tfbegan.networks.encoders).", kwarg="architecture",
          choices=("began", "dcgan"), only_if_set=True),
     Flag("enum", "age_kl_form", "gaussian", "Delta: gaussian (the KL of the batch's "
          "fitted Gaussian to N(0, I), per dimension) or variance_as_std (the AGE "

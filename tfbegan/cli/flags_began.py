@@ -37,7 +37,7 @@ TABLE = (
     Flag("enum", "architecture", "began", "Networks: began (Berthelot et al. 2017 sec. "
          "3.5, every paper preset) or dcgan, the much cheaper DCGAN-style pair of public "
          "MNIST BEGANs (one strided conv and a dense code in D; dense layers with batch "
-         "norm and two transposed convs in G; tfbegan.networks; the no-flag run: dcgan).",
+         "norm and two transposed convs in G; tfbegan.networks.began; the no-flag run: dcgan).",
          choices=("began", "dcgan")),
     Flag("float", "generator_ema", 0.0, "Decay d in [0, 1) of an exponential moving "
          "average of G's weights that samples, grids, quality callbacks and the export "

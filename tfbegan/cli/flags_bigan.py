@@ -34,7 +34,7 @@ TABLE = (
     Flag("enum", "bigan_architecture", "began", "Networks: began (Berthelot et al. "
          "2017's backbone) or dcgan, DCGAN-style networks as Donahue et al. 2017 use "
          "(G: --architecture=dcgan's generator; E and D: two strided convs with leaky "
-         "ReLUs; tfbegan.encoder_networks).", kwarg="architecture",
+         "ReLUs; tfbegan.networks.encoders).", kwarg="architecture",
          choices=("began", "dcgan"), only_if_set=True),
     Flag("float", "bigan_cycle_weight", 0.0, "Weight of ALICE's cycle-consistency term "
          "lambda * mean |x - G(E(x))| in G's and E's losses (Li et al. 2017; not in "

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from absl import flags
 
-from tfbegan import equilibrium
 from tfbegan.cli import flag_table
 from tfbegan.cli.flag_table import Flag
+from tfbegan.losses import equilibrium
 
 FLAGS = flags.FLAGS
 

@@ -21,6 +21,7 @@ import os
 from absl import flags
 
 from tfbegan.cli import common  # (before TensorFlow loads: quiets its start-up logs)
+from tfbegan.data import real_images
 
 FLAGS = flags.FLAGS
 
@@ -68,10 +69,10 @@ def _validate(f):
 def draw(export_dir=None, checkpoint=None, images="mnist5k", num_pairs=4, steps=8,
          spherical=False, inversion_steps=500, inversion_lr=0.05, seed=0):
     """``(rows, errors, info)``: Figure 4 rows ``[pairs, steps + 4, H, W, C]``."""
-    from tfbegan import latent
+    from tfbegan.serving import latent, loading
 
-    generator, info = latent.load_generator(export_dir, checkpoint)
-    real = latent.load_images(images, 2 * num_pairs, info["image_size"],
+    generator, info = loading.load_generator(export_dir, checkpoint)
+    real = real_images.load_real_images(images, 2 * num_pairs, info["image_size"],
                               info["channels"], seed)
     if len(real) < 2:
         raise ValueError(f"--images={images!r} gave {len(real)} image(s); at least 2 "

@@ -6,7 +6,7 @@
         --data_dir=~/tensorflow_datasets --out=black_hair.png
 
 Encodes labelled images with the SavedModel's ``encode`` signature, takes the
-attribute vector ``mean E(with) - mean E(without)`` (:mod:`tfbegan.attributes`),
+attribute vector ``mean E(with) - mean E(without)`` (:mod:`tfbegan.serving.attributes`),
 adds ``s * vector`` to ``--num`` base latents for each ``s`` in ``--scale`` and
 decodes them with ``serving_default``. The PNG has one row per base latent and one
 column per scale. Base latents are new draws from the model's prior (``--base=random``,
@@ -76,8 +76,9 @@ def draw_strip(export_dir, attribute, scales, num=8, base="random", seed=0,
     import numpy as np
     import tensorflow as tf
 
-    from tfbegan import attributes, priors
-    from tfbegan import export as export_lib
+    from tfbegan.models import priors
+    from tfbegan.serving import attributes
+    from tfbegan.serving import export as export_lib
 
     attributes.check_attribute(attribute)
     loaded = tf.saved_model.load(export_dir)
@@ -111,7 +112,7 @@ def main(argv, flag_values=None):
     if len(argv) > 1:
         common.fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
     try:
-        from tfbegan import export as export_lib
+        from tfbegan.serving import export as export_lib
 
         if not FLAGS.export_dir:
             raise ValueError("--export_dir is required.")

@@ -41,7 +41,7 @@ def define_flags():
 
 
 def _validate():
-    from tfbegan import export as export_lib  # limits only; cheap after TF loads
+    from tfbegan.serving import export as export_lib
 
     if not FLAGS.export_dir:
         raise ValueError("--export_dir is required.")
@@ -66,8 +66,8 @@ def draw(export_dir, num=64, seed=0, interpolate=False, steps=8, strips=1):
     """uint8 images ``[N, H, W, C]`` and the grid's row count from a SavedModel."""
     import tensorflow as tf
 
-    from tfbegan import export as export_lib
-    from tfbegan import priors
+    from tfbegan.models import priors
+    from tfbegan.serving import export as export_lib
 
     loaded = tf.saved_model.load(export_dir)
     if not interpolate:

@@ -29,6 +29,7 @@ from absl import app, flags
 # common first sets TF_CPP_MIN_LOG_LEVEL before anything imports TensorFlow.
 from tfbegan.cli import common, defaults
 from tfbegan.cli.variants import FAMILIES, VARIANTS
+from tfbegan.data.config import DataConfig
 
 FLAGS = flags.FLAGS
 
@@ -111,7 +112,7 @@ def _define_run_flags():
                       "with AVX512-BF16/AMX; float16 or bfloat16 on GPUs with tensor "
                       "cores (docs/benchmarks.md). auto: bfloat16 on a CPU-only machine "
                       "whose CPU runs it natively (AVX512-BF16, AMX-BF16, Arm BF16), "
-                      "float32 otherwise (tfbegan.precision).")
+                      "float32 otherwise (tfbegan.training.precision).")
     flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step. Off by default: "
                       "~20% slower on the CPU benchmark; usually faster on a GPU, where "
                       "Keras' own 'auto' turns it on (docs/benchmarks.md). Under XLA the "
@@ -157,15 +158,17 @@ def config_from_flags(f=FLAGS):
     The TrainConfig, DataConfig and backbone fields are read from the flags of the
     same names (``tfbegan.config``), so a new setting needs only its field and flag.
     """
-    from tfbegan import data as data_lib
-    from tfbegan.config import BACKBONE_FIELDS, TrainConfig, check_image_size
+    from tfbegan.checks import check_image_size
+    from tfbegan.data import pipeline as data_lib
+    from tfbegan.models.config import BACKBONE_FIELDS
+    from tfbegan.training.config import TrainConfig
 
     del f  # always the global FLAGS: defaults need to know which flags were given
     r = _resolved_flags()
     _check_family_flags(r.model)
     check_image_size(r.image_size)
-    data = data_lib.DataConfig(**{field.name: getattr(r, field.name) for field in
-                                  dataclasses.fields(data_lib.DataConfig)
+    data = DataConfig(**{field.name: getattr(r, field.name) for field in
+                                  dataclasses.fields(DataConfig)
                                   if field.name in r})
     kwargs = {name: getattr(r, name) for name in BACKBONE_FIELDS if name in r}
     kwargs.update(channels=data_lib.num_channels(data), seed=r.seed)
@@ -184,7 +187,8 @@ def main(argv):
     if len(argv) > 1:
         common.fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
     log = common.setup_logging()
-    from tfbegan import fileio, train_lib
+    from tfbegan import fileio
+    from tfbegan.training import train_lib
 
     try:
         summary = train_lib.train(config_from_flags(), FLAGS.workdir)

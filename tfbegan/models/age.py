@@ -47,32 +47,26 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan.config import ModelConfig, check_bool, check_choice, check_range
-from tfbegan.encoder_networks import build_encoder_body
-
-# The latent terms live in age_terms; re-exported here, where they were defined first.
-from tfbegan.models.age_terms import (  # noqa: F401
+from tfbegan.checks import check_bool, check_choice, check_range, check_weight
+from tfbegan.losses.age import (
     KL_FORMS,
     LATENT_DISTANCES,
-    VARIANCE_EPSILON,
     adaptive_adversary_update,
     age_losses,
-    fit_gaussian,
-    gaussian_kl_to_standard,
     ideal_delta,
-    kl_variance_as_std,
     latent_distance,
     latent_divergence,
 )
-from tfbegan.models.backbone import check_weight
-from tfbegan.models.base import default_optimizer, replica_context
+from tfbegan.models.base import all_mean, default_optimizer, replica_context
+from tfbegan.models.config import ModelConfig
 from tfbegan.models.encoder_gan import EncoderGANBase
-from tfbegan.networks import build_generator, image_input
+from tfbegan.networks.began import build_generator, image_input
+from tfbegan.networks.encoders import build_encoder_body
 
 
 def build_sphere_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
     """e: image -> unit vector in R^{N_z}: the BEGAN encoder (Dense to N_z; with
-    ``architecture="dcgan"`` the DCGAN-style one of ``tfbegan.encoder_networks``)
+    ``architecture="dcgan"`` the DCGAN-style one of ``tfbegan.networks.encoders``)
     followed by L2 normalisation, so that e(x) lies on the sphere the prior lives on."""
     base = build_encoder_body(config, config.z_dim, name=f"{name}_net")
     inputs = image_input(config)
@@ -157,14 +151,14 @@ class AGE(EncoderGANBase):
         extra generator updates draw no real batch.
       adaptive_adversary: the authors' code's adaptive adversary (default False):
         w starts at ``kl_fake_weight`` and follows
-        :func:`tfbegan.models.age_terms.adaptive_adversary_update` each step (it
+        :func:`tfbegan.losses.age.adaptive_adversary_update` each step (it
         falls while either Delta is 5 % above its minimum on the sphere); reported
         as the ``adv_weight`` metric and saved with the model's weights.
 
     Example:
 
     ```python
-    model = tfbegan.AGE(image_size=32, channels=1, filters=16, z_dim=32)
+    model = AGE(image_size=32, channels=1, filters=16, z_dim=32)
     model.compile(**model.make_optimizers(2e-4, 0.5))
     model.fit(images_in_minus1_1, epochs=1, steps_per_epoch=100)
     x_rec = model.reconstruct(images)   # g(e(x))
@@ -302,7 +296,7 @@ class AGE(EncoderGANBase):
 
     def _values(self, ctx, out):
         # Delta terms are already global; averaging identical values is harmless.
-        return self._all_mean(ctx, {k: out[k] for k in self.metric_names()})
+        return all_mean(ctx, {k: out[k] for k in self.metric_names()})
 
     def train_step(self, data):
         self.require_compiled()

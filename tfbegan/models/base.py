@@ -14,7 +14,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan.config import check_d_lr_ratio
+from tfbegan.checks import check_d_lr_ratio
+from tfbegan.models.config import BACKBONE_FIELDS
 
 
 def discriminator_learning_rate(learning_rate, d_lr_ratio=1.0):
@@ -171,3 +172,12 @@ class MultiOptimizerModel(keras.Model):
     def compile_from_config(self, config):
         self.compile(**{key: keras.saving.deserialize_keras_object(value)
                         for key, value in config.items()})
+
+
+def set_backbone(model, config, seed):
+    """Stores ``config`` (a validated ModelConfig) as ``model.model_config``, one
+    attribute per backbone field (``model.image_size``, ...) and ``model.seed``."""
+    model.model_config = config
+    for name in BACKBONE_FIELDS:
+        setattr(model, name, getattr(config, name))
+    model.seed = seed

@@ -5,29 +5,24 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan import equilibrium, priors
-from tfbegan.config import ModelConfig
-from tfbegan.distances import make_distance
-
-# default_optimizer, discriminator_learning_rate, maybe_loss_scale: re-exported
-# from their old home here for existing imports.
-from tfbegan.models.backbone import check_seed, set_backbone
-from tfbegan.models.base import (  # noqa: F401
+import tfbegan.models.priors as priors
+from tfbegan.checks import check_seed
+from tfbegan.losses import equilibrium
+from tfbegan.losses.distances import make_distance
+from tfbegan.models.base import (
     MultiOptimizerModel,
     all_mean,
-    default_optimizer,
-    discriminator_learning_rate,
-    maybe_loss_scale,
     replica_context,
+    set_backbone,
 )
+from tfbegan.models.config import ModelConfig
 from tfbegan.models.ema import GeneratorEMAMixin
 from tfbegan.models.gradients import began_gradients, loss_scale_ratio
-from tfbegan.networks import build_discriminator, build_generator
+from tfbegan.networks.began import build_discriminator, build_generator
 
 DEFAULT_LEARNING_RATE = 1e-4
 DEFAULT_BETA1 = 0.5
 
-_replica_context = replica_context  # its old private name
 
 
 @keras.saving.register_keras_serializable(package="tfbegan")
@@ -65,9 +60,9 @@ class BEGAN(GeneratorEMAMixin, MultiOptimizerModel):
         driven by ``e_t = gamma L(x) - L(G(z))``; ``lambda_k`` is then unused).
       pid_gains: (lambda_1, lambda_2, lambda_3) of the PID controller.
       architecture: ``"began"`` (the paper network) or ``"dcgan"``, the cheaper
-        DCGAN-style pair of public MNIST BEGANs (``tfbegan.networks``).
+        DCGAN-style pair of public MNIST BEGANs (``tfbegan.networks.began``).
       batch_norm, skip_connections: Li et al. 2018's architecture options (Fig. 3; see
-        ``tfbegan.networks``). Here D's real and generated batches are two calls,
+        ``tfbegan.networks.began``). Here D's real and generated batches are two calls,
         so with ``batch_norm`` each is normalized with its own batch statistics;
         ``DenoisingBEGAN`` normalizes one concatenated batch instead.
       generator_ema: decay d in [0, 1) of an exponential moving average of G's
@@ -76,7 +71,7 @@ class BEGAN(GeneratorEMAMixin, MultiOptimizerModel):
     Example:
 
     ```python
-    model = tfbegan.BEGAN(image_size=32, channels=1, filters=32, z_dim=64, h_dim=64)
+    model = BEGAN(image_size=32, channels=1, filters=32, z_dim=64, h_dim=64)
     model.compile(d_optimizer=keras.optimizers.Adam(1e-4, 0.5),
                   g_optimizer=keras.optimizers.Adam(1e-4, 0.5))
     model.fit(dataset_of_images_in_minus1_1, epochs=1, steps_per_epoch=100)
@@ -284,7 +279,6 @@ class BEGAN(GeneratorEMAMixin, MultiOptimizerModel):
         start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
         return z[start:start + local_batch]
 
-    _all_mean = staticmethod(all_mean)
 
     def _report(self, values):
         for name, tracker in self._trackers.items():
@@ -346,7 +340,7 @@ class BEGAN(GeneratorEMAMixin, MultiOptimizerModel):
         d_loss = d_real - k * out["loss_fake"]
         g_loss = out["loss_fake"]
 
-        values = self._all_mean(ctx, {"loss_real": out["loss_real"],
+        values = all_mean(ctx, {"loss_real": out["loss_real"],
                                       "loss_fake": out["loss_fake"],
                                       "d_loss": d_loss, "g_loss": g_loss})
         values.update(self.update_k(k, values))
@@ -385,7 +379,7 @@ class BEGAN(GeneratorEMAMixin, MultiOptimizerModel):
         z = self._global_z(tf.shape(x)[0], ctx, -1)
         out = self.compute_began_losses(x, z, training=False)
         k = tf.convert_to_tensor(self.k)
-        values = self._all_mean(ctx, {
+        values = all_mean(ctx, {
             "loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
             "d_loss": out["loss_real"] - k * out["loss_fake"],
             "g_loss": out["loss_fake"]})

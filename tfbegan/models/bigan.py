@@ -1,20 +1,14 @@
-"""BiGAN: Bidirectional GAN (Donahue, Kraehenbuehl, Darrell 2017).
-
-:class:`EncoderGANBase`, which BiGAN and AGE share, lives in
-``tfbegan/models/encoder_gan.py`` (re-exported here for existing imports).
-"""
+"""BiGAN: Bidirectional GAN (Donahue, Kraehenbuehl, Darrell 2017)."""
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
 
-from tfbegan.config import ModelConfig, check_bool, check_range
-from tfbegan.encoder_networks import build_dcgan_joint_discriminator, build_encoder_body
-from tfbegan.models.base import replica_context
-from tfbegan.models.encoder_gan import (  # noqa: F401
-    DEFAULT_BETA1,
-    DEFAULT_LEARNING_RATE,
+from tfbegan.checks import check_bool, check_range
+from tfbegan.models.base import all_mean, replica_context
+from tfbegan.models.config import ModelConfig
+from tfbegan.models.encoder_gan import (
     EncoderGANBase,
 )
 from tfbegan.models.gradients import (
@@ -23,7 +17,8 @@ from tfbegan.models.gradients import (
     loss_scale_ratio,
     shared_fake_backward,
 )
-from tfbegan.networks import build_encoder, build_generator, image_input
+from tfbegan.networks.began import build_encoder, build_generator, image_input
+from tfbegan.networks.encoders import build_dcgan_joint_discriminator, build_encoder_body
 
 
 def bigan_losses(logits_real, logits_fake, non_saturating=True):
@@ -65,7 +60,7 @@ def bigan_losses(logits_real, logits_fake, non_saturating=True):
 def build_bigan_encoder(config: ModelConfig, name: str = "encoder",
                         linear: bool = False) -> keras.Model:
     """E: image -> z in (-1, 1)^N_z: the BEGAN encoder (Dense to N_z; with
-    ``architecture="dcgan"`` the DCGAN-style one of ``tfbegan.encoder_networks``)
+    ``architecture="dcgan"`` the DCGAN-style one of ``tfbegan.networks.encoders``)
     and a tanh.
 
     The tanh keeps E(x) inside the support of the U[-1, 1] prior; otherwise D could
@@ -89,7 +84,7 @@ def build_joint_discriminator(config: ModelConfig, units: int,
     ``dropout > 0`` adds Dropout(rate) on the concatenated (x, z) feature and on the
     hidden layer (layers ``{name}_drop_in``, ``{name}_drop_joint``), as ALI-style
     discriminators use; 0 builds no Dropout layer. ``architecture="dcgan"``:
-    :func:`tfbegan.encoder_networks.build_dcgan_joint_discriminator`."""
+    :func:`tfbegan.networks.encoders.build_dcgan_joint_discriminator`."""
     if config.architecture == "dcgan":
         return build_dcgan_joint_discriminator(config, units, name=name, dropout=dropout)
     image_branch = build_encoder(config, name=f"{name}_image")
@@ -124,7 +119,7 @@ class BiGAN(EncoderGANBase):
     Networks: G is the BEGAN generator; E is the BEGAN encoder with a Dense to N_z;
     D runs the BEGAN encoder conv stack on x (to an N_h feature), concatenates z and
     applies Dense(``d_units``) + ELU and a logit. ``architecture="dcgan"``: the
-    DCGAN-style networks of :mod:`tfbegan.encoder_networks`.
+    DCGAN-style networks of :mod:`tfbegan.networks.encoders`.
 
     Distribution: z is drawn for the global batch (stateless in (seed, step)) and
     sliced per replica; per-replica means are divided by the replica count before
@@ -163,7 +158,7 @@ class BiGAN(EncoderGANBase):
     Example:
 
     ```python
-    model = tfbegan.BiGAN(image_size=32, channels=1, filters=16, z_dim=32, h_dim=32)
+    model = BiGAN(image_size=32, channels=1, filters=16, z_dim=32, h_dim=32)
     model.compile(**model.make_optimizers(2e-4, 0.5))
     model.fit(images_in_minus1_1, epochs=1, steps_per_epoch=100)
     z = model.encode(images)            # E(x)
@@ -272,7 +267,7 @@ class BiGAN(EncoderGANBase):
         del tape
         # Monitoring only: measured with the pre-update E and G of this step.
         recon = self._recon_l1(x, tf.stop_gradient(out["z_real"]))
-        values = self._all_mean(ctx, {k: out[k] for k in self.metric_names()
+        values = all_mean(ctx, {k: out[k] for k in self.metric_names()
                                       if k != "recon_l1"} | {"recon_l1": recon})
         return self._report(values)
 
@@ -311,6 +306,6 @@ class BiGAN(EncoderGANBase):
         z = self._global_z(tf.shape(x)[0], ctx, -1)
         out = self.compute_losses(x, z, training=False)
         recon = self._recon_l1(x, out["z_real"])
-        values = self._all_mean(ctx, {k: out[k] for k in self.metric_names()
+        values = all_mean(ctx, {k: out[k] for k in self.metric_names()
                                       if k != "recon_l1"} | {"recon_l1": recon})
         return self._report(values)

@@ -5,18 +5,16 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan import equilibrium, priors
-from tfbegan.config import check_range
-from tfbegan.models.base import replica_context
+import tfbegan.models.priors as priors
+from tfbegan.checks import check_range
+from tfbegan.losses import equilibrium
+from tfbegan.losses.terms import (
+    denoising_loss,
+)
+from tfbegan.models.base import all_mean, replica_context
 from tfbegan.models.began import BEGAN
 from tfbegan.models.denoising_parts import CodeTermsMixin, HistoricalAveragingMixin
 from tfbegan.models.gradients import began_gradients, loss_scale_ratio
-from tfbegan.models.loss_terms import (  # noqa: F401  (the last three re-exported)
-    denoising_loss,
-    historical_averaging_penalty,
-    latent_constraint,
-    pull_away_term,
-)
 
 #: How D's batch norm groups a training step's images: "joint" (one set of batch
 #: statistics over [x, x + n, G(z)], the default) or "separate" ([x, x + n] and G(z)
@@ -123,7 +121,7 @@ class DenoisingBEGAN(HistoricalAveragingMixin, CodeTermsMixin, BEGAN):
     Example:
 
     ```python
-    model = tfbegan.DenoisingBEGAN(image_size=32, channels=3, filters=64, gamma=1.0)
+    model = DenoisingBEGAN(image_size=32, channels=3, filters=64, gamma=1.0)
     model.compile(**model.make_optimizers(1e-4, 0.5))
     model.fit(images_in_minus1_1, epochs=1, steps_per_epoch=100)
     samples = model.generate(16, seed=0)  # batch norm in inference mode
@@ -213,7 +211,7 @@ class DenoisingBEGAN(HistoricalAveragingMixin, CodeTermsMixin, BEGAN):
             NOISE_SALT)
         shape = tf.stack([tf.cast(num, tf.int32), self.image_size, self.image_size,
                           self.channels])
-        # The algorithm fixed as for z (tfbegan.priors): with the default
+        # The algorithm fixed as for z (tfbegan.models.priors): with the default
         # "auto_select", XLA draws other numbers than graph mode for the same key.
         return self.noise_std * tf.random.stateless_normal(shape, seed=key,
                                                            alg=priors.STATELESS_ALG)
@@ -326,7 +324,7 @@ class DenoisingBEGAN(HistoricalAveragingMixin, CodeTermsMixin, BEGAN):
         values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
                   "d_loss": d_loss, "g_loss": g_loss}
         self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g, out)
-        values = self._all_mean(ctx, values)
+        values = all_mean(ctx, values)
         values.update(self.update_k(k, values))
         values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
                                                   self.gamma)
@@ -388,7 +386,7 @@ class DenoisingBEGAN(HistoricalAveragingMixin, CodeTermsMixin, BEGAN):
         values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
                   "d_loss": d_loss, "g_loss": g_loss}
         self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g, out)
-        values = self._all_mean(ctx, values)
+        values = all_mean(ctx, values)
         if "e_t" in self.metric_names():
             values["e_t"] = equilibrium.balance(values["loss_real"], values["loss_fake"],
                                                 self.gamma)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfbegan.models.loss_terms import (
+from tfbegan.losses.terms import (
     historical_averaging_penalty,
     latent_constraint,
     pull_away_term,

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfbegan.config import check_range
+from tfbegan.checks import check_range
 
 #: The warm-up's constants: ``d_t = min(d, (1 + t) / (WARMUP + t))``.
 WARMUP = 10.0

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import keras
 
-from tfbegan import priors
-from tfbegan.config import ModelConfig
-from tfbegan.models.backbone import check_seed, set_backbone
-from tfbegan.models.base import MultiOptimizerModel
+import tfbegan.models.priors as priors
+from tfbegan.checks import check_seed
+from tfbegan.models.base import MultiOptimizerModel, set_backbone
 from tfbegan.models.began import BEGAN
+from tfbegan.models.config import ModelConfig
 
 #: Adam as in the BiGAN paper's experiments (lr 2e-4, beta1 0.5); AGE uses the same.
 DEFAULT_LEARNING_RATE = 2e-4
@@ -45,7 +45,7 @@ class EncoderGANBase(MultiOptimizerModel):
         # batch_norm: Li et al. 2018's conv -> batch norm -> ELU blocks in every
         # network (off by default; the AGE authors' DCGAN-style networks use it).
         # architecture: "began" (Berthelot et al. 2017's backbone, the default) or
-        # "dcgan" (tfbegan.encoder_networks: the DCGAN-style networks both papers use).
+        # "dcgan" (tfbegan.networks.encoders: the DCGAN-style networks both papers use).
         config = ModelConfig(image_size=image_size, channels=channels,
                              filters=filters, repeats=repeats, z_dim=z_dim,
                              h_dim=h_dim, batch_norm=bool(batch_norm),
@@ -64,7 +64,6 @@ class EncoderGANBase(MultiOptimizerModel):
     # ------------------------------------------------------------------ borrowed
     _check_images = BEGAN._check_images
     _global_z = BEGAN._global_z
-    _all_mean = staticmethod(BEGAN._all_mean)
     image_shape = BEGAN.image_shape
     generate = BEGAN.generate
     # No generator EMA here (tfbegan.models.ema): BEGAN.generate samples from G.

@@ -11,10 +11,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan import equilibrium
-from tfbegan.distances import pixel_distance
-from tfbegan.models.backbone import check_weight
-from tfbegan.models.base import replica_context
+from tfbegan.checks import check_weight
+from tfbegan.losses import equilibrium
+from tfbegan.losses.distances import pixel_distance
+from tfbegan.losses.terms import gaussian_kl, l1_mean
+from tfbegan.models.base import all_mean, replica_context
 from tfbegan.models.began import BEGAN
 from tfbegan.models.gradients import (
     add_scaled,
@@ -22,8 +23,7 @@ from tfbegan.models.gradients import (
     loss_scale_ratio,
     shared_fake_backward,
 )
-from tfbegan.models.loss_terms import gaussian_kl, l1_mean
-from tfbegan.networks import build_dcgan_encoder, build_encoder
+from tfbegan.networks.began import build_dcgan_encoder, build_encoder
 
 #: Khan et al. 2018, sec. 4: "Adam optimizer initialized with a small learning rate of 5e-5".
 DEFAULT_LEARNING_RATE = 5e-5
@@ -81,7 +81,7 @@ class VAEBEGAN(BEGAN):
     non-trainable weights ``e_prev1``, ``e_prev2`` that start at 0 and are saved in
     ``.keras`` checkpoints.
 
-    Distribution follows :class:`~tfbegan.BEGAN`: eps and z_g are drawn for the
+    Distribution follows :class:`~BEGAN`: eps and z_g are drawn for the
     global batch from stateless normals keyed by ``(seed, 2 * step)`` and
     ``(seed, 2 * step + 1)`` and sliced per replica; gradients of per-replica means
     are divided by the replica count; metrics and the k update use all-reduced values.
@@ -92,7 +92,7 @@ class VAEBEGAN(BEGAN):
 
     Args:
       image_size, channels, filters, repeats, z_dim, h_dim, seed: the BEGAN backbone
-        (see :class:`~tfbegan.BEGAN`); h_dim is the size of z_d.
+        (see :class:`~BEGAN`); h_dim is the size of z_d.
       alpha: weight of L_v (0.3). beta: weight of L_s (0.1). gamma: weight of L_e
         (0.1). eta: diversity ratio in (0, 1] (0.5). All from sec. 4.
       pid_gains: (lambda_1, lambda_2, lambda_3), sec. 4: (1e-3, 1e-5, 1e-5).
@@ -108,7 +108,7 @@ class VAEBEGAN(BEGAN):
         about |x| / N_z (32x on the 32x32 digits with N_z 32, far more in
         gradient) and the encoder collapses to the prior (every mu near 0).
       architecture: ``"began"`` (default, the paper's backbone) or ``"dcgan"``: G
-        and D as :class:`~tfbegan.BEGAN`'s DCGAN-style pair and E as D's DCGAN-style
+        and D as :class:`~BEGAN`'s DCGAN-style pair and E as D's DCGAN-style
         encoder (without batch norm) to ``2 * z_dim``; not in the paper (a cheaper
         network for short CPU runs, ``--vae_architecture``).
       warmup_steps: VAE warm-up, not in the paper: for the first ``warmup_steps``
@@ -119,7 +119,7 @@ class VAEBEGAN(BEGAN):
     Example:
 
     ```python
-    model = tfbegan.VAEBEGAN(image_size=64, channels=3, filters=64, z_dim=64, h_dim=64)
+    model = VAEBEGAN(image_size=64, channels=3, filters=64, z_dim=64, h_dim=64)
     model.compile(**model.make_optimizers())
     model.fit(images_in_minus1_1, epochs=1, steps_per_epoch=100)
     z = model.encode(images)            # mu of q(z | x)
@@ -314,7 +314,7 @@ class VAEBEGAN(BEGAN):
             optimizer = getattr(self, f"{name}_optimizer")
             optimizer.apply_gradients(zip(grads[name], variables, strict=True))
 
-        values = self._all_mean(ctx, {n: out[n] for n in self._SCALARS})
+        values = all_mean(ctx, {n: out[n] for n in self._SCALARS})
         values.update(self.update_k(k, values))
         values["m_global"] = equilibrium.vae_began_convergence(
             values["loss_real"], values["loss_fake"], values["loss_v"], self.eta,
@@ -363,7 +363,7 @@ class VAEBEGAN(BEGAN):
         eps, z_g = self._noise(tf.shape(x)[0], ctx, tf.constant(-1, tf.int64))
         k = tf.convert_to_tensor(self.k)
         out = self.compute_vae_losses(x, eps, z_g, k, training=False)
-        values = self._all_mean(ctx, {n: out[n] for n in self._SCALARS})
+        values = all_mean(ctx, {n: out[n] for n in self._SCALARS})
         values["e_t"] = self.equilibrium_error(values)
         values["m_global"] = values["loss_real"] + tf.abs(values["e_t"])
         return self._report(values)

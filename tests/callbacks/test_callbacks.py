@@ -1,0 +1,270 @@
+"""The public callbacks in a plain user-style model.fit(ds, callbacks=[...])."""
+
+import logging
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tfbegan.callbacks import (
+    base,
+    checkpointing,
+    monitoring,
+    quality,
+    reporting,
+    sampling,
+    schedule,
+)
+from tfbegan.models import BEGAN
+from tfbegan.training import checkpoints
+
+
+def tiny_model(**kw):
+    keras.utils.set_random_seed(0)
+    args = dict(image_size=8, channels=1, filters=4, z_dim=4, h_dim=4)
+    args.update(kw)
+    model = BEGAN(**args)
+    model.compile(**model.make_optimizers(1e-3, 0.5))
+    return model
+
+
+def tiny_data(n=16):
+    x = np.random.RandomState(0).uniform(-1, 1, (n, 8, 8, 1)).astype("float32")
+    return tf.data.Dataset.from_tensor_slices(x).repeat().batch(4)
+
+
+def test_user_fit_with_all_callbacks(tmp_path):
+    model = tiny_model()
+    lines = []
+    callbacks = [
+        sampling.SampleGrid(str(tmp_path / "s"), every=3, num=4, log_dir=str(tmp_path / "tb")),
+        schedule.ConvergenceLRDecay(patience=2, factor=0.5, min_lr=2e-4),
+        monitoring.EquilibriumMonitor(patience=2),
+        reporting.ProgressLogger(every=3, total_steps=6, batch_size=4, print_fn=lines.append),
+        reporting.MetricsCSV(str(tmp_path / "m.csv"), every=1),
+        monitoring.NaNGuard(),
+        checkpointing.Checkpointer(str(tmp_path / "run"), every=3),
+    ]
+    model.fit(tiny_data(), steps_per_epoch=6, epochs=1, verbose=0, callbacks=callbacks)
+    assert sorted(os.listdir(tmp_path / "s")) == ["samples_00000003.png",
+                                                  "samples_00000006.png"]
+    # 2x2 grid of 8x8 tiles, 2 px padding, scaled 2x: (2*(8+2)+2)*2 = 44.
+    assert Image.open(tmp_path / "s" / "samples_00000006.png").size == (44, 44)
+    assert len(lines) == 2 and lines[0].startswith("step 3/6 | loss_real")
+    assert "img/s" in lines[0] and "ETA" in lines[0]
+    rows = reporting.read_metrics_csv(str(tmp_path / "m.csv"))
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert set(model.metric_names()) <= set(rows[0])
+    assert [s for s, _ in checkpoints.list_checkpoints(str(tmp_path / "run"))] == [3, 6]
+    png = reporting.plot_convergence(str(tmp_path / "m.csv"), str(tmp_path / "c.png"))
+    assert Image.open(png).size[0] > 100
+
+
+def test_lr_decay_halves_every_optimizer_on_stall_down_to_floor():
+    model = tiny_model()
+    decay = schedule.ConvergenceLRDecay(patience=2, factor=0.5, min_lr=3e-4, min_delta=0.0)
+    decay.set_model(model)
+    step = [0]
+
+    def feed(value):
+        for opt in model.optimizers:
+            opt.iterations.assign_add(1)
+        decay.on_train_batch_end(0, {"m_global": value})
+
+    feed(1.0)            # best 1.0 at step 1
+    feed(1.1)            # no improvement, 1 step
+    feed(1.2)            # 2 steps without improvement -> decay
+    lrs = [float(o.learning_rate.numpy()) for o in model.optimizers]
+    np.testing.assert_allclose(lrs, [5e-4, 5e-4])
+    feed(0.5)            # improvement resets
+    feed(0.6)
+    feed(0.7)            # stall again -> 2.5e-4, floored at 3e-4
+    lrs = [float(o.learning_rate.numpy()) for o in model.optimizers]
+    np.testing.assert_allclose(lrs, [3e-4, 3e-4])
+    assert [d[0] for d in decay.decays] == [3, 6]
+    # State round trip (checkpointed in the sidecar).
+    other = schedule.ConvergenceLRDecay(patience=2)
+    other.set_state(decay.get_state())
+    assert other.get_state() == decay.get_state()
+    del step
+
+
+def test_scheduled_decay_every_n_steps():
+    model = tiny_model()
+    decay = schedule.ConvergenceLRDecay(patience=0, factor=0.5, decay_every=2)
+    decay.set_model(model)
+    for _ in range(4):
+        for opt in model.optimizers:
+            opt.iterations.assign_add(1)
+        decay.on_train_batch_end(0, {})
+    np.testing.assert_allclose([float(o.learning_rate.numpy()) for o in model.optimizers],
+                               [1e-3 / 4] * 2)
+
+
+def test_equilibrium_monitor_warns_once(caplog):
+    model = tiny_model()
+    mon = monitoring.EquilibriumMonitor(patience=3)
+    mon.set_model(model)
+    with caplog.at_level(logging.WARNING, logger="tfbegan"):
+        for k in [0.0] * 6 + [0.2] + [0.0] * 5:
+            for opt in model.optimizers:
+                opt.iterations.assign_add(1)
+            mon.on_train_batch_end(0, {"k": k})
+    warnings = [r.getMessage() for r in caplog.records if "k has been 0" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "for 3 steps" in warnings[0] and "gamma" in warnings[0]
+
+
+def test_nan_guard_names_step_and_blocks_checkpoint(tmp_path):
+    model = tiny_model()
+    guard = monitoring.NaNGuard()
+    ckpt = checkpointing.Checkpointer(str(tmp_path), every=1, nan_guard=guard)
+
+    class Poison(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 2:
+                v = self.model.generator.trainable_variables[0]
+                v.assign(v * np.nan)
+
+    model.fit(tiny_data(), steps_per_epoch=5, epochs=1, verbose=0,
+              callbacks=[Poison(), guard, ckpt])
+    assert guard.failure is not None and "at step 3" in guard.failure
+    assert [s for s, _ in checkpoints.list_checkpoints(str(tmp_path))] == [1, 2]
+
+
+def test_global_step_follows_optimizer():
+    model = tiny_model()
+    assert base.global_step(model) == 0
+    model.fit(tiny_data(), steps_per_epoch=2, epochs=1, verbose=0)
+    assert base.global_step(model) == 2
+
+
+def test_bad_callback_arguments():
+    with pytest.raises(ValueError, match="factor=1.5"):
+        schedule.ConvergenceLRDecay(factor=1.5)
+    with pytest.raises(ValueError, match="every=0"):
+        sampling.SampleGrid("x", every=0)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: schedule.ConvergenceLRDecay(patience=-1), "patience=-1"),
+    (lambda: schedule.ConvergenceLRDecay(min_lr=-1e-6), "min_lr=-1e-06"),
+    (lambda: schedule.ConvergenceLRDecay(min_delta="0.1"), "min_delta='0.1'"),
+    (lambda: schedule.ConvergenceLRDecay(decay_every=-100), "decay_every=-100"),
+    (lambda: sampling.SampleGrid("x", num=0), "num=0"),
+    (lambda: sampling.SampleGrid("x", scale=1.5), "scale=1.5"),
+    (lambda: checkpointing.Checkpointer("w", keep=0), "keep=0"),
+    (lambda: quality.QualityEvaluator(np.zeros((2, 8, 8, 1)), None, kid_subsets=0),
+     "kid_subsets=0"),
+    (lambda: quality.QualityEvaluator(np.zeros((2, 8, 8, 1)), None, ms_ssim_pairs=-5),
+     "ms_ssim_pairs=-5"),
+    (lambda: quality.QualityEvaluator(np.zeros((2, 8, 8, 1)), None, collapse_margin=2),
+     "collapse_margin=2"),
+])
+def test_callback_settings_are_checked_at_construction(make, match):
+    # Before, these failed at the first grid / checkpoint / evaluation, thousands of
+    # steps into a run, or never (a negative patience or keep).
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_periodic_callbacks_fire_once_per_period_with_steps_per_execution(tmp_path):
+    # fit(steps_per_execution=4) reports steps 4, 8, ..., 24 only. With every=10,
+    # `step % 10 == 0` sees only step 20; the crossing rule fires at the first step
+    # of each new period: 12 (period 1) and 20 (period 2).
+    keras.utils.set_random_seed(0)
+    model = BEGAN(image_size=8, channels=1, filters=4, z_dim=4, h_dim=4)
+    model.compile(**model.make_optimizers(1e-3, 0.5), steps_per_execution=4)
+    seen, lines = [], []
+
+    class Seen(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(base.global_step(self.model))
+
+    grid = sampling.SampleGrid(str(tmp_path / "s"), every=10, num=4)
+    csv_path = str(tmp_path / "m.csv")
+    distances = quality.ReconstructionDistances(np.zeros((2, 8, 8, 1), np.float32), 10,
+                                           log_dir=None)
+    callbacks = [Seen(), grid, distances, reporting.MetricsCSV(csv_path, every=10),
+                 reporting.ProgressLogger(every=10, print_fn=lines.append),
+                 reporting.ScalarSummaries(str(tmp_path / "tb"), every=10),
+                 checkpointing.Checkpointer(str(tmp_path / "run"), every=10),
+                 schedule.ConvergenceLRDecay(patience=0, factor=0.5, decay_every=10)]
+    model.fit(tiny_data(), steps_per_epoch=24, epochs=1, verbose=0, callbacks=callbacks)
+    assert seen == [4, 8, 12, 16, 20, 24]
+    assert sorted(os.listdir(tmp_path / "s")) == ["samples_00000012.png",
+                                                  "samples_00000020.png"]
+    assert [r["step"] for r in reporting.read_metrics_csv(csv_path)] == [12, 20]
+    assert [r["step"] for r in distances.history] == [12, 20]
+    assert [line.split(" |")[0] for line in lines] == ["step 12", "step 20"]
+    # Periodic saves at 12 and 20, the final one at 24.
+    assert [s for s, _ in checkpoints.list_checkpoints(str(tmp_path / "run"))] == [
+        12, 20, 24]
+    np.testing.assert_allclose([float(o.learning_rate.numpy()) for o in model.optimizers],
+                               [1e-3 / 4] * 2)
+    # A second fit (a resumed run) takes its baseline from step 24: period 2 is done,
+    # so the next grid comes at 32 (period 3), not at once.
+    model.fit(tiny_data(), steps_per_epoch=8, epochs=1, verbose=0, callbacks=[grid])
+    assert sorted(os.listdir(tmp_path / "s"))[-1] == "samples_00000032.png"
+    assert len(os.listdir(tmp_path / "s")) == 3
+
+
+def test_scheduled_decay_does_not_repeat_after_resume():
+    model = tiny_model()
+    for opt in model.optimizers:
+        opt.iterations.assign(20)   # resumed from a checkpoint written at step 20
+    decay = schedule.ConvergenceLRDecay(patience=0, factor=0.5, decay_every=10)
+    decay.set_model(model)
+    decay.on_train_begin()
+    for _ in range(9):
+        for opt in model.optimizers:
+            opt.iterations.assign_add(1)
+        decay.on_train_batch_end(0, {})
+    assert decay.decays == []       # steps 21..29: still period 2
+    for opt in model.optimizers:
+        opt.iterations.assign_add(1)
+    decay.on_train_batch_end(0, {})
+    assert [d[0] for d in decay.decays] == [30]
+
+
+def test_stop_at_step_stops_fit_at_the_global_step():
+    model = tiny_model()
+    model.fit(tiny_data(), steps_per_epoch=3, epochs=1, verbose=0)
+    model.fit(tiny_data(), steps_per_epoch=10, epochs=1, verbose=0,
+              callbacks=[base.StopAtStep(5)])
+    assert base.global_step(model) == 5
+    with pytest.raises(ValueError, match="last_step=0"):
+        base.StopAtStep(0)
+
+
+def test_scalar_summaries_write_metrics_and_learning_rates(tmp_path):
+    model = tiny_model()
+    model.fit(tiny_data(), steps_per_epoch=4, epochs=1, verbose=0,
+              callbacks=[reporting.ScalarSummaries(str(tmp_path), every=2)])
+    tags = {}
+    for path in tmp_path.iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    assert tags["k"] == [2, 4]
+    lr_tags = [t for t in tags if t.startswith("learning_rate/")]
+    assert len(lr_tags) == 2 and all(tags[t] == [2, 4] for t in lr_tags)
+
+
+def test_plot_convergence_error_names_the_keys_asked_for(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("step,loss\n1,0.5\n")
+    with pytest.raises(ValueError) as info:
+        reporting.plot_convergence(str(path), str(tmp_path / "c.png"), keys=("m_global", "k"))
+    message = str(info.value)
+    assert "any of ['m_global', 'k']" in message and "['loss']" in message
+
+
+def test_old_private_names_still_work():
+    # train_lib calls these until it switches to the public names.
+    model = tiny_model()
+    assert base.optimizers(model) == base.optimizers(model) == list(model.optimizers)
+    assert base.get_lr(model.optimizers[0]) == pytest.approx(1e-3)

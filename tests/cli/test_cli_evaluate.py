@@ -1,0 +1,242 @@
+"""``tfbegan-evaluate`` and ``tfbegan-invert``.
+
+The commands run in-process on a private ``absl.flags.FlagValues`` (the global
+registry is shared with other CLIs' tests); the console scripts themselves run in
+subprocesses in the ``large`` tests (slow: a fresh TensorFlow import each).
+"""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from absl import flags
+from tiny_exports import export_tiny
+
+from tfbegan.cli import evaluate as evaluate_cli
+from tfbegan.cli import invert as invert_cli
+from tfbegan.evaluation import features
+
+
+def _execute(module, *args):
+    """Parses ``args`` into a fresh FlagValues and runs the command in-process."""
+    fv = flags.FlagValues()
+    module.define_flags(fv)
+    fv(["prog", *args])
+    return module.execute(fv)
+
+
+def _fails(module, capsys, *args):
+    """Runs a command that must fail; returns its one stderr line."""
+    with pytest.raises(SystemExit) as info:
+        _execute(module, *args)
+    assert info.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    return lines[0]
+
+
+SIZES = {"filters": 4, "z_dim": 4, "h_dim": 4}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return export_tiny(tmp_path_factory.mktemp("export"), "BEGAN", 0, **SIZES)[1]
+
+
+@pytest.fixture(scope="module")
+def classifier_path(tmp_path_factory):
+    # Untrained: the CLI plumbing, not the classifier, is under test here.
+    net = features.DigitClassifier(features.build_digit_classifier(8), accuracy=0.5)
+    return net.save(str(tmp_path_factory.mktemp("clf") / "digits8.keras"))
+
+
+EVAL_ARGS = ("--num=40", "--kid_subsets=5", "--is_splits=2", "--ms_ssim_pairs=20",
+             "--classifier_image_size=8")
+
+
+def _check_report(report, exported, classifier_path):
+    assert report["feature_network"] == "digit_classifier"
+    assert "not InceptionV3" in report["feature_network_detail"]
+    assert report["feature_network_path"] == classifier_path
+    assert report["num_generated"] == 40 and report["num_real"] == 40
+    assert report["dataset"] == "mnist5k"
+    assert report["source"] == os.path.join(exported, "1")
+    # An untrained generator is far from the digits.
+    assert report["fid"] > 0 and report["kid"] > 0
+    assert 1.0 <= report["is"] <= 10.0 and 1.0 <= report["is_real"] <= 10.0
+    assert 0.0 <= report["confident_share"] <= 1.0
+    assert len(report["class_histogram"]) == 10
+    assert sum(report["class_histogram"]) == pytest.approx(1.0)
+    for key in ("ms_ssim_generated", "ms_ssim_real"):
+        assert 0.0 <= report[key] <= 1.0
+
+
+def test_evaluate_prints_one_json_line(exported, classifier_path, capsys):
+    result = _execute(evaluate_cli, f"--export_dir={exported}", "--feature_net=digits",
+                      f"--classifier_path={classifier_path}", *EVAL_ARGS)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    report = json.loads(lines[0])
+    assert report == json.loads(json.dumps(result))
+    _check_report(report, exported, classifier_path)
+
+
+def test_evaluate_checkpoint_matches_export(exported, classifier_path, tmp_path, capsys):
+    """A training checkpoint and its export give the same numbers."""
+    from tfbegan.training import checkpoints
+
+    model, base, _ = export_tiny(tmp_path / "export", "BEGAN", 0, **SIZES)
+    checkpoints.save_checkpoint(model, str(tmp_path), 7)
+    args = (f"--classifier_path={classifier_path}", *EVAL_ARGS)
+    from_ckpt = _execute(evaluate_cli, f"--checkpoint={tmp_path}", *args)
+    from_export = _execute(evaluate_cli, f"--export_dir={base}", *args)
+    assert from_ckpt["step"] == 7
+    for key in ("fid", "kid", "is", "ms_ssim_generated", "ms_ssim_real"):
+        assert from_ckpt[key] == pytest.approx(from_export[key], rel=1e-4, abs=1e-6)
+
+
+def test_evaluate_one_line_errors(exported, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    line = _fails(evaluate_cli, capsys, f"--export_dir={exported}",
+                  "--feature_net=inception")
+    assert line.startswith("error: InceptionV3 ImageNet weights are not available")
+    assert "--inception_weights=PATH" in line
+    line = _fails(evaluate_cli, capsys, f"--export_dir={tmp_path / 'nope'}",
+                  "--feature_net=inception", f"--inception_weights={tmp_path / 'w.h5'}")
+    assert "does not exist" in line
+    assert _fails(evaluate_cli, capsys) == ("error: pass --export_dir=SAVEDMODEL (or "
+                                            "--checkpoint=PATH), or --train_classifier.")
+    assert _fails(evaluate_cli, capsys, f"--export_dir={exported}", "--num=1") == \
+        "error: --num=1 must be >= 2."
+    assert _fails(evaluate_cli, capsys, "--report=distances") == \
+        "error: --report=distances needs --run=WORKDIR."
+
+
+def test_evaluate_trains_and_caches_a_missing_classifier(exported, tmp_path, capsys,
+                                                         monkeypatch, caplog):
+    # A fresh machine has no classifier: the first evaluation trains it (offline) and
+    # caches it; the second only loads it. Training is replaced by a tiny one here.
+    trained = []
+    real_train = features.DigitClassifier.train.__func__
+
+    def tiny_train(cls, image_size, epochs, seed, **kwargs):
+        trained.append((image_size, epochs, seed))
+        return real_train(cls, image_size, epochs=1, seed=seed, max_train=64)
+
+    monkeypatch.setattr(features.DigitClassifier, "train", classmethod(tiny_train))
+    path = tmp_path / "cache" / "digits8.keras"
+    args = (f"--export_dir={exported}", f"--classifier_path={path}", *EVAL_ARGS)
+    with caplog.at_level(logging.WARNING, logger="tfbegan"):
+        first = _execute(evaluate_cli, *args)
+    assert trained == [(8, 3, 0)] and path.is_file()
+    assert f"no digit classifier at {path}; training it once" in caplog.text
+    assert first["feature_network_path"] == str(path)
+    caplog.clear()
+    second = _execute(evaluate_cli, *args)
+    assert trained == [(8, 3, 0)]            # loaded from the cache, not retrained
+    assert "training it once" not in caplog.text
+    assert second["fid"] == pytest.approx(first["fid"], rel=1e-6)
+    capsys.readouterr()
+
+
+def test_evaluate_train_classifier(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(features.DigitClassifier, "train", classmethod(
+        lambda cls, size, epochs, seed: cls(features.build_digit_classifier(size),
+                                            accuracy=0.5)))
+    path = str(tmp_path / "clf.keras")
+    result = _execute(evaluate_cli, "--train_classifier", f"--classifier_path={path}",
+                      "--classifier_image_size=8")
+    assert result["classifier_path"] == path and os.path.isfile(path)
+    assert result["held_out_accuracy"] == 0.5
+    assert features.DigitClassifier.load(path).accuracy == 0.5
+
+
+def test_evaluate_distance_report(tmp_path, capsys):
+    from tfbegan.evaluation import iqa
+
+    with open(tmp_path / iqa.CSV_NAME, "w") as f:
+        f.write("step,l1,gmsm,chrom\n10,0.5,0.25,\n20,0.3,0.15,\n")
+    _execute(evaluate_cli, "--report=distances", f"--run={tmp_path}")
+    report = json.loads(capsys.readouterr().out)
+    assert report["evaluations"] == 2
+    assert report["l1"]["mean"] == pytest.approx(0.4)
+    assert report["gmsm"]["std"] == pytest.approx(0.05)
+    assert "error: " in _fails(evaluate_cli, capsys, "--report=distances",
+                               f"--run={tmp_path / 'empty'}")
+
+
+def _check_grid(path, pairs, columns, size=8, scale=1):
+    from PIL import Image
+
+    grid = np.asarray(Image.open(path))
+    # make_grid: rows * (size + 2) + 2 by columns * (size + 2) + 2 pixels.
+    assert grid.shape == ((pairs * (size + 2) + 2) * scale,
+                          (columns * (size + 2) + 2) * scale)
+
+
+def test_invert_writes_figure4(exported, tmp_path, capsys):
+    out = tmp_path / "fig4.png"
+    result = _execute(invert_cli, f"--export_dir={exported}", "--images=mnist5k",
+                      "--num_pairs=2", "--steps=3", "--inversion_steps=20", "--scale=1",
+                      f"--out={out}")
+    assert json.loads(capsys.readouterr().out) == result
+    assert result["pairs"] == 2 and result["columns"] == 3 + 4
+    assert len(result["reconstruction_error"]) == 2
+    _check_grid(out, 2, 7)
+    # Three images make one pair (the odd one is left out).
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    from PIL import Image
+
+    for i in range(3):
+        Image.fromarray(np.full((10, 10), 80 * i, np.uint8)).save(folder / f"{i}.png")
+    result = _execute(invert_cli, f"--export_dir={exported}", f"--images={folder}",
+                      "--steps=0", "--spherical", "--inversion_steps=5",
+                      f"--out={tmp_path / 'b.png'}")
+    assert result["pairs"] == 1 and result["columns"] == 4 and result["spherical"]
+    _check_grid(tmp_path / "b.png", 1, 4, scale=2)
+
+
+def test_invert_one_line_errors(exported, tmp_path, capsys):
+    assert _fails(invert_cli, capsys, f"--export_dir={exported}", "--num_pairs=0") == \
+        "error: --num_pairs=0 must be in [1, 64]."
+    assert _fails(invert_cli, capsys) == \
+        "error: pass --export_dir=SAVEDMODEL (or --checkpoint=PATH)."
+    line = _fails(invert_cli, capsys, f"--export_dir={exported}",
+                  f"--images={tmp_path / 'missing.png'}")
+    assert "does not exist" in line
+    np.save(tmp_path / "one.npy", np.zeros((1, 8, 8), np.uint8))
+    line = _fails(invert_cli, capsys, f"--export_dir={exported}",
+                  f"--images={tmp_path / 'one.npy'}")
+    assert "at least 2" in line
+
+
+def _run(module, *args, env=None):
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
+                          text=True, env=full_env, timeout=600)
+
+
+@pytest.mark.large
+def test_console_scripts_end_to_end(exported, classifier_path, tmp_path):
+    result = _run("tfbegan.cli.evaluate", f"--export_dir={exported}",
+                  f"--classifier_path={classifier_path}", *EVAL_ARGS)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    _check_report(json.loads(lines[0]), exported, classifier_path)
+    bad = _run("tfbegan.cli.evaluate", f"--export_dir={exported}", "--num=1")
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines()[-1] == "error: --num=1 must be >= 2."
+    out = tmp_path / "fig4.png"
+    result = _run("tfbegan.cli.invert", f"--export_dir={exported}", "--num_pairs=2",
+                  "--steps=3", "--inversion_steps=20", "--scale=1", f"--out={out}")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["columns"] == 7
+    _check_grid(out, 2, 7)

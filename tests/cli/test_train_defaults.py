@@ -1,0 +1,118 @@
+"""tfbegan-train's defaults: the quickstart preset for the no-flag run only, each
+model family's paper values otherwise, and flags that do not apply are errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tfbegan.cli.defaults import QUICKSTART
+
+# Runs in a subprocess: the train CLI defines its flags on absl's global FLAGS.
+CONFIGS = """
+import json, sys
+from absl import flags
+from tfbegan.cli import train
+train.define_flags()
+out = {}
+for args in json.loads(sys.argv[1]):
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["prog", *args])
+    try:
+        c = train.config_from_flags()
+        out[" ".join(args)] = {"model": c.model, "learning_rate": c.learning_rate,
+                               "d_lr_ratio": c.d_lr_ratio, "steps": c.steps,
+                               "lr_decay_every": c.lr_decay_every,
+                               "batch_size": c.batch_size,
+                               "mixed_precision": c.mixed_precision, **c.model_kwargs}
+    except ValueError as e:
+        out[" ".join(args)] = {"error": str(e)}
+print(json.dumps(out))
+"""
+
+
+def configs(*arg_lists):
+    r = subprocess.run([sys.executable, "-c", CONFIGS, json.dumps(arg_lists)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def resolved():
+    return configs([], ["--model=denoising_began"], ["--model=began"],
+                   ["--model=began", "--batch_norm", "--skip_connections"],
+                   ["--model=age"], ["--model=vae_began"], ["--model=bigan"],
+                   ["--steps=3000"], ["--model=vae_began", "--gamma=0.3"],
+                   ["--model=age", "--denoise_lambda=3"], ["--image_size=0"])
+
+
+def test_no_flag_run_is_the_quickstart_preset(resolved):
+    c = resolved[""]
+    for name, value in QUICKSTART.items():
+        key = {"denoise_lambda": "lambda_noise"}.get(name, name)
+        assert c[key] == value, (name, c[key], value)
+    # A run without --model keeps the preset for every flag it does not give.
+    assert resolved["--steps=3000"] == {**c, "steps": 3000}
+
+
+def test_named_model_takes_its_paper_values(resolved):
+    # Li et al. 2018 "ours": gamma 1, lambda_noise 2, batch norm and skip connections,
+    # Berthelot et al. 2017's n = Nz = Nh = 64, one learning rate 1e-4.
+    d = resolved["--model=denoising_began"]
+    assert (d["gamma"], d["lambda_noise"], d["batch_norm"], d["skip_connections"]) == \
+        (1.0, 2.0, True, True)
+    assert (d["filters"], d["z_dim"], d["h_dim"]) == (64, 64, 64)
+    assert (d["learning_rate"], d["d_lr_ratio"], d["lr_decay_every"]) == (1e-4, 1.0, 0)
+    # The quickstart's network, batch and dtype stay out of the paper runs.
+    assert (d["architecture"], d["batch_size"], d["mixed_precision"]) == ("began", 16, None)
+    b = resolved["--model=began"]
+    assert (b["gamma"], b["lambda_k"], b["eta"], b["batch_norm"]) == (0.5, 0.001, 1, False)
+    assert resolved["--model=vae_began"]["learning_rate"] == 5e-5  # Khan et al. 2018
+    assert resolved["--model=bigan"]["learning_rate"] == 2e-4      # Donahue et al. 2017
+    # The no-flag run's slower D never reaches AGE, which has no discriminator.
+    age = resolved["--model=age"]
+    assert (age["learning_rate"], age["d_lr_ratio"]) == (2e-4, 1.0)
+
+
+def test_began_passes_on_its_architecture_flags(resolved):
+    # These were accepted and silently dropped for --model=began.
+    b = resolved["--model=began --batch_norm --skip_connections"]
+    assert b["batch_norm"] is True and b["skip_connections"] is True
+
+
+def test_flag_of_another_family_is_an_error(resolved):
+    assert resolved["--model=vae_began --gamma=0.3"] == {
+        "error": "--gamma is a flag of --model=began and does not apply to "
+                 "--model=vae_began."}
+    assert "does not apply to --model=age" in \
+        resolved["--model=age --denoise_lambda=3"]["error"]
+
+
+def test_image_size_message_matches_the_help(resolved):
+    assert "a power of two in [8, 256]" in resolved["--image_size=0"]["error"]
+
+
+TRAIN_EACH = """
+import sys
+from absl import flags
+from tfbegan.cli import train
+from tfbegan.training import train_lib
+train.define_flags()
+for model in sys.argv[2:]:
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["prog", "--model=" + model])
+    config = train.config_from_flags().replace(
+        steps=1, log_every=1, checkpoint_every=1, sample_every=1, export_base=None)
+    out = train_lib.train(config, f"{sys.argv[1]}/{model}")
+    print(model, out["step"])
+"""
+
+
+def test_every_model_trains_with_no_other_flag(tmp_path):
+    models = ["began", "denoising_began", "vae_began", "bigan", "age"]
+    r = subprocess.run([sys.executable, "-c", TRAIN_EACH, str(tmp_path), *models],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split() == [w for m in models for w in (m, "1")]

@@ -1,0 +1,210 @@
+"""train_lib / tfbegan-train on a bad day: signals, a second run on the workdir,
+reruns below the checkpoint, bad paths found before training, tiny folders, NaN data."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tfbegan.data.config import DataConfig
+from tfbegan.training import checkpoints
+
+TINY = ["--model=began", "--image_size=8", "--filters=4", "--z_dim=4", "--h_dim=4",
+        "--batch_size=4", "--log_every=2", "--checkpoint_every=2", "--sample_every=2"]
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def run_cli(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "tfbegan.cli.train", *args],
+                          capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def start_cli(*args):
+    return subprocess.Popen([sys.executable, "-m", "tfbegan.cli.train", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=ENV)
+
+
+def wait_for_line(proc, pattern, timeout=180):
+    """Reads ``proc``'s stderr until a line matches; returns the match."""
+    deadline = time.time() + timeout
+    for line in proc.stderr:
+        m = re.search(pattern, line)
+        if m:
+            return m
+        assert time.time() < deadline, f"no line matching {pattern!r}"
+    raise AssertionError(f"process ended without a line matching {pattern!r}")
+
+
+def tiny_config(**changes):
+    from tfbegan.training.config import TrainConfig
+
+    cfg = TrainConfig(model_kwargs=dict(image_size=8, channels=1, filters=4, z_dim=4,
+                                        h_dim=4),
+                      data=DataConfig(image_size=8), batch_size=4, steps=2,
+                      log_every=1, checkpoint_every=2, sample_every=100)
+    return cfg.replace(**changes)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_saves_the_current_step_and_rerun_resumes_there(tmp_path, sig, code):
+    work = str(tmp_path / "run")
+    args = [*TINY, "--steps=100000", f"--workdir={work}", "--export_base=",
+            "--checkpoint_every=1000", "--sample_every=1000"]
+    proc = start_cli(*args)
+    wait_for_line(proc, r"step \d+/100000")
+    proc.send_signal(sig)
+    saved = int(wait_for_line(proc, r"saved a checkpoint at step (\d+)").group(1))
+    assert proc.wait(timeout=120) == code
+    assert checkpoints.list_checkpoints(work)[-1][0] == saved
+    r = run_cli(*args[:-4], f"--steps={saved + 2}", f"--workdir={work}", "--export_base=")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"from step {saved}" in r.stderr
+
+
+def test_second_run_on_a_locked_workdir_exits_at_once(tmp_path):
+    work = str(tmp_path / "run")
+    first = start_cli(*TINY, "--steps=100000", f"--workdir={work}", "--export_base=",
+                      "--checkpoint_every=1000", "--sample_every=1000")
+    try:
+        wait_for_line(first, r"step \d+/100000")
+        t0 = time.time()
+        r = run_cli(*TINY, "--steps=4", f"--workdir={work}", "--export_base=")
+        assert r.returncode != 0
+        errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and f"{first.pid}" in errors[0], r.stderr[-2000:]
+        assert time.time() - t0 < 60
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_rerun_below_the_checkpoint_trains_nothing_and_touches_nothing(tmp_path):
+    work = str(tmp_path / "run")
+    export_base = str(tmp_path / "export")
+    r = run_cli(*TINY, "--steps=4", f"--workdir={work}", f"--export_base={export_base}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    before = {p: os.stat(os.path.join(d, p)).st_mtime_ns
+              for d in (work, os.path.join(work, "samples")) for p in os.listdir(d)
+              if not p.startswith(".")}
+    r = run_cli(*TINY, "--steps=2", f"--workdir={work}", f"--export_base={export_base}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "already at step 4 >= --steps=2; nothing to train" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert os.listdir(export_base) == ["1"]
+    after = {p: os.stat(os.path.join(d, p)).st_mtime_ns
+             for d in (work, os.path.join(work, "samples")) for p in os.listdir(d)
+             if not p.startswith(".") and p != "config.json"}
+    assert after == {p: t for p, t in before.items() if p != "config.json"}
+
+
+def test_export_base_that_is_a_file_fails_before_training(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    work = str(tmp_path / "run")
+    r = run_cli(*TINY, "--steps=2", f"--workdir={work}",
+                f"--export_base={tmp_path / 'afile' / 'gen'}", timeout=120)
+    assert r.returncode != 0
+    assert "error: " in r.stderr and "afile" in r.stderr
+    assert not checkpoints.list_checkpoints(work)
+
+
+def test_invalid_config_json_is_named(tmp_path):
+    from tfbegan.training import train_lib
+
+    work = tmp_path / "run"
+    work.mkdir()
+    (work / "config.json").write_text("{\n'model': 1}")
+    with pytest.raises(ValueError, match=re.escape(str(work / "config.json"))):
+        train_lib.train(tiny_config(), str(work))
+
+
+def test_folder_smaller_than_the_fixed_batch(tmp_path):
+    from PIL import Image
+
+    from tfbegan.training import train_lib
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (10, 10), dtype=np.uint8)).save(
+            folder / f"{i}.png")
+    cfg = tiny_config(data=DataConfig(f"folder:{folder}", image_size=8),
+                      batch_size=8, sample_every=1)
+    cfg = cfg.replace(model_kwargs={**cfg.model_kwargs, "channels": 3})
+    out = train_lib.train(cfg, str(tmp_path / "run"))
+    assert out["step"] == 2
+    # The IQA statistics ran on all 12 images (the fixed batch is min(16, 12)).
+    assert os.path.exists(tmp_path / "run" / "iqa_distances.csv")
+
+
+def test_iqa_distances_only_for_autoencoder_discriminators(tmp_path):
+    from tfbegan.training import train_lib
+
+    train_lib.train(tiny_config(model="age", sample_every=1), str(tmp_path / "age"))
+    assert not os.path.exists(tmp_path / "age" / "iqa_distances.csv")
+    train_lib.train(tiny_config(sample_every=1), str(tmp_path / "began"))
+    assert os.path.exists(tmp_path / "began" / "iqa_distances.csv")
+
+
+def test_nan_in_the_data_is_blamed_on_the_data(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from tfbegan.data import pipeline as data_lib
+    from tfbegan.training import train_lib
+
+    def nan_dataset(data_config, global_batch_size, seed=0, shuffle=True, repeat=True):
+        x = np.full((global_batch_size, 8, 8, 1), np.nan, np.float32)
+        ds = tf.data.Dataset.from_tensors(x)
+        return ds.repeat() if repeat else ds
+
+    monkeypatch.setattr(data_lib, "make_dataset", nan_dataset)
+    with pytest.raises(FloatingPointError, match="training data holds NaN or Inf"):
+        train_lib.train(tiny_config(), str(tmp_path / "run"))
+
+
+def test_config_json_names_the_resume_settings(tmp_path):
+    from tfbegan.training import train_lib
+
+    train_lib.train(tiny_config(), str(tmp_path / "run"))
+    saved = json.load(open(tmp_path / "run" / "config.json"))
+    assert saved["model"] == "began" and saved["steps"] == 2
+
+
+def test_corrupt_newest_checkpoint_resumes_from_the_previous(tmp_path, caplog):
+    from tfbegan.training import train_lib
+
+    work = str(tmp_path / "run")
+    train_lib.train(tiny_config(steps=4), work)
+    assert [s for s, _ in checkpoints.list_checkpoints(work)] == [2, 4]
+    newest = checkpoints.list_checkpoints(work)[-1][1]
+    with open(newest, "r+b") as f:  # truncated to half, as a full disk leaves it
+        f.truncate(os.path.getsize(newest) // 2)
+    with caplog.at_level("INFO", logger="tfbegan"):
+        out = train_lib.train(tiny_config(steps=6), work)
+    assert out["start_step"] == 2 and out["step"] == 6
+    assert os.path.basename(newest) in caplog.text
+    moved = os.listdir(os.path.join(work, "checkpoints", "corrupt"))
+    assert os.path.basename(newest) in moved  # moved aside, never deleted
+
+
+def test_without_config_json_changed_architecture_is_refused(tmp_path):
+    from tfbegan.training import train_lib
+
+    work = str(tmp_path / "run")
+    cfg = tiny_config()
+    train_lib.train(cfg, work)
+    os.remove(os.path.join(work, "config.json"))
+    other = cfg.replace(model_kwargs={**cfg.model_kwargs, "filters": 8, "z_dim": 2})
+    with pytest.raises(ValueError, match=r"filters: 4 -> 8.*z_dim: 4 -> 2"):
+        train_lib.train(other.replace(steps=4), work)
+    assert not os.path.exists(os.path.join(work, "config.json"))
+    # The same settings resume, and config.json comes back.
+    assert train_lib.train(cfg.replace(steps=4), work)["start_step"] == 2
+    assert json.load(open(os.path.join(work, "config.json")))["model_kwargs"]["filters"] == 4

@@ -1,0 +1,104 @@
+"""A run's ``config.json``: written at the start, checked when the run resumes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import tfbegan
+from tfbegan import fileio
+from tfbegan.training import checkpoints
+from tfbegan.training.config import RESUMABLE_CHANGES, TrainConfig
+
+CONFIG_FILE = "config.json"
+
+
+def config_to_dict(config: TrainConfig) -> dict:
+    """JSON-ready dict of a TrainConfig (nested DataConfig included)."""
+    out = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            value = dataclasses.asdict(value)
+        out[field.name] = value
+    return json.loads(json.dumps(out))
+
+
+def check_workdir(workdir):
+    """Creates ``workdir`` if needed and proves it writable, touching nothing else."""
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        probe = os.path.join(workdir, f".write_test_{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise ValueError(f"workdir {workdir!r} is not writable ({e.strerror}); pass a "
+                         f"writable --workdir.") from None
+
+
+def read_config(workdir):
+    """The dict saved in ``workdir``'s config.json, or None when there is none.
+
+    Raises ValueError naming the file when it is not valid JSON.
+    """
+    path = os.path.join(workdir, CONFIG_FILE)
+    if not os.path.exists(path):
+        return None
+    saved = fileio.read_json(path, what="config.json")
+    if not isinstance(saved, dict):
+        raise ValueError(f"config.json {path} does not hold a JSON object; fix or "
+                         f"delete it.")
+    return saved
+
+
+def checkpoint_differences(workdir, config):
+    """Without config.json: ``["name: saved -> new", ...]`` between the model the
+    newest readable checkpoint was built with and ``config``'s model settings."""
+    for _, path in reversed(checkpoints.list_checkpoints(workdir)):
+        try:
+            name, saved = checkpoints.model_settings(path)
+        except checkpoints.CheckpointError:
+            continue  # resume skips it too (checkpoints.load_latest)
+        new = json.loads(json.dumps(config.model_kwargs))
+        diffs = [] if name == config.model else [f"model: {name!r} -> {config.model!r}"]
+        return diffs + [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in sorted(new.items())
+                        if k in saved and saved[k] != v]
+    return []
+
+
+def config_differences(old, config):
+    """``["name: old -> new", ...]`` for settings that may not change on resume.
+
+    A setting missing from ``old`` (written before the setting existed) counts as
+    its TrainConfig default.
+    """
+    new = config_to_dict(config)
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)
+                if f.default is not dataclasses.MISSING}
+    return [f"{k}: {old.get(k, defaults.get(k))!r} -> {new[k]!r}" for k in new
+            if k not in RESUMABLE_CHANGES and old.get(k, defaults.get(k)) != new[k]]
+
+
+def check_resume_compatible(workdir, config):
+    """Raises ValueError when ``workdir`` holds a different run: settings in its
+    config.json, or (config.json deleted) the model its checkpoints were built with."""
+    old = read_config(workdir)
+    # Without config.json the checkpoints still say which model they hold, so
+    # changed architecture flags are refused rather than silently ignored.
+    diffs = (checkpoint_differences(workdir, config) if old is None
+             else config_differences(old, config))
+    if diffs:
+        raise ValueError(f"workdir {workdir!r} holds a different run ({'; '.join(diffs)}); "
+                         f"use a new --workdir or the original settings.")
+
+
+def write_config(workdir, config):
+    """Writes config.json atomically (a temporary file, then a rename)."""
+    path = os.path.join(workdir, CONFIG_FILE)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump({**config_to_dict(config), "tfbegan_version": tfbegan.__version__}, f,
+                  indent=1, sort_keys=True)
+    os.replace(tmp, path)

@@ -116,3 +116,15 @@ def test_every_model_trains_with_no_other_flag(tmp_path):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.split() == [w for m in models for w in (m, "1")]
+
+
+def test_generator_ema_flag_reaches_the_model_kwargs():
+    # The CLI's resolved config (model kwargs merged in).
+    out = configs(["--model=began"], ["--model=began", "--generator_ema=0.999"],
+                  ["--model=denoising_began", "--generator_ema=0.99"],
+                  ["--model=bigan", "--generator_ema=0.99"])
+    assert "generator_ema" not in out["--model=began"]  # off: configs stay as before
+    assert out["--model=began --generator_ema=0.999"]["generator_ema"] == 0.999
+    assert out["--model=denoising_began --generator_ema=0.99"]["generator_ema"] == 0.99
+    assert "does not apply to --model=bigan" in out["--model=bigan --generator_ema=0.99"][
+        "error"]

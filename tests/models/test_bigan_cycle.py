@@ -94,7 +94,7 @@ def test_cycle_weight_validated_round_trip_and_flag(tmp_path):
     for bad in (-0.1, float("nan"), True, "1"):
         with pytest.raises(ValueError, match="cycle_weight"):
             _model(cycle_weight=bad)
-    assert "cycle_weight" not in _model().get_config()
+    assert _model().get_config()["cycle_weight"] == 0.0
     model = _model(cycle_weight=0.5)
     model.compile(**model.make_optimizers(1e-3, 0.5))
     loaded = checks.fit_save_load(model, checks.images(8, seed=2),

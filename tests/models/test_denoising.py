@@ -50,7 +50,8 @@ def test_denoising_term_with_fixed_noise_and_constant_discriminator():
     x = _images(2)
     noise = np.full(x.shape, 3.0, np.float32)
     expected = np.mean((0.25 - x) ** 2)
-    assert float(model.denoising_term(x, noise)) == pytest.approx(expected, rel=1e-6)
+    out = model.compute_losses(x, tf.zeros([2, 3]), noise, 0.0, training=False)
+    assert float(out["values"]["loss_denoise"]) == pytest.approx(expected, rel=1e-6)
 
 
 def test_noise_uses_the_fixed_philox_algorithm_of_the_priors():
@@ -235,13 +236,16 @@ def test_two_replicas_equal_one_device_with_batch_norm(two_replica_strategy):
 
 # ---------------------------------------------------------------- isolation
 def test_discriminator_extra_terms_never_reach_the_generator():
-    model = _model(batch_norm=True, ha_weight=1.0)
-    x = _images(4)
+    model = _model(batch_norm=False, ha_weight=1.0)
+    x = tf.constant(_images(4))
     model.update_historical_averages()
     for v in model.discriminator.trainable_variables:  # make the HA term non-zero
         v.assign_add(0.01 * tf.ones_like(v))
+    z, noise = model.sample_z(4, seed=1), model.sample_noise(4, 0)
     with tf.GradientTape(persistent=True) as tape:
-        extra = model.discriminator_extra_loss(x, training=True)
+        out = model.compute_losses(x, z, noise, 0.5, training=True)
+        # L_D's terms beside L(x) and -k L(G(z)): lambda_noise L_DAE + HA_D.
+        extra = out["d_real"] - out["values"]["loss_real"]
     assert float(extra) > 0
     g_grads = tape.gradient(extra, model.generator.trainable_variables)
     d_grads = tape.gradient(extra, model.discriminator.trainable_variables)
@@ -299,8 +303,8 @@ def test_evaluate_reports_the_same_losses_in_inference_mode(trained):
     assert logs["g_loss"] == pytest.approx(logs["loss_fake"] + 0.1 * logs["ha_g"],
                                            rel=1e-5)
     noise = trained.sample_noise(4, -1)
-    assert logs["loss_denoise"] == pytest.approx(
-        float(trained.denoising_term(x, noise)), rel=1e-5)
+    recon = trained.discriminator(x + noise, training=False)
+    assert logs["loss_denoise"] == pytest.approx(float(denoising_loss(x, recon)), rel=1e-5)
     after = _numpy_weights(trained)  # inference mode moves no statistics
     assert all(np.array_equal(before[p], after[p]) for p in before)
 
@@ -394,8 +398,8 @@ def test_bn_statistics_joint_or_separate(statistics, real_depends_on_fakes):
                            bn_statistics=statistics)
     x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 1)), tf.float32)
     noise = model.sample_noise(4, 0)
-    a = model.compute_denoising_losses(x, model.sample_z(4, seed=1), noise, training=True)
-    b = model.compute_denoising_losses(x, model.sample_z(4, seed=2), noise, training=True)
+    a = model.compute_losses(x, model.sample_z(4, seed=1), noise, 0.0, training=True)["values"]
+    b = model.compute_losses(x, model.sample_z(4, seed=2), noise, 0.0, training=True)["values"]
     changed = not np.isclose(float(a["loss_real"]), float(b["loss_real"]), rtol=1e-6)
     assert changed == real_depends_on_fakes
     if statistics == "separate":
@@ -405,7 +409,7 @@ def test_bn_statistics_joint_or_separate(statistics, real_depends_on_fakes):
         assert model.get_config()["bn_statistics"] == "separate"
         assert DenoisingBEGAN.from_config(model.get_config()).bn_statistics == "separate"
     else:
-        assert "bn_statistics" not in model.get_config()
+        assert model.get_config()["bn_statistics"] == "joint"
     with pytest.raises(ValueError, match="bn_statistics"):
         DenoisingBEGAN(**TINY, bn_statistics="shared")
 

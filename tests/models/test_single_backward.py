@@ -126,7 +126,7 @@ def test_denoising_step_with_batch_norm_keeps_the_concatenated_pass():
     z = model.sample_z(4, model.seed, 0)
     noise = model.sample_noise(4, 0)
     with tf.GradientTape(persistent=True) as tape:
-        out = model.compute_denoising_losses(x, z, noise, training=True)
+        out = model.compute_losses(x, z, noise, 0.4, training=True)["values"]
         d_loss = out["loss_real"] - 0.4 * out["loss_fake"] + out["loss_denoise"]
     expected = {"d": tape.gradient(d_loss, model.discriminator.trainable_variables),
                 "g": tape.gradient(out["loss_fake"], model.generator.trainable_variables)}

@@ -7,6 +7,7 @@ import pytest
 
 from tfbegan.checks import SUPPORTED_IMAGE_SIZES
 from tfbegan.models import BEGAN
+from tfbegan.models import began as began_module
 from tfbegan.models.config import ModelConfig
 
 # (argument, bad value, text of the allowed range the message must contain)
@@ -46,11 +47,11 @@ def test_model_config_rejects(arg, value, allowed):
 
 @pytest.mark.parametrize("arg, value, allowed", BAD)
 def test_began_rejects_before_creating_variables(arg, value, allowed, monkeypatch):
-    def no_networks(self, config):
+    def no_networks(config, name=None):
         raise AssertionError("networks built before validation")
 
-    monkeypatch.setattr(BEGAN, "build_generator_network", no_networks)
-    monkeypatch.setattr(BEGAN, "build_discriminator_network", no_networks)
+    monkeypatch.setattr(began_module, "build_generator", no_networks)
+    monkeypatch.setattr(began_module, "build_discriminator", no_networks)
     with pytest.raises(ValueError, match=re.escape(f"{arg}={value!r}")) as err:
         kwargs = dict(image_size=8, channels=1, filters=4, z_dim=4, h_dim=4)
         kwargs[arg] = value

@@ -58,9 +58,9 @@ def test_bfloat16_step_keeps_losses_k_metrics_and_output_float32(policy):
 
     x = tf.constant(images())
     z = model.sample_z(4, seed=3)
-    out = model.compute_began_losses(x, z, training=True)
-    ref = reference.compute_began_losses(x, z, training=True)
-    assert out["fake"].dtype == tf.float32 and out["loss_real"].dtype == tf.float32
+    out = model.compute_losses(x, z, 0.0, training=True)["values"]
+    ref = reference.compute_losses(x, z, 0.0, training=True)["values"]
+    assert out["loss_real"].dtype == tf.float32
     for key in ("loss_real", "loss_fake"):
         # bfloat16 keeps 8 bits of mantissa: ~0.4% per rounding, a few % end to end.
         np.testing.assert_allclose(float(out[key]), float(ref[key]), rtol=5e-2)

@@ -214,7 +214,7 @@ class AGE(EncoderGANBase):
         config = self.model_config
         self.generator = build_generator(config)
         self.encoder = build_sphere_encoder(config)
-        self._finish_init()
+        self.finish_init()
 
     def compile(self, e_optimizer=None, g_optimizer=None, **kwargs):
         """One optimizer per network (Adam(2e-4, beta1=0.5) each by default)."""
@@ -236,25 +236,13 @@ class AGE(EncoderGANBase):
 
     def get_config(self):
         config = super().get_config()
-        config.update(lambda_z=self.lambda_z, mu_x=self.mu_x, g_steps=self.g_steps)
-        if self.e_lr_ratio != 1.0:
-            config["e_lr_ratio"] = self.e_lr_ratio
-        # Written only when not the default: configs saved before the options
-        # existed still equal a rerun's.
-        if self.kl_form != "gaussian":
-            config["kl_form"] = self.kl_form
-        if self.latent_distance != "squared_l2":
-            config["latent_distance"] = self.latent_distance
-        if self.recon_moving_statistics:
-            config["recon_moving_statistics"] = True
-        if self.adaptive_adversary:
-            config["adaptive_adversary"] = True
-        if self.encoder_real_statistics:
-            config["encoder_real_statistics"] = True
-        if self.kl_fake_weight != 1.0:
-            config["kl_fake_weight"] = self.kl_fake_weight
-        if self.g_mu_x:
-            config["g_mu_x"] = self.g_mu_x
+        config.update(lambda_z=self.lambda_z, mu_x=self.mu_x, g_steps=self.g_steps,
+                      e_lr_ratio=self.e_lr_ratio, kl_form=self.kl_form,
+                      latent_distance=self.latent_distance,
+                      recon_moving_statistics=self.recon_moving_statistics,
+                      adaptive_adversary=self.adaptive_adversary,
+                      encoder_real_statistics=self.encoder_real_statistics,
+                      kl_fake_weight=self.kl_fake_weight, g_mu_x=self.g_mu_x)
         return config
 
     def compute_losses(self, x, z, training, ctx=None):
@@ -300,17 +288,17 @@ class AGE(EncoderGANBase):
 
     def train_step(self, data):
         self.require_compiled()
-        x = self._check_images(data)
+        x = self.check_images(data)
         ctx = replica_context()
         n_rep = ctx.num_replicas_in_sync
         batch = tf.shape(x)[0]
         counter = self.step_counter() * self.g_steps
-        z = self._global_z(batch, ctx, counter)
+        z = self.global_z(batch, ctx, counter)
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_losses(x, z, training=True, ctx=ctx)
             scaled = {k: getattr(self, f"{k}_optimizer").scale_loss(out[f"{k}_loss"] / n_rep)
                       for k in ("g", "e")}
-        self._apply(tape, scaled)
+        self.apply_own_gradients(tape, scaled)
         del tape
         if self.adaptive_adversary:
             # The Deltas are global (all-reduced moments), so replicas agree.
@@ -318,8 +306,8 @@ class AGE(EncoderGANBase):
                 out["adv_weight"], out["delta_real"], out["delta_fake"],
                 ideal_delta(self.z_dim, self.kl_form)))
         for i in range(1, self.g_steps):
-            self._generator_step(self._global_z(batch, ctx, counter + i), ctx, n_rep)
-        return self._report(self._values(ctx, out))
+            self._generator_step(self.global_z(batch, ctx, counter + i), ctx, n_rep)
+        return self.report(self._values(ctx, out))
 
     def _generator_step(self, z, ctx, n_rep):
         """A generator-only update: minimise ``Delta(e(g(z))) + lambda L_Z``."""
@@ -333,8 +321,8 @@ class AGE(EncoderGANBase):
         self.g_optimizer.apply_gradients(zip(grads, variables, strict=True))
 
     def test_step(self, data):
-        x = self._check_images(data)
+        x = self.check_images(data)
         ctx = replica_context()
-        z = self._global_z(tf.shape(x)[0], ctx, -1)
+        z = self.global_z(tf.shape(x)[0], ctx, -1)
         out = self.compute_losses(x, z, training=False, ctx=ctx)
-        return self._report(self._values(ctx, out))
+        return self.report(self._values(ctx, out))

@@ -1,12 +1,20 @@
-"""One optimizer per network: the compile plumbing every model family shares.
+""":class:`GANModel`, the base every model family subclasses directly.
 
 A GAN trains several networks, each with its own optimizer on its own loss
 (Berthelot et al. 2017, footnote 2; Donahue et al. 2017; Ulyanov et al. 2018;
-Khan et al. 2018). :class:`MultiOptimizerModel` owns that part of a Keras model once:
-``compile`` with one optimizer per network, float16 loss-scale wrapping,
-``make_optimizers``, the ``optimizers`` list that learning-rate callbacks walk, and the
-compile-config round trip of ``.keras`` files. The replica helpers every train step
-uses (:func:`replica_context`, :func:`all_mean`) live here too.
+Khan et al. 2018). :class:`GANModel` owns what every family shares, once:
+
+* compile: one optimizer per network, float16 loss-scale wrapping,
+  ``make_optimizers``, the ``optimizers`` list that learning-rate callbacks walk, and
+  the compile-config round trip of ``.keras`` files;
+* the backbone settings (a validated ``ModelConfig``), the image check of every step,
+  the prior and ``generate`` / ``sample_z``;
+* the replica helpers every step uses: :func:`replica_context`, :func:`all_mean` and
+  :func:`replica_slice` (noise drawn for the global batch, sliced per replica);
+* the metric trackers and :meth:`GANModel.report`.
+
+Each family then writes its own ``compute_losses`` (used by ``train_step`` and
+``test_step``) and its ``train_step``; no family borrows another's methods.
 """
 
 from __future__ import annotations
@@ -14,7 +22,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan.checks import check_d_lr_ratio
+import tfbegan.models.priors as priors
+from tfbegan.checks import check_d_lr_ratio, check_seed
 from tfbegan.models.config import BACKBONE_FIELDS
 
 
@@ -59,6 +68,18 @@ def replica_context():
     return ctx
 
 
+def replica_slice(draw, local_batch, ctx):
+    """This replica's rows of ``draw(global_batch)``.
+
+    Noise (z, the denoising corruption, VAE's eps) is drawn for the *global* batch from
+    a stateless generator keyed by (seed, step) and sliced per replica, so one device
+    and N replicas see the same numbers and a resumed run continues the same sequence.
+    """
+    full = draw(local_batch * ctx.num_replicas_in_sync)
+    start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
+    return full[start:start + local_batch]
+
+
 def all_mean(ctx, values):
     """Cross-replica mean of a dict of scalars (identity on one replica)."""
     keys = sorted(values)
@@ -68,7 +89,7 @@ def all_mean(ctx, values):
     return dict(zip(keys, reduced, strict=True))
 
 
-class MultiOptimizerModel(keras.Model):
+class GANModel(keras.Model):
     """A Keras model that trains each of its networks with an optimizer of its own.
 
     Subclasses set :attr:`optimizer_networks`, ``(name, network attribute)`` pairs in
@@ -76,25 +97,146 @@ class MultiOptimizerModel(keras.Model):
     and write a ``compile`` whose keyword arguments name the optimizers
     (``d_optimizer=...``), forwarding to :meth:`compile_networks`. Each optimizer is
     stored as the attribute ``<name>_optimizer`` (the path ``.keras`` files use).
+    Every train step differentiates ``optimizer.scale_loss(loss)``, so compile may
+    wrap the optimizers for float16 loss scaling.
 
     Compile builds every optimizer on its network's variables inside the strategy
     scope: a lazily built Adam in a custom train_step under MirroredStrategy fails with
     "You must feed a value for placeholder tensor".
+
+    A subclass calls :meth:`init_backbone` first in ``__init__``, builds its networks
+    and calls :meth:`finish_init` last.
     """
 
     optimizer_networks = ()
     default_learning_rate = 1e-4
     default_beta1 = 0.5
+    #: The latent prior of ``sample_z`` (``tfbegan.models.priors``).
+    prior = "uniform"
+    #: Models that infer z from x (VAE+BEGAN, BiGAN, AGE) set this to True and
+    #: implement :meth:`encode`; export then adds the ``encode`` signature.
+    has_encoder = False
+    #: The metric that ConvergenceLRDecay watches.
+    convergence_metric = "m_global"
+    #: The shadow generator samples come from (``tfbegan.models.ema``), or None.
+    ema_generator = None
+
+    # ------------------------------------------------------------------ set-up
+    def init_backbone(self, config, seed):
+        """Stores ``config`` (a validated ModelConfig) as ``model.model_config``, one
+        attribute per backbone field (``model.image_size``, ...) and ``model.seed``."""
+        check_seed(seed)
+        self.model_config = config
+        for name in BACKBONE_FIELDS:
+            setattr(self, name, getattr(config, name))
+        self.seed = seed
+        self.reset_optimizers()
+
+    def finish_init(self):
+        """Creates the metric trackers and marks the model built: without it fit()
+        under a strategy stops with "Unable to automatically build the model"."""
+        self._trackers = {n: keras.metrics.Mean(name=n) for n in self.metric_names()
+                          if n != "k"}
+        self.built = True
+
+    def metric_names(self):
+        """Names of the values each step reports, in order."""
+        raise NotImplementedError
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def report(self, values):
+        """Feeds the all-reduced ``values`` to the trackers; returns the logs (``k`` is
+        the current value, not a running mean)."""
+        for name, tracker in self._trackers.items():
+            tracker.update_state(values[name])
+        logs = {name: tracker.result() for name, tracker in self._trackers.items()}
+        if "k" in self.metric_names():
+            logs["k"] = tf.convert_to_tensor(self.k)
+        return {name: logs[name] for name in self.metric_names()}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ------------------------------------------------------------------ data
+    @property
+    def image_shape(self):
+        return (self.image_size, self.image_size, self.channels)
+
+    def check_images(self, data):
+        """Takes the images out of ``data`` (a tensor, a dict with ``image`` or a
+        tuple) and checks shape and dtype, naming what was expected."""
+        if isinstance(data, dict):
+            if "image" not in data:
+                raise ValueError(f"expected images of shape [batch, {self.image_size}, "
+                                 f"{self.image_size}, {self.channels}] (or a dict with "
+                                 f"key 'image'), got keys {sorted(data)}.")
+            data = data["image"]
+        elif isinstance(data, (tuple, list)):
+            data = data[0]
+        x = tf.convert_to_tensor(data)
+        expected = f"[batch, {self.image_size}, {self.image_size}, {self.channels}]"
+        if not x.dtype.is_floating:
+            raise ValueError(f"expected float images in [-1, 1] of shape {expected}; got "
+                             f"dtype {x.dtype.name} (scale uint8 images with "
+                             f"x / 127.5 - 1).")
+        if x.shape.rank != 4 or not x.shape[1:].is_compatible_with(self.image_shape):
+            raise ValueError(f"expected images of shape {expected}, got {x.shape}.")
+        if not x.shape[1:].is_fully_defined():
+            # fit() retraces with relaxed shapes (reduce_retracing), so a second fit
+            # on wrong data may only be caught at run time.
+            x = tf.ensure_shape(x, (None,) + self.image_shape,
+                                name=f"expected_images_of_shape_batch_{self.image_size}"
+                                     f"x{self.image_size}x{self.channels}")
+        return tf.cast(x, tf.float32)
+
+    # ------------------------------------------------------------------ latents
+    def sample_z(self, num, seed=0, counter=0):
+        """``num`` latents from :attr:`prior`, stateless in ``(seed, counter)``."""
+        return priors.sample(self.prior, num, self.z_dim, seed, counter)
+
+    def global_z(self, local_batch, ctx, counter):
+        """This replica's slice of the global batch's z at ``counter``."""
+        return replica_slice(lambda n: self.sample_z(n, self.seed, counter),
+                             local_batch, ctx)
+
+    @property
+    def sampling_generator(self):
+        """The network samples come from: the EMA shadow when on, else ``generator``."""
+        return self.generator if self.ema_generator is None else self.ema_generator
+
+    def generate(self, z_or_num, seed=0):
+        """G(z) in inference mode.
+
+        ``generate(z)`` maps the given ``[num, z_dim]`` latents;
+        ``generate(num, seed=s)`` draws ``num`` latents with :meth:`sample_z` first.
+        """
+        if isinstance(z_or_num, int) and not isinstance(z_or_num, bool):
+            if z_or_num <= 0:
+                raise ValueError(f"num={z_or_num!r} must be > 0.")
+            z = self.sample_z(z_or_num, seed)
+        else:
+            z = tf.convert_to_tensor(z_or_num, tf.float32)
+            if z.shape.rank != 2 or z.shape[-1] != self.z_dim:
+                raise ValueError(f"z must have shape [num, {self.z_dim}], got {z.shape}.")
+        return self.sampling_generator(z, training=False)
+
+    def encode(self, images):
+        """images -> z; only for models with an encoder."""
+        raise NotImplementedError(f"{type(self).__name__} has no encoder.")
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    # ------------------------------------------------------------------ compile
 
     def reset_optimizers(self):
         """Sets every ``<name>_optimizer`` attribute to None (not compiled yet)."""
         for name, _ in self.optimizer_networks:
             setattr(self, f"{name}_optimizer", None)
-
-    def scales_its_losses(self):
-        """True when train_step differentiates ``optimizer.scale_loss(loss)``, so that
-        compile may wrap the optimizers for float16 loss scaling."""
-        return True
 
     def compile_networks(self, optimizers, kwargs):
         """Attaches ``optimizers`` (name -> optimizer, or None for the default of
@@ -115,8 +257,7 @@ class MultiOptimizerModel(keras.Model):
                         f"{other}_optimizer and {name}_optimizer must be different "
                         f"optimizer objects (each keeps its own slot variables).")
             chosen.append(opt)
-        if self.scales_its_losses():
-            chosen = [maybe_loss_scale(opt, self.dtype_policy) for opt in chosen]
+        chosen = [maybe_loss_scale(opt, self.dtype_policy) for opt in chosen]
         for (name, _), opt in zip(self.optimizer_networks, chosen, strict=True):
             setattr(self, f"{name}_optimizer", opt)
         with self.distribute_strategy.scope():
@@ -173,11 +314,3 @@ class MultiOptimizerModel(keras.Model):
         self.compile(**{key: keras.saving.deserialize_keras_object(value)
                         for key, value in config.items()})
 
-
-def set_backbone(model, config, seed):
-    """Stores ``config`` (a validated ModelConfig) as ``model.model_config``, one
-    attribute per backbone field (``model.image_size``, ...) and ``model.seed``."""
-    model.model_config = config
-    for name in BACKBONE_FIELDS:
-        setattr(model, name, getattr(config, name))
-    model.seed = seed

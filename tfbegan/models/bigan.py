@@ -168,7 +168,6 @@ class BiGAN(EncoderGANBase):
     Reference: https://arxiv.org/abs/1605.09782
     """
 
-    prior = "uniform"
     optimizer_networks = (("d", "discriminator"), ("g", "generator"), ("e", "encoder"))
 
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
@@ -195,7 +194,7 @@ class BiGAN(EncoderGANBase):
         self.encoder = build_bigan_encoder(config, linear=prior == "normal")
         self.discriminator = build_joint_discriminator(config, d_units,
                                                        dropout=self.d_dropout)
-        self._finish_init()
+        self.finish_init()
 
     def compile(self, d_optimizer=None, g_optimizer=None, e_optimizer=None, **kwargs):
         """One optimizer per network (Adam(2e-4, beta1=0.5) each by default)."""
@@ -207,13 +206,9 @@ class BiGAN(EncoderGANBase):
 
     def get_config(self):
         config = super().get_config()
-        config.update(d_units=self.d_units, non_saturating=self.non_saturating)
-        if self.d_dropout > 0:
-            config["d_dropout"] = self.d_dropout
-        if self.prior != "uniform":
-            config["prior"] = self.prior
-        if self.cycle_weight > 0:
-            config["cycle_weight"] = self.cycle_weight
+        config.update(d_units=self.d_units, non_saturating=self.non_saturating,
+                      d_dropout=self.d_dropout, prior=self.prior,
+                      cycle_weight=self.cycle_weight)
         return config
 
     def compute_losses(self, x, z, training):
@@ -245,10 +240,10 @@ class BiGAN(EncoderGANBase):
 
     def train_step(self, data):
         self.require_compiled()
-        x = self._check_images(data)
+        x = self.check_images(data)
         ctx = replica_context()
         n_rep = ctx.num_replicas_in_sync
-        z = self._global_z(tf.shape(x)[0], ctx, self.step_counter())
+        z = self.global_z(tf.shape(x)[0], ctx, self.step_counter())
         with tf.GradientTape(persistent=True) as tape:
             out = self.compute_losses(x, z, training=True)
             if self.non_saturating:
@@ -261,7 +256,7 @@ class BiGAN(EncoderGANBase):
                 cycle = {k: [getattr(self, f"{k}_optimizer").scale_loss(
                     out["cycle"] / n_rep)] if "cycle" in out else [] for k in ("g", "e")}
         if self.non_saturating:
-            self._apply(tape, scaled)
+            self.apply_own_gradients(tape, scaled)
         else:
             self._apply_minimax(tape, scaled, out, cycle)
         del tape
@@ -269,7 +264,7 @@ class BiGAN(EncoderGANBase):
         recon = self._recon_l1(x, tf.stop_gradient(out["z_real"]))
         values = all_mean(ctx, {k: out[k] for k in self.metric_names()
                                       if k != "recon_l1"} | {"recon_l1": recon})
-        return self._report(values)
+        return self.report(values)
 
     def _apply_minimax(self, tape, value_scaled, out, cycle_scaled):
         """The minimax game's update with one backward pass through D.
@@ -300,12 +295,12 @@ class BiGAN(EncoderGANBase):
             optimizer.apply_gradients(zip(grads[name], variables, strict=True))
 
     def test_step(self, data):
-        x = self._check_images(data)
+        x = self.check_images(data)
         ctx = replica_context()
         # A fixed z per evaluation batch position: comparable across evaluations.
-        z = self._global_z(tf.shape(x)[0], ctx, -1)
+        z = self.global_z(tf.shape(x)[0], ctx, -1)
         out = self.compute_losses(x, z, training=False)
         recon = self._recon_l1(x, out["z_real"])
         values = all_mean(ctx, {k: out[k] for k in self.metric_names()
                                       if k != "recon_l1"} | {"recon_l1": recon})
-        return self._report(values)
+        return self.report(values)

@@ -7,14 +7,14 @@ import tensorflow as tf
 
 import tfbegan.models.priors as priors
 from tfbegan.checks import check_range
-from tfbegan.losses import equilibrium
 from tfbegan.losses.terms import (
     denoising_loss,
+    historical_averaging_penalty,
+    latent_constraint,
+    pull_away_term,
 )
-from tfbegan.models.base import all_mean, replica_context
+from tfbegan.models.base import replica_slice
 from tfbegan.models.began import BEGAN
-from tfbegan.models.denoising_parts import CodeTermsMixin, HistoricalAveragingMixin
-from tfbegan.models.gradients import began_gradients, loss_scale_ratio
 
 #: How D's batch norm groups a training step's images: "joint" (one set of batch
 #: statistics over [x, x + n, G(z)], the default) or "separate" ([x, x + n] and G(z)
@@ -27,7 +27,7 @@ NOISE_SALT = 0x6E6F6973  # "nois"
 
 
 @keras.saving.register_keras_serializable(package="tfbegan")
-class DenoisingBEGAN(HistoricalAveragingMixin, CodeTermsMixin, BEGAN):
+class DenoisingBEGAN(BEGAN):
     """BEGAN with a denoising discriminator loss and Li et al. 2018's options.
 
     Implements Li et al. 2018 (Eq. 6, Fig. 3, Table 1):
@@ -132,9 +132,6 @@ class DenoisingBEGAN(HistoricalAveragingMixin, CodeTermsMixin, BEGAN):
     https://arxiv.org/abs/1606.03498
     """
 
-    #: train_step differentiates optimizer.scale_loss(loss) (float16 loss scaling).
-    scales_losses = True
-
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, gamma=1.0, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
                  distance=None, controller="proportional", lambda_noise=2.0,
@@ -180,6 +177,10 @@ class DenoisingBEGAN(HistoricalAveragingMixin, CodeTermsMixin, BEGAN):
             self.ha_avg_g = [self._average_slot(v, f"ha_avg_g{i}") for i, v in
                              enumerate(self.generator.trainable_variables)]
 
+    def _average_slot(self, variable, name):
+        return self.add_weight(name=name, shape=variable.shape, initializer="zeros",
+                               trainable=False, aggregation="mean", dtype="float32")
+
     def metric_names(self):
         """BEGAN's metrics, plus ``loss_denoise`` and ``ha_d`` / ``ha_g`` when on."""
         names = tuple(super().metric_names())
@@ -197,9 +198,8 @@ class DenoisingBEGAN(HistoricalAveragingMixin, CodeTermsMixin, BEGAN):
         config = super().get_config()
         config.update(lambda_noise=self.lambda_noise, noise_std=self.noise_std,
                       ha_weight=self.ha_weight, pull_away_weight=self.pull_away_weight,
-                      latent_constraint_weight=self.latent_constraint_weight)
-        if self.bn_statistics != "joint":
-            config["bn_statistics"] = self.bn_statistics
+                      latent_constraint_weight=self.latent_constraint_weight,
+                      bn_statistics=self.bn_statistics)
         return config
 
     # ------------------------------------------------------------------ noise
@@ -216,180 +216,97 @@ class DenoisingBEGAN(HistoricalAveragingMixin, CodeTermsMixin, BEGAN):
         return self.noise_std * tf.random.stateless_normal(shape, seed=key,
                                                            alg=priors.STATELESS_ALG)
 
-    def _global_noise(self, local_batch, ctx, counter):
-        """This replica's slice of the global batch's noise (like ``_global_z``)."""
-        noise = self.sample_noise(local_batch * ctx.num_replicas_in_sync, counter)
-        start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
-        return noise[start:start + local_batch]
+    def step_inputs(self, x, ctx, counter):
+        """``(z, noise)``: this replica's slices of the global batch's draws at
+        ``counter`` (``noise`` is None when ``lambda_noise = 0``)."""
+        batch = tf.shape(x)[0]
+        noise = (replica_slice(lambda n: self.sample_noise(n, counter), batch, ctx)
+                 if self.lambda_noise > 0 else None)
+        return self.global_z(batch, ctx, counter), noise
 
-    # ------------------------------------------------------------------ losses
-    def denoising_term(self, x, noise, training=False):
-        """Unweighted ``L_DAE = mean((D(x + noise) - x)^2)`` for a given noise tensor."""
-        x = self._check_images(x)
-        noise = tf.convert_to_tensor(noise, tf.float32)
-        return denoising_loss(x, self.discriminator(x + noise, training=training))
+    # ------------------------------------------------------------------ HA
+    def historical_penalties(self):
+        """``(||theta_D - avg_D||^2, ||theta_G - avg_G||^2)`` with the current
+        averages (zeros when ``ha_weight = 0``)."""
+        if self.ha_weight <= 0:
+            return tf.constant(0.0), tf.constant(0.0)
+        return (historical_averaging_penalty(self.discriminator.trainable_variables,
+                                             self.ha_avg_d),
+                historical_averaging_penalty(self.generator.trainable_variables,
+                                             self.ha_avg_g))
 
-    def discriminator_extra_loss(self, x, training):
-        """D's extra terms for a batch on its own: ``lambda_noise * L_DAE`` with this
-        step's noise (D applied to ``x + n`` in a separate call) plus ``ha_weight *
-        ||theta_D - avg_D||^2``. ``train_step`` computes the same terms, but inside
-        D pass on ``[x, x + n]`` (see the class docstring)."""
-        x = self._check_images(x)
-        ctx = replica_context()
-        extra = tf.constant(0.0)
-        if self.lambda_noise > 0:
-            step = (tf.convert_to_tensor(self.d_optimizer.iterations)
-                    if self.d_optimizer is not None else 0)
-            noise = self._global_noise(tf.shape(x)[0], ctx, step)
-            extra += self.lambda_noise * self.denoising_term(x, noise, training=training)
-        if self.ha_weight > 0:
-            extra += self.ha_weight * self.historical_penalties()[0]
-        return extra
+    def update_historical_averages(self):
+        """Folds the current parameters into the cumulative means:
+        ``count += 1; avg += (theta - avg) / count`` (Salimans et al. 2016)."""
+        count = tf.convert_to_tensor(self.ha_count) + 1.0
+        self.ha_count.assign(count)
+        for variables, averages in ((self.discriminator.trainable_variables, self.ha_avg_d),
+                                    (self.generator.trainable_variables, self.ha_avg_g)):
+            for v, a in zip(variables, averages, strict=True):
+                a_val = tf.convert_to_tensor(a)
+                a.assign(a_val + (tf.convert_to_tensor(v) - a_val) / count)
 
-    def compute_denoising_losses(self, x, z, noise, training):
-        """L(x), L(G(z)) and ``L_DAE`` from D on ``[x, x + noise]`` and ``G(z)``
-        (``noise=None``: ``[x]`` and ``G(z)``), one concatenated call with batch norm
-        and two calls without (class docstring).
+    # ------------------------------------------------------------------ steps
+    def _discriminate(self, images, training):
+        """``(D(images), D's code h of them)``; the code only when a term on it is
+        on (pull-away, latent constraint), else None."""
+        if not (self.pull_away_weight > 0 or self.latent_constraint_weight > 0):
+            return self.discriminator(images, training=training), None
+        h = self.discriminator.get_layer("encoder")(images, training=training)
+        return self.discriminator.get_layer("decoder")(h, training=training), h
 
-        Returns ``loss_real``, ``loss_fake``, ``loss_denoise`` (0 without noise) and
-        ``fake``.
+    def compute_losses(self, x, z, noise, k, training):
+        """Eq. 6 and the options' terms, for ``train_step`` and ``test_step``.
+
+        D runs on ``[x, x + noise]`` and ``G(z)``: one concatenated call with batch
+        norm and joint statistics, two calls otherwise (class docstring). Returns
+        BEGAN's dict (:meth:`BEGAN.compute_losses`) with
+        ``d_real = L(x) + lambda_noise L_DAE + w_ha HA_D + w_cs latent_constraint``
+        and ``g_extra = w_ha HA_G + w_pt pull_away``; ``values`` adds each
+        unweighted term that is on.
         """
         fake = self.generator(z, training=training)
         b = tf.shape(x)[0]
         real = x if noise is None else tf.concat([x, x + noise], axis=0)
-        codes = None
         if self.batch_norm and self.bn_statistics == "joint":
             offset = tf.shape(real)[0]
-            recon, h = self._reconstruct(tf.concat([real, fake], axis=0), training)
+            recon, h = self._discriminate(tf.concat([real, fake], axis=0), training)
             recon_real, recon_fake = recon[:offset], recon[offset:]
             codes = None if h is None else h[offset:]
         else:
             recon_real = self.discriminator(real, training=training)
-            recon_fake, codes = self._reconstruct(fake, training)
+            recon_fake, codes = self._discriminate(fake, training)
         loss_real = tf.reduce_mean(self.distance(x, recon_real[:b]))
         loss_fake = tf.reduce_mean(self.distance(fake, recon_fake))
-        loss_denoise = (tf.constant(0.0) if noise is None
-                        else denoising_loss(x, recon_real[b:]))
-        out = {"loss_real": loss_real, "loss_fake": loss_fake,
-               "loss_denoise": loss_denoise, "fake": fake}
-        if codes is not None:
-            out.update(self.code_terms(codes, z))
-        return out
+        terms = {"loss_real": loss_real, "loss_fake": loss_fake}
+        d_real, g_extra = loss_real, tf.constant(0.0)
+        if noise is not None:
+            terms["loss_denoise"] = denoising_loss(x, recon_real[b:])
+            d_real += self.lambda_noise * terms["loss_denoise"]
+        if self.ha_weight > 0:
+            terms["ha_d"], terms["ha_g"] = self.historical_penalties()
+            d_real += self.ha_weight * terms["ha_d"]
+            g_extra += self.ha_weight * terms["ha_g"]
+        if self.latent_constraint_weight > 0:
+            terms["latent_constraint"] = latent_constraint(codes, z)
+            d_real += self.latent_constraint_weight * terms["latent_constraint"]
+        if self.pull_away_weight > 0:
+            terms["pull_away"] = pull_away_term(codes)
+            g_extra += self.pull_away_weight * terms["pull_away"]
+        terms.update(d_loss=d_real - k * loss_fake, g_loss=loss_fake + g_extra)
+        return {"fake": fake, "d_real": d_real, "loss_fake": loss_fake,
+                "g_extra": g_extra, "values": terms}
 
-    # ------------------------------------------------------------------ steps
+    @property
+    def single_backward_pass(self):
+        """False with batch norm: every row of D's output then depends on every input
+        row, so L_D's and L(G(z))'s cotangents differ on the whole batch and two
+        backward passes are the fewest (class docstring)."""
+        return not self.batch_norm
+
     def train_step(self, data):
-        """BEGAN's step (per-replica means, gradients / num_replicas, all-reduced
-        metrics, k update) with Eq. 6's D loss and the historical-averaging terms.
-
-        Overrides BEGAN.train_step rather than using only the
-        ``discriminator_extra_loss`` hook because (a) with batch norm real, noisy
-        and generated images share one D pass, so L(x), L(G(z)) and L_DAE come from
-        the same forward computation, and (b) historical averaging adds a term to
-        L_G too.
-        Batch-norm moving statistics are updated by the ``training=True`` calls
-        (Keras 3 assigns them inside the layer): once per step for G and once for D.
-        """
-        x, ctx, step = self.begin_train_step(data)
-        n_rep = ctx.num_replicas_in_sync
-        local_batch = tf.shape(x)[0]
-        z = self._global_z(local_batch, ctx, step)
-        noise = (self._global_noise(local_batch, ctx, step) if self.lambda_noise > 0
-                 else None)
-        k = tf.convert_to_tensor(self.k)
+        """BEGAN's step (:meth:`BEGAN.train_step`) with Eq. 6's L_D; historical
+        averaging first folds this step's starting parameters into the averages."""
         if self.ha_weight > 0:
             self.update_historical_averages()
-
-        with tf.GradientTape(persistent=True) as tape:
-            out = self.compute_denoising_losses(x, z, noise, training=True)
-            ha_d, ha_g = self.historical_penalties()
-            d_real, g_extra = self.split_losses(out, ha_d, ha_g)
-            d_loss = d_real - k * out["loss_fake"]
-            g_loss = out["loss_fake"] if g_extra is None else out["loss_fake"] + g_extra
-            # Per-replica means; scale_loss: the float16 loss scale S (identity otherwise).
-            scaled = {"d_real": self.d_optimizer.scale_loss(d_real / n_rep),
-                      "g_fake": self.g_optimizer.scale_loss(out["loss_fake"] / n_rep),
-                      "g_extra": (None if g_extra is None
-                                  else self.g_optimizer.scale_loss(g_extra / n_rep))}
-            if self.batch_norm:
-                scaled["d"] = self.d_optimizer.scale_loss(d_loss / n_rep)
-                scaled["g"] = self.g_optimizer.scale_loss(g_loss / n_rep)
-        d_vars = self.discriminator.trainable_variables
-        g_vars = self.generator.trainable_variables
-        d_grads, g_grads = self._gradients(tape, scaled, k, d_vars, g_vars, out["fake"])
-        del tape
-        self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
-        self.update_generator_ema()
-
-        values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
-                  "d_loss": d_loss, "g_loss": g_loss}
-        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g, out)
-        values = all_mean(ctx, values)
-        values.update(self.update_k(k, values))
-        values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
-                                                  self.gamma)
-        return self._report(values)
-
-    def split_losses(self, out, ha_d, ha_g):
-        """``(d_real, g_extra)``: L_D's terms that do not involve L(G(z)) (L(x),
-        lambda_noise L_DAE, HA, BEGAN-CS's constraint) and L_G's beside L(G(z)) (HA,
-        EBGAN's pull-away; None when there are none). The two code terms reach
-        their network through D's encoder on G(z); tfbegan.models.gradients carries
-        such terms beside the shared backward pass."""
-        d_real = out["loss_real"]
-        if self.lambda_noise > 0:
-            d_real += self.lambda_noise * out["loss_denoise"]
-        if self.ha_weight > 0:
-            d_real += self.ha_weight * ha_d
-        if "latent_constraint" in out:
-            d_real += self.latent_constraint_weight * out["latent_constraint"]
-        g_terms = [self.ha_weight * ha_g] if self.ha_weight > 0 else []
-        if "pull_away" in out:
-            g_terms.append(self.pull_away_weight * out["pull_away"])
-        return d_real, (tf.add_n(g_terms) if g_terms else None)
-
-    def _gradients(self, tape, scaled, k, d_vars, g_vars, fake):
-        """D's and G's gradients: one backward pass through D on G(z) without batch
-        norm, the two of L_D and L_G with it (class docstring)."""
-        if self.batch_norm:
-            return tape.gradient(scaled["d"], d_vars), tape.gradient(scaled["g"], g_vars)
-        g_extra = [] if scaled["g_extra"] is None else [scaled["g_extra"]]
-        k_ratio = -k * loss_scale_ratio(self.d_optimizer, self.g_optimizer)
-        return began_gradients(tape, scaled["d_real"], scaled["g_fake"], k_ratio, d_vars,
-                               g_vars, [fake], g_extra)
-
-    def _add_extra_values(self, values, loss_denoise, ha_d, ha_g, out=None):
-        for name in ("pull_away", "latent_constraint"):
-            if out is not None and name in out:
-                values[name] = out[name]
-        if self.lambda_noise > 0:
-            values["loss_denoise"] = loss_denoise
-        if self.ha_weight > 0:
-            values["ha_d"] = ha_d
-            values["ha_g"] = ha_g
-
-    def test_step(self, data):
-        """Inference-mode losses; noise and z fixed per batch position (counter -1)."""
-        x = self._check_images(data)
-        ctx = replica_context()
-        local_batch = tf.shape(x)[0]
-        z = self._global_z(local_batch, ctx, -1)
-        noise = (self._global_noise(local_batch, ctx, -1) if self.lambda_noise > 0
-                 else None)
-        out = self.compute_denoising_losses(x, z, noise, training=False)
-        k = tf.convert_to_tensor(self.k)
-        ha_d, ha_g = self.historical_penalties()
-        d_loss = (out["loss_real"] - k * out["loss_fake"]
-                  + self.lambda_noise * out["loss_denoise"] + self.ha_weight * ha_d)
-        g_loss = out["loss_fake"] + self.ha_weight * ha_g
-        d_loss, g_loss = self.add_code_terms(d_loss, g_loss, out)
-        values = {"loss_real": out["loss_real"], "loss_fake": out["loss_fake"],
-                  "d_loss": d_loss, "g_loss": g_loss}
-        self._add_extra_values(values, out["loss_denoise"], ha_d, ha_g, out)
-        values = all_mean(ctx, values)
-        if "e_t" in self.metric_names():
-            values["e_t"] = equilibrium.balance(values["loss_real"], values["loss_fake"],
-                                                self.gamma)
-        values["m_global"] = equilibrium.m_global(values["loss_real"], values["loss_fake"],
-                                                  self.gamma)
-        return self._report(values)
+        return super().train_step(data)

@@ -4,7 +4,8 @@ Yazici et al. 2019 ("The Unusual Effectiveness of Averaging in GAN Training") sa
 from an exponential moving average of G's parameters instead of the last iterate:
 the average smooths out the rotation of simultaneous gradient play around the
 equilibrium and lowers FID. :class:`GeneratorEMAMixin` keeps such an average for a
-BEGAN-family model when ``generator_ema = d > 0``:
+BEGAN-family model when ``generator_ema = d > 0`` (:func:`build_shadow`,
+:func:`update_shadow`):
 
 * a *shadow* generator ``ema_generator``, built like ``generator`` and not trainable,
   starts as a copy of G;
@@ -33,15 +34,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfbegan.checks import check_range
-
 #: The warm-up's constants: ``d_t = min(d, (1 + t) / (WARMUP + t))``.
 WARMUP = 10.0
-
-
-def check_generator_ema(value):
-    """Raises ``ValueError`` unless the EMA decay is in [0, 1) (0 = off)."""
-    check_range("generator_ema", value, 0.0, 1.0, high_open=True)
 
 
 def ema_decay(decay, updates):
@@ -50,51 +44,30 @@ def ema_decay(decay, updates):
     return tf.minimum(tf.constant(decay, tf.float32), (1.0 + t) / (WARMUP + t))
 
 
-class GeneratorEMAMixin:
-    """The shadow generator of a model with ``generator``, ``g_optimizer`` and
-    ``build_generator_network(config)``; see the module docstring."""
+def build_shadow(generator, build):
+    """The shadow of ``generator``: ``build()`` (a network of the same architecture),
+    not trainable, starting as a copy of G's weights."""
+    shadow = build()
+    shadow.trainable = False
+    for shadow_weight, weight in zip(shadow.weights, generator.weights, strict=True):
+        shadow_weight.assign(weight)
+    return shadow
 
-    generator_ema = 0.0
-    ema_generator = None
 
-    def init_generator_ema(self, decay, config):
-        """Builds the shadow (a copy of ``generator``) when ``decay > 0``."""
-        check_generator_ema(decay)
-        self.generator_ema = float(decay)
-        if self.generator_ema <= 0:
-            return
-        self.ema_generator = self.build_generator_network(config)
-        self.ema_generator.trainable = False
-        for shadow, weight in zip(self.ema_generator.weights, self.generator.weights,
-                                  strict=True):
-            shadow.assign(weight)
-
-    @property
-    def sampling_generator(self):
-        """The network samples come from: the shadow when on, else ``generator``."""
-        return self.generator if self.ema_generator is None else self.ema_generator
-
-    def add_ema_config(self, config):
-        """``config`` plus ``generator_ema`` when on (earlier configs stay equal)."""
-        if self.generator_ema > 0:
-            config["generator_ema"] = self.generator_ema
-        return config
-
-    def update_generator_ema(self):
-        """One EMA step after a generator update (in the train step's replica
-        context; a no-op when off)."""
-        if self.ema_generator is None:
-            return
-        decay = ema_decay(self.generator_ema, self.g_optimizer.iterations)
-        shadows = self.ema_generator.weights
-        new = []
-        for shadow, weight in zip(shadows, self.generator.weights, strict=True):
-            w = tf.convert_to_tensor(weight)
-            if weight.trainable:
-                w = decay * tf.convert_to_tensor(shadow) + (1.0 - decay) * w
-            new.append(w)
-        ctx = tf.distribute.get_replica_context()
-        if ctx is not None and ctx.num_replicas_in_sync > 1:
-            new = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, new)
-        for shadow, value in zip(shadows, new, strict=True):
-            shadow.assign(value)
+def update_shadow(shadow, generator, decay, updates):
+    """One EMA step after generator update number ``updates``, in the train step's
+    replica context: trainable weights move ``ema = d_t ema + (1 - d_t) w``, the others
+    (batch-norm statistics) are copied; the new values are all-reduced (mean) so that
+    every replica holds the same shadow."""
+    d_t = ema_decay(decay, updates)
+    new = []
+    for shadow_weight, weight in zip(shadow.weights, generator.weights, strict=True):
+        w = tf.convert_to_tensor(weight)
+        if weight.trainable:
+            w = d_t * tf.convert_to_tensor(shadow_weight) + (1.0 - d_t) * w
+        new.append(w)
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        new = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, new)
+    for shadow_weight, value in zip(shadow.weights, new, strict=True):
+        shadow_weight.assign(value)

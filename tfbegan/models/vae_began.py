@@ -132,9 +132,6 @@ class VAEBEGAN(BEGAN):
 
     prior = "normal"
     has_encoder = True
-    convergence_metric = "m_global"
-    #: train_step differentiates optimizer.scale_loss(loss) (float16 loss scaling).
-    scales_losses = True
 
     def __init__(self, image_size=64, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, alpha=0.3, beta=0.1, gamma=0.1, eta=0.5,
@@ -223,7 +220,7 @@ class VAEBEGAN(BEGAN):
     def encode_stats(self, images, training=False):
         """``(mu, log sigma^2)`` of q(z | x), each ``[batch, z_dim]``."""
         # float32 under mixed precision: the reparameterisation and KL need it.
-        stats = tf.cast(self.vae_encoder(self._check_images(images), training=training),
+        stats = tf.cast(self.vae_encoder(self.check_images(images), training=training),
                         tf.float32)
         return stats[:, :self.z_dim], stats[:, self.z_dim:]
 
@@ -282,13 +279,13 @@ class VAEBEGAN(BEGAN):
 
     def _noise(self, local_batch, ctx, step):
         """(eps, z_g) for this replica: slices of global-batch stateless normals."""
-        eps = self._global_z(local_batch, ctx, 2 * step + 1)
-        z_g = self._global_z(local_batch, ctx, 2 * step)
+        eps = self.global_z(local_batch, ctx, 2 * step + 1)
+        z_g = self.global_z(local_batch, ctx, 2 * step)
         return eps, z_g
 
     def train_step(self, data):
         self.require_compiled()
-        x = self._check_images(data)
+        x = self.check_images(data)
         ctx = replica_context()
         n_rep = ctx.num_replicas_in_sync
         step = tf.cast(self.step_counter(), tf.int64)
@@ -319,7 +316,7 @@ class VAEBEGAN(BEGAN):
         values["m_global"] = equilibrium.vae_began_convergence(
             values["loss_real"], values["loss_fake"], values["loss_v"], self.eta,
             self.alpha)
-        return self._report(values)
+        return self.report(values)
 
     def _gradients(self, tape, out, scaled, k):
         """Each network's gradient of its own loss (Eqs. 13-15), with one backward
@@ -357,7 +354,7 @@ class VAEBEGAN(BEGAN):
         return self.pid_step(k, self.equilibrium_error(values))
 
     def test_step(self, data):
-        x = self._check_images(data)
+        x = self.check_images(data)
         ctx = replica_context()
         # Fixed noise per evaluation batch position: comparable across evaluations.
         eps, z_g = self._noise(tf.shape(x)[0], ctx, tf.constant(-1, tf.int64))
@@ -366,4 +363,4 @@ class VAEBEGAN(BEGAN):
         values = all_mean(ctx, {n: out[n] for n in self._SCALARS})
         values["e_t"] = self.equilibrium_error(values)
         values["m_global"] = values["loss_real"] + tf.abs(values["e_t"])
-        return self._report(values)
+        return self.report(values)

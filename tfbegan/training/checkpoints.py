@@ -42,6 +42,9 @@ import keras
 
 from tfbegan import fileio
 
+# Importing the models registers their classes with Keras, which load_model needs.
+from tfbegan.models import MODELS
+
 __all__ = [
     "CHECKPOINT_DIR", "CORRUPT_DIR", "CheckpointError", "NoUsableCheckpointError",
     "checkpoint_dir", "latest_checkpoint", "list_checkpoints", "load_checkpoint",
@@ -262,8 +265,6 @@ def model_settings(path):
     / ``dtype``, JSON-typed (tuples come back as lists). A run whose config.json is
     missing checks its flags against these, as on any resume.
     """
-    from tfbegan.models import MODELS
-
     stored = read_model_config(path)
     names = {cls.__name__: name for name, cls in MODELS.items()}
     kwargs = {k: v for k, v in stored["config"].items() if k not in _KERAS_KEYS}

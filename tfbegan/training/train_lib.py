@@ -41,6 +41,7 @@ from tfbegan.callbacks import (
     schedule,
 )
 from tfbegan.data.config import DataConfig
+from tfbegan.models import MODELS
 from tfbegan.training import checkpoints, preemption
 from tfbegan.training.config import TrainConfig
 from tfbegan.training.distribution import (
@@ -79,8 +80,6 @@ class TrainingInterrupted(Exception):
 
 def build_model(config: TrainConfig):
     """A fresh, compiled model for ``config`` (call inside the strategy scope)."""
-    from tfbegan.models import MODELS
-
     if config.model not in MODELS:
         raise ValueError(f"model={config.model!r} is not supported; allowed: "
                          f"{', '.join(sorted(MODELS))}.")

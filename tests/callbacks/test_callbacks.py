@@ -19,6 +19,7 @@ from tfbegan.callbacks import (
     schedule,
 )
 from tfbegan.models import BEGAN
+from tfbegan.steps import global_step
 from tfbegan.training import checkpoints
 
 
@@ -137,9 +138,9 @@ def test_nan_guard_names_step_and_blocks_checkpoint(tmp_path):
 
 def test_global_step_follows_optimizer():
     model = tiny_model()
-    assert base.global_step(model) == 0
+    assert global_step(model) == 0
     model.fit(tiny_data(), steps_per_epoch=2, epochs=1, verbose=0)
-    assert base.global_step(model) == 2
+    assert global_step(model) == 2
 
 
 def test_bad_callback_arguments():
@@ -182,7 +183,7 @@ def test_periodic_callbacks_fire_once_per_period_with_steps_per_execution(tmp_pa
 
     class Seen(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            seen.append(base.global_step(self.model))
+            seen.append(global_step(self.model))
 
     grid = sampling.SampleGrid(str(tmp_path / "s"), every=10, num=4)
     csv_path = str(tmp_path / "m.csv")
@@ -235,7 +236,7 @@ def test_stop_at_step_stops_fit_at_the_global_step():
     model.fit(tiny_data(), steps_per_epoch=3, epochs=1, verbose=0)
     model.fit(tiny_data(), steps_per_epoch=10, epochs=1, verbose=0,
               callbacks=[base.StopAtStep(5)])
-    assert base.global_step(model) == 5
+    assert global_step(model) == 5
     with pytest.raises(ValueError, match="last_step=0"):
         base.StopAtStep(0)
 

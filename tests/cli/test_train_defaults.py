@@ -128,3 +128,28 @@ def test_generator_ema_flag_reaches_the_model_kwargs():
     assert out["--model=denoising_began --generator_ema=0.99"]["generator_ema"] == 0.99
     assert "does not apply to --model=bigan" in out["--model=bigan --generator_ema=0.99"][
         "error"]
+
+
+def test_renamed_family_flags_keep_working_for_one_release():
+    out = configs(["--model=denoising_began", "--ha_weight=0.3"],
+                  ["--model=denoising_began", "--denoise_ha_weight=0.3"],
+                  ["--model=denoising_began", "--pull_away_weight=0.2",
+                   "--latent_constraint_weight=0.1"],
+                  ["--model=denoising_began", "--ha_weight=0.3", "--denoise_ha_weight=0.3"])
+    assert out["--model=denoising_began --ha_weight=0.3"]["ha_weight"] == 0.3
+    assert out["--model=denoising_began --denoise_ha_weight=0.3"]["ha_weight"] == 0.3
+    both = out["--model=denoising_began --pull_away_weight=0.2 --latent_constraint_weight=0.1"]
+    assert both["pull_away_weight"] == 0.2 and both["latent_constraint_weight"] == 0.1
+    assert out["--model=denoising_began --ha_weight=0.3 --denoise_ha_weight=0.3"]["error"] == (
+        "--ha_weight is the old name of --denoise_ha_weight; pass only --denoise_ha_weight.")
+
+
+def test_renamed_flag_prints_one_deprecation_line():
+    r = subprocess.run([sys.executable, "-c", CONFIGS,
+                        json.dumps([["--model=denoising_began", "--ha_weight=0.3"]])],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = [ln for ln in r.stderr.splitlines() if "deprecated" in ln]
+    assert len(lines) == 1 and lines[0].endswith(
+        "--ha_weight is deprecated: it is now --denoise_ha_weight (the old name is removed "
+        "in the next release).")

@@ -361,7 +361,7 @@ def test_flag_module_and_flagfiles():
     fv = flags.FLAGS
     if "model" not in fv:
         train.define_flags()  # every family's flags, ours among them
-    assert "denoise_lambda" in fv and "ha_weight" in fv
+    assert "denoise_lambda" in fv and "denoise_ha_weight" in fv
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     files = sorted(glob.glob(os.path.join(root, "flags", "denoise_*.flags")))
     assert len(files) == 7

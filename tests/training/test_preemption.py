@@ -1,7 +1,6 @@
 """tfbegan.training.preemption: SIGTERM / SIGINT finish the step, save at it, stop fit()."""
 
 import logging
-import os
 import signal
 
 import keras
@@ -27,7 +26,9 @@ class _SignalAtStep(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if int(self.model.optimizer.iterations.numpy()) + 1 == self.step:
-            os.kill(os.getpid(), self.signum)
+            # raise_signal: delivered to this thread before it returns (os.kill
+            # may reach another thread, and the handler then runs some time later).
+            signal.raise_signal(self.signum)
 
 
 def _fit(signum, caplog, strategy=None, sync=None):
@@ -98,10 +99,10 @@ def test_non_chief_stops_without_saving_when_another_worker_was_signalled():
 def test_second_signal_restores_default_behaviour():
     catcher = SignalCatcher([signal.SIGINT]).install()
     try:
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
         assert catcher.received == signal.SIGINT
         with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)  # back to Python's default handler
+            signal.raise_signal(signal.SIGINT)  # back to Python's default handler
     finally:
         catcher.restore()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -1,7 +1,7 @@
 """Keras callbacks for BEGAN-family models, usable in any ``model.fit``.
 
 Each callback reads the global training step from the model's first optimizer
-(:func:`global_step`), so it behaves the same in a fresh run, a resumed run and a
+(:func:`tfbegan.steps.global_step`), so it behaves the same in a fresh run, a resumed run and a
 user's own ``fit`` loop, and every periodic one follows one cadence rule: it acts
 once each time the step enters a new period of ``every`` steps
 (:class:`PeriodicCallback`), which stays correct under
@@ -29,7 +29,6 @@ from tfbegan.callbacks.base import (
                                     StopAtStep,
                                     check_period,
                                     get_lr,
-                                    global_step,
                                     optimizers,
                                     set_lr,
 )
@@ -49,5 +48,5 @@ from tfbegan.callbacks.schedule import ConvergenceLRDecay
 __all__ = ["Checkpointer", "ConvergenceLRDecay", "EquilibriumMonitor", "MetricsCSV",
            "NaNGuard", "PeriodTracker", "PeriodicCallback", "ProgressLogger",
            "QualityEvaluator", "ReconstructionDistances", "SampleGrid",
-           "ScalarSummaries", "StopAtStep", "check_period", "get_lr", "global_step",
+           "ScalarSummaries", "StopAtStep", "check_period", "get_lr",
            "optimizers", "plot_convergence", "read_metrics_csv", "set_lr"]

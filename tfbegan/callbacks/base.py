@@ -19,11 +19,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-
-def global_step(model):
-    """The number of optimizer steps the model has taken (resume-proof)."""
-    opts = getattr(model, "optimizers", None) or [model.optimizer]
-    return int(keras.ops.convert_to_numpy(opts[0].iterations))
+from tfbegan.steps import global_step
 
 
 def optimizers(model):
@@ -108,7 +104,12 @@ class PeriodicCallback(keras.callbacks.Callback):
 
 class StopAtStep(keras.callbacks.Callback):
     """Stops ``fit`` once the global step reaches ``last_step`` (the run's total,
-    whatever step a resumed run started from)."""
+    whatever step a resumed run started from).
+
+    Why not ``fit(steps_per_epoch=..., epochs=...)`` alone: those count this call's
+    batches, so a run resumed at step 1,200 of 3,000 would train 3,000 more; this
+    counts the optimizer's saved step.
+    """
 
     def __init__(self, last_step):
         super().__init__()

@@ -8,7 +8,7 @@ import math
 import keras
 import numpy as np
 
-from tfbegan.callbacks.base import global_step
+from tfbegan.steps import global_step
 
 logger = logging.getLogger("tfbegan")
 
@@ -64,6 +64,10 @@ class NaNGuard(keras.callbacks.Callback):
     After ``fit`` returns, ``failure`` holds the message (None when all was finite);
     :class:`~tfbegan.callbacks.Checkpointer` checks it and never saves a non-finite
     state.
+
+    Why not ``keras.callbacks.TerminateOnNaN``: it watches only the ``loss`` key,
+    which a GAN with one optimizer per network does not log (its losses are
+    ``d_loss``, ``g_loss``, ...), and it keeps no record the checkpointer can read.
     """
 
     def __init__(self):

@@ -15,8 +15,9 @@ import os
 
 import numpy as np
 
-from tfbegan.callbacks.base import PeriodicCallback, check_period, global_step
+from tfbegan.callbacks.base import PeriodicCallback, check_period
 from tfbegan.evaluation import iqa, sample_quality
+from tfbegan.steps import global_step
 
 logger = logging.getLogger("tfbegan")
 

@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 
-from tfbegan.callbacks.base import PeriodicCallback, get_lr, global_step, optimizers
+from tfbegan.callbacks.base import PeriodicCallback, get_lr, optimizers
+from tfbegan.steps import global_step
 
 logger = logging.getLogger("tfbegan")
 
@@ -75,6 +76,10 @@ class MetricsCSV(PeriodicCallback):
 
     The file survives resume (rows after the resumed step are dropped first), and
     :func:`plot_convergence` draws it.
+
+    Why not ``keras.callbacks.CSVLogger``: it writes once per epoch, keyed by epoch,
+    and on resume appends after rows a crash may have left beyond the checkpoint;
+    here rows are keyed by global step and trimmed to the resumed step.
     """
 
     def __init__(self, path, every=100):
@@ -117,7 +122,12 @@ class MetricsCSV(PeriodicCallback):
 
 class ScalarSummaries(PeriodicCallback):
     """TensorBoard scalars of every logged metric and every optimizer's learning rate
-    (``learning_rate/<optimizer name>``), keyed by global step, once per N steps."""
+    (``learning_rate/<optimizer name>``), keyed by global step, once per N steps.
+
+    Why not ``keras.callbacks.TensorBoard``: it logs ``model.optimizer``'s rate only
+    (None for a model with one optimizer per network) and keys batch-level scalars by
+    this ``fit`` call's batch counter, which restarts at 0 on resume.
+    """
 
     def __init__(self, log_dir, every):
         super().__init__(every)
@@ -155,10 +165,9 @@ def plot_convergence(csv_path, png_path, keys=CONVERGENCE_KEYS):
 
     Raises ValueError naming the file and the keys asked for when none can be drawn.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The object API with the Agg canvas: no pyplot, so no global backend switch.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     rows = read_metrics_csv(csv_path)
     found = [k for k in keys if rows and k in rows[0]]
@@ -167,7 +176,9 @@ def plot_convergence(csv_path, png_path, keys=CONVERGENCE_KEYS):
         raise ValueError(f"{csv_path} has no rows with any of {list(keys)} (its columns: "
                          f"{have or 'none'}).")
     steps = [r["step"] for r in rows]
-    fig, axes = plt.subplots(len(found), 1, figsize=(7, 2.0 * len(found)), sharex=True)
+    fig = Figure(figsize=(7, 2.0 * len(found)))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(found), 1, sharex=True)
     for ax, key in zip(np.atleast_1d(axes), found, strict=True):
         ax.plot(steps, [r.get(key, np.nan) for r in rows], lw=1.2)
         ax.set_ylabel(_LABELS.get(key, key))
@@ -177,6 +188,5 @@ def plot_convergence(csv_path, png_path, keys=CONVERGENCE_KEYS):
     fig.tight_layout()
     tmp = png_path + ".tmp.png"
     fig.savefig(tmp, dpi=100)
-    plt.close(fig)
     os.replace(tmp, png_path)
     return png_path

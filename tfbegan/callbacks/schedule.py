@@ -8,7 +8,8 @@ import math
 
 import keras
 
-from tfbegan.callbacks.base import PeriodTracker, get_lr, global_step, optimizers, set_lr
+from tfbegan.callbacks.base import PeriodTracker, get_lr, optimizers, set_lr
+from tfbegan.steps import global_step
 
 logger = logging.getLogger("tfbegan")
 

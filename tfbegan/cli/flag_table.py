@@ -41,6 +41,9 @@ class Flag:
         it, still match a rerun that leaves it alone).
       convert: maps the flag's value to the argument's (may raise ValueError with a
         message naming the flag).
+      renamed_from: earlier names of the flag. Each still works for one release:
+        :func:`apply_renames` moves its value to the new name with a deprecation
+        warning.
     """
 
     kind: str
@@ -51,6 +54,7 @@ class Flag:
     choices: tuple = ()
     only_if_set: bool = False
     convert: Callable[[Any], Any] | None = None
+    renamed_from: tuple = ()
 
     def __post_init__(self):
         if self.kind not in _DEFINERS:
@@ -72,6 +76,32 @@ def define(table, flag_values):
             continue
         args = (row.name, row.default) + ((list(row.choices),) if row.choices else ())
         _DEFINERS[row.kind](*args, row.help, flag_values=flag_values)
+        for old in row.renamed_from:
+            old_args = (old, row.default) + ((list(row.choices),) if row.choices else ())
+            _DEFINERS[row.kind](*old_args, f"Deprecated: the old name of --{row.name} "
+                                f"(removed in the next release).",
+                                flag_values=flag_values)
+
+
+def apply_renames(table, flag_values):
+    """Moves each old flag name given on the command line to its new name.
+
+    Returns the deprecation messages (one per old name used), for the caller to log.
+    Raises ValueError when a flag is given under both names.
+    """
+    messages = []
+    for row in table:
+        for old in row.renamed_from:
+            if old not in flag_values or not flag_values[old].present:
+                continue
+            if flag_values[row.name].present:
+                raise ValueError(f"--{old} is the old name of --{row.name}; pass only "
+                                 f"--{row.name}.")
+            flag_values[row.name].value = flag_values[old].value
+            flag_values[row.name].present = flag_values[old].present
+            messages.append(f"--{old} is deprecated: it is now --{row.name} (the old "
+                            f"name is removed in the next release).")
+    return messages
 
 
 def _is_unset(row, value):

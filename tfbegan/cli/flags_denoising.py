@@ -2,8 +2,8 @@
 
 BEGAN's own flags (``--gamma``, ``--lambda_k``, ``--batch_norm``, ...) come from
 ``tfbegan.cli.flags_began``; this module adds the denoising loss (Eq. 6) and
-historical averaging (Table 1, "+HA"). The ``denoise_`` prefix keeps the Eq. 6 flags
-apart from other families' names.
+historical averaging (Table 1, "+HA"). Every flag of this family carries the
+``denoise_`` prefix, as every BiGAN, AGE and VAE+BEGAN flag carries its family's.
 """
 
 from __future__ import annotations
@@ -31,15 +31,17 @@ TABLE = (
     Flag("float", "denoise_std", 1.0, "sigma of the Gaussian corruption n ~ N(0, "
          "sigma^2) added to real images in [-1, 1] (Li et al. 2018 sec. III: 1).",
          kwarg="noise_std"),
-    Flag("float", "ha_weight", 0.0, "Weight of historical averaging ||theta - mean of "
+    Flag("float", "denoise_ha_weight", 0.0, "Weight of historical averaging ||theta - mean of "
          "past theta||^2 per network (Salimans et al. 2016; Li et al. 2018 Table 1 "
-         "'+HA', weight not given); 0 = off."),
-    Flag("float", "pull_away_weight", 0.0, "Weight of EBGAN's pull-away term on D's "
+         "'+HA', weight not given); 0 = off.", kwarg="ha_weight",
+         renamed_from=("ha_weight",)),
+    Flag("float", "denoise_pull_away_weight", 0.0, "Weight of EBGAN's pull-away term on D's "
          "codes of G(z) in L_G (Zhao et al. 2017 Eq. 6; 0.1 there); 0 = off (Li et al. "
-         "2018)."),
-    Flag("float", "latent_constraint_weight", 0.0, "Weight of BEGAN-CS's latent "
+         "2018).", kwarg="pull_away_weight", renamed_from=("pull_away_weight",)),
+    Flag("float", "denoise_latent_constraint_weight", 0.0, "Weight of BEGAN-CS's latent "
          "constraint mean|E(G(z)) - z| in L_D (Chang et al. 2018: 0.1); needs --h_dim "
-         "equal to --z_dim; 0 = off (Li et al. 2018)."),
+         "equal to --z_dim; 0 = off (Li et al. 2018).", kwarg="latent_constraint_weight",
+         renamed_from=("latent_constraint_weight",)),
     Flag("enum", "denoise_bn_statistics", "joint", "With --batch_norm: D normalizes "
          "real, noisy and generated images with one set of batch statistics ('joint', "
          "Li et al. 2018's one data flow) or real and generated images each with their "

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 import os
 import sys
 
 from absl import app, flags
 
 # common first sets TF_CPP_MIN_LOG_LEVEL before anything imports TensorFlow.
-from tfbegan.cli import common, defaults
+from tfbegan.cli import common, defaults, flag_table
 from tfbegan.cli.variants import FAMILIES, VARIANTS
 from tfbegan.data.config import DataConfig
 
@@ -164,6 +165,10 @@ def config_from_flags(f=FLAGS):
     from tfbegan.training.config import TrainConfig
 
     del f  # always the global FLAGS: defaults need to know which flags were given
+    for module in VARIANTS.values():
+        table = getattr(importlib.import_module(module), "TABLE", ())
+        for message in flag_table.apply_renames(table, FLAGS):
+            logging.getLogger("tfbegan").warning("%s", message)
     r = _resolved_flags()
     _check_family_flags(r.model)
     check_image_size(r.image_size)

@@ -267,12 +267,15 @@ class DigitClassifier(FeatureNetwork):
         tx, ty, vx, vy = split_digits(images, labels, held_out, seed)
         if max_train:
             tx, ty = tx[:max_train], ty[:max_train]
-        keras.utils.set_random_seed(seed)
+        # Seeded initializers and a seeded shuffle: deterministic without touching
+        # the process's global random state.
         model = build_digit_classifier(image_size, seed=seed)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        model.fit(tx, ty, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                  shuffle=True)
+        batches = (tf.data.Dataset.from_tensor_slices((tx, ty))
+                   .shuffle(len(tx), seed=seed, reshuffle_each_iteration=True)
+                   .batch(batch_size))
+        model.fit(batches, epochs=epochs, verbose=verbose)
         pred = np.argmax(model.predict(vx, batch_size=256, verbose=0), axis=1)
         accuracy = float(np.mean(pred == vy))
         return cls(model, accuracy=accuracy)

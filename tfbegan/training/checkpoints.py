@@ -44,6 +44,7 @@ from tfbegan import fileio
 
 # Importing the models registers their classes with Keras, which load_model needs.
 from tfbegan.models import MODELS
+from tfbegan.steps import global_step
 
 __all__ = [
     "CHECKPOINT_DIR", "CORRUPT_DIR", "CheckpointError", "NoUsableCheckpointError",
@@ -271,15 +272,6 @@ def model_settings(path):
     return names.get(stored["class_name"], stored["class_name"]), kwargs
 
 
-def _model_step(model):
-    """The optimizer iteration count (the global step), or None if not compiled."""
-    opts = getattr(model, "optimizers", None) or [getattr(model, "optimizer", None)]
-    try:
-        return int(opts[0].iterations.numpy())
-    except (AttributeError, IndexError, TypeError, ValueError):
-        return None
-
-
 def _file_step(path):
     m = _NAME.match(os.path.basename(path))
     return int(m.group(1)) if m else None
@@ -298,7 +290,7 @@ def _read_sidecar(path, model):
             problem = "holds no JSON object"
         except (OSError, ValueError) as e:
             problem = f"is unreadable ({_first_line(e)})"
-    step = _model_step(model)
+    step = global_step(model)
     step = _file_step(path) if step is None else step
     logger.warning("checkpoint sidecar %s %s: resuming from step %s taken from the "
                    "model's optimizer; callback state (learning-rate decay bookkeeping) "

@@ -38,12 +38,13 @@ catcher installs nothing and logs why.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 
 import keras
 import tensorflow as tf
+
+from tfbegan.steps import global_step
 
 __all__ = ["PreemptionCheckpoint", "SignalCatcher", "exit_code", "signal_name"]
 
@@ -97,8 +98,10 @@ class SignalCatcher:
                         signal_name(signum))
             return
         # Second signal: the user or the supervisor insists; behave as without us.
+        # raise_signal delivers to this (the main) thread at once; os.kill may be
+        # delivered to any thread, and the default handler would then run later.
         self.restore()
-        os.kill(os.getpid(), signum)
+        signal.raise_signal(signum)
 
     def install(self):
         if threading.current_thread() is not threading.main_thread():
@@ -160,7 +163,7 @@ class PreemptionCheckpoint(keras.callbacks.Callback):
             sync = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
         self.sync = bool(sync)
         self.sync_every = int(sync_every)
-        self.step_fn = step_fn or _global_step
+        self.step_fn = step_fn or global_step
         self.announce = announce
         self.stopped_at = None
         self.signum = None
@@ -207,7 +210,3 @@ class PreemptionCheckpoint(keras.callbacks.Callback):
             logger.warning("received %s: saved a checkpoint at step %d; rerun to resume.",
                            signal_name(signum), step)
 
-
-def _global_step(model):
-    opts = getattr(model, "optimizers", None) or [model.optimizer]
-    return int(opts[0].iterations.numpy())

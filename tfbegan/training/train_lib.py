@@ -42,6 +42,7 @@ from tfbegan.callbacks import (
 )
 from tfbegan.data.config import DataConfig
 from tfbegan.models import MODELS
+from tfbegan.steps import global_step
 from tfbegan.training import checkpoints, preemption
 from tfbegan.training.config import TrainConfig
 from tfbegan.training.distribution import (
@@ -165,7 +166,7 @@ def _run(config, workdir, strategy, extra_callbacks):
     dtype policy is set."""
     chief = is_chief(strategy)
     model, state = _restore_or_build(config, workdir, strategy)
-    start = base.global_step(model)
+    start = global_step(model)
     if chief:
         write_config(workdir, config)
     summary = {"workdir": workdir, "start_step": start, "model": model}
@@ -208,7 +209,7 @@ def _restore_or_build(config, workdir, strategy):
             # from the checkpoint with their state and learning rates.
             model.jit_compile = config.jit_compile
             model.steps_per_execution = config.steps_per_execution
-            logger.info("resuming %s from step %d", workdir, base.global_step(model))
+            logger.info("resuming %s from step %d", workdir, global_step(model))
         else:
             keras.utils.set_random_seed(config.seed)
             model = build_model(config)
@@ -308,7 +309,7 @@ def _nan_hint(config):
 
 
 def _end_state(model, workdir):
-    return {"step": base.global_step(model),
+    return {"step": global_step(model),
             "k": float(keras.ops.convert_to_numpy(model.k)) if hasattr(model, "k") else None,
             "checkpoint": checkpoints.latest_checkpoint(workdir)}
 
@@ -316,7 +317,7 @@ def _end_state(model, workdir):
 def _finish(config, workdir, model, samples, real):
     """The chief's end-of-run artefacts: final samples, reconstruction grid,
     convergence plot and the export."""
-    step = base.global_step(model)
+    step = global_step(model)
     out = {"samples": samples.write(step)}
     if getattr(model, "has_encoder", False):
         # x -> E(x) -> G(E(x)) for models that infer z (the AGE paper's figures).

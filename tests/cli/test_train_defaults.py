@@ -123,7 +123,7 @@ def test_generator_ema_flag_reaches_the_model_kwargs():
     out = configs(["--model=began"], ["--model=began", "--generator_ema=0.999"],
                   ["--model=denoising_began", "--generator_ema=0.99"],
                   ["--model=bigan", "--generator_ema=0.99"])
-    assert "generator_ema" not in out["--model=began"]  # off: configs stay as before
+    assert out["--model=began"]["generator_ema"] == 0.0  # off, and recorded
     assert out["--model=began --generator_ema=0.999"]["generator_ema"] == 0.999
     assert out["--model=denoising_began --generator_ema=0.99"]["generator_ema"] == 0.99
     assert "does not apply to --model=bigan" in out["--model=bigan --generator_ema=0.99"][

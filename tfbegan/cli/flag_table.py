@@ -36,9 +36,6 @@ class Flag:
       help: the help text (paper section, range, the no-flag run's value).
       kwarg: the model constructor argument it feeds (default: ``name``).
       choices: the allowed values of an ``enum`` row.
-      only_if_set: pass the argument only when the value differs from the default
-        (an option added after runs were recorded: their stored configs, which lack
-        it, still match a rerun that leaves it alone).
       convert: maps the flag's value to the argument's (may raise ValueError with a
         message naming the flag).
       renamed_from: earlier names of the flag. Each still works for one release:
@@ -52,7 +49,6 @@ class Flag:
     help: str
     kwarg: str | None = None
     choices: tuple = ()
-    only_if_set: bool = False
     convert: Callable[[Any], Any] | None = None
     renamed_from: tuple = ()
 
@@ -104,20 +100,15 @@ def apply_renames(table, flag_values):
     return messages
 
 
-def _is_unset(row, value):
-    # An empty string flag (`--distance=`) means "not given" like its None default.
-    return value == row.default or (row.default is None and value == "")
-
-
 def model_kwargs(table, flag_values):
     """``{row.argument: value}`` for the rows of ``table``, read as attributes of
-    ``flag_values`` (absl's FlagValues or the CLI's resolved flags; ``only_if_set``
-    rows left at their default are left out)."""
+    ``flag_values`` (absl's FlagValues or the CLI's resolved flags). Every row is
+    passed, defaults included, so a run's recorded settings are complete."""
     kwargs = {}
     for row in table:
         value = getattr(flag_values, row.name)
-        if row.only_if_set and _is_unset(row, value):
-            continue
+        if row.default is None and value == "":
+            value = None  # an empty string flag (`--distance=`) means "not given"
         kwargs[row.argument] = row.convert(value) if row.convert else value
     return kwargs
 

@@ -24,43 +24,41 @@ TABLE = (
          "10-11 once each per step; AGE reference code runs 2-3).", kwarg="g_steps"),
     Flag("float", "age_e_lr_ratio", 1.0, "The encoder learns at age_e_lr_ratio * "
          "--learning_rate, in (0, 100] (1: one rate; the AGE authors' code takes a rate "
-         "per network).", kwarg="e_lr_ratio", only_if_set=True),
+         "per network).", kwarg="e_lr_ratio"),
     Flag("bool", "age_batch_norm", False, "Batch norm in e's and g's blocks (conv -> "
          "batch norm -> ELU; the AGE authors' DCGAN-style networks use batch norm, "
-         "Berthelot et al. 2017's backbone does not).", kwarg="batch_norm",
-         only_if_set=True),
+         "Berthelot et al. 2017's backbone does not).", kwarg="batch_norm"),
     Flag("enum", "age_architecture", "began", "Networks: began (Berthelot et al. "
          "2017's backbone) or dcgan, DCGAN-style networks as Ulyanov et al. 2018 use "
          "(g: --architecture=dcgan's generator; e: two strided convs with leaky ReLUs "
          "and a dense layer; tfbegan.networks.encoders).", kwarg="architecture",
-         choices=("began", "dcgan"), only_if_set=True),
+         choices=("began", "dcgan")),
     Flag("enum", "age_kl_form", "gaussian", "Delta: gaussian (the KL of the batch's "
          "fitted Gaussian to N(0, I), per dimension) or variance_as_std (the AGE "
          "authors' code: the fitted variance where the standard deviation goes).",
-         kwarg="kl_form", choices=("gaussian", "variance_as_std"), only_if_set=True),
+         kwarg="kl_form", choices=("gaussian", "variance_as_std")),
     Flag("enum", "age_latent_distance", "squared_l2", "L_Z: squared_l2 (||z - "
          "e(g(z))||^2, as printed) or cosine ((1 - cos) / N_z, the AGE authors' code's "
          "match, which their weight 1000 multiplies).", kwarg="latent_distance",
-         choices=("squared_l2", "cosine"), only_if_set=True),
+         choices=("squared_l2", "cosine")),
     Flag("bool", "age_recon_moving_statistics", False, "L_X's g(e(x)) with g's batch "
          "norm in inference mode (moving statistics of prior batches), as reconstruct() "
          "at test time, not the e(x) batch's own statistics (ours).",
-         kwarg="recon_moving_statistics", only_if_set=True),
+         kwarg="recon_moving_statistics"),
     Flag("bool", "age_adaptive_adversary", False, "The AGE authors' code's adaptive "
          "adversary: e's weight on Delta(e(g(Z))) starts at 1, rises by 0.001 per step "
          "and drops by 0.02 while either Delta exceeds 1.05 times its minimum on the "
-         "sphere (floored at 0).", kwarg="adaptive_adversary", only_if_set=True),
+         "sphere (floored at 0).", kwarg="adaptive_adversary"),
     Flag("float", "age_kl_fake_weight", 1.0, "w: e's weight on Delta(e(g(Z))) in its "
          "objective Delta(e(X)) - w Delta(e(g(Z))) + mu L_X (1: Eq. 11; the AGE authors' "
          "code's e_updates KL_fake weight; with --age_adaptive_adversary its start).",
-         kwarg="kl_fake_weight", only_if_set=True),
+         kwarg="kl_fake_weight"),
     Flag("bool", "age_encoder_real_statistics", False, "e's batch-norm moving "
          "statistics from real batches only (e(g(z)) calls put them back), the batches "
-         "encode() meets at test time (ours).", kwarg="encoder_real_statistics",
-         only_if_set=True),
+         "encode() meets at test time (ours).", kwarg="encoder_real_statistics"),
     Flag("float", "age_g_mu_x", 0.0, "Weight of L_X = mean |x - g(e(x))| in g's loss "
          "(0: Eq. 10; the AGE authors' code's g_updates match_x weight), on the update "
-         "from each step's joint pass.", kwarg="g_mu_x", only_if_set=True),
+         "from each step's joint pass.", kwarg="g_mu_x"),
 )
 
 

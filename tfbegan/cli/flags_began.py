@@ -43,7 +43,7 @@ TABLE = (
          "average of G's weights that samples, grids, quality callbacks and the export "
          "come from (Yazici et al. 2019; warmed up as min(d, (1 + t) / (10 + t)) after t "
          "generator steps; tfbegan.models.ema); 0 = off (Berthelot et al. 2017, Li et "
-         "al. 2018).", only_if_set=True),
+         "al. 2018)."),
 )
 
 

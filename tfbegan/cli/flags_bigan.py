@@ -22,24 +22,23 @@ TABLE = (
          kwarg="non_saturating"),
     Flag("float", "bigan_d_dropout", 0.0, "Dropout rate in D's joint (x, z) layers, in "
          "[0, 1) (not in Donahue et al. 2017; ALI-style discriminators use it).",
-         kwarg="d_dropout", only_if_set=True),
+         kwarg="d_dropout"),
     Flag("enum", "bigan_prior", "uniform", "Latent prior: U[-1, 1] with a tanh on E "
          "(Donahue et al. 2017) or N(0, I) with a linear E (E's tanh saturates on the "
          "embedded digits, docs/quality.md).", kwarg="prior",
-         choices=("uniform", "normal"), only_if_set=True),
+         choices=("uniform", "normal")),
     Flag("bool", "bigan_batch_norm", False, "Batch norm in G's, E's and D's image blocks "
          "(conv -> batch norm -> ELU, DCGAN-style; not in Berthelot et al. 2017's "
          "backbone). With --bigan_architecture=dcgan it adds batch norm to E only (G "
-         "always has it, D's image stack never).", kwarg="batch_norm", only_if_set=True),
+         "always has it, D's image stack never).", kwarg="batch_norm"),
     Flag("enum", "bigan_architecture", "began", "Networks: began (Berthelot et al. "
          "2017's backbone) or dcgan, DCGAN-style networks as Donahue et al. 2017 use "
          "(G: --architecture=dcgan's generator; E and D: two strided convs with leaky "
          "ReLUs; tfbegan.networks.encoders).", kwarg="architecture",
-         choices=("began", "dcgan"), only_if_set=True),
+         choices=("began", "dcgan")),
     Flag("float", "bigan_cycle_weight", 0.0, "Weight of ALICE's cycle-consistency term "
          "lambda * mean |x - G(E(x))| in G's and E's losses (Li et al. 2017; not in "
-         "Donahue et al. 2017: 0, the default, is their game).", kwarg="cycle_weight",
-         only_if_set=True),
+         "Donahue et al. 2017: 0, the default, is their game).", kwarg="cycle_weight"),
 )
 
 

@@ -46,8 +46,7 @@ TABLE = (
          "real, noisy and generated images with one set of batch statistics ('joint', "
          "Li et al. 2018's one data flow) or real and generated images each with their "
          "own ('separate'; not in the paper: with 'joint' k stays at 0 on the embedded "
-         "digits, docs/quality.md).", kwarg="bn_statistics", choices=("joint", "separate"),
-         only_if_set=True),
+         "digits, docs/quality.md).", kwarg="bn_statistics", choices=("joint", "separate")),
 )
 
 

@@ -55,13 +55,12 @@ TABLE = (
          "loss leaves out its adversarial terms L_g + alpha L_v for the first N steps "
          "(0 = off).", kwarg="warmup_steps"),
     Flag("string", "vae_distance", None, "Distance of L_d, L_g and L_v as BEGAN's "
-         "--distance (e.g. 'l2'; default: Khan et al. 2018's l1).", kwarg="distance",
-         only_if_set=True),
+         "--distance (e.g. 'l2'; default: Khan et al. 2018's l1).", kwarg="distance"),
     Flag("enum", "vae_architecture", "began", "Networks of E, G and D: began (Khan et "
          "al. 2018: the BEGAN backbone) or dcgan, the cheaper DCGAN-style pair of public "
          "MNIST BEGANs as --architecture (E: D's DCGAN-style encoder to 2 N_z, without "
          "batch norm); not in the paper.", kwarg="architecture",
-         choices=("began", "dcgan"), only_if_set=True),
+         choices=("began", "dcgan")),
 )
 
 

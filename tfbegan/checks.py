@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 
 SUPPORTED_IMAGE_SIZES = (8, 16, 32, 64, 128, 256)
 
@@ -88,3 +89,24 @@ def check_weight(name, value):
         raise ValueError(f"{name}={value!r} is out of range; allowed: a finite number "
                          f"in [0, inf).")
     return float(value)
+
+
+def check_period(name, value):
+    """``value`` if it is an integer >= 1, else ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}={value!r} must be an integer >= 1.")
+    return int(value)
+
+
+def check_pid_gains(gains):
+    """Returns ``gains`` as a tuple of three finite floats >= 0, else ValueError."""
+    try:
+        values = tuple(float(g) for g in gains)
+    except (TypeError, ValueError):
+        raise ValueError(f"pid_gains={gains!r} must be three numbers "
+                         f"(lambda_1, lambda_2, lambda_3).") from None
+    if len(values) != 3 or any(not (v >= 0.0 and v < float("inf")) for v in values):
+        raise ValueError(f"pid_gains={gains!r} must be three finite numbers >= 0 "
+                         f"(lambda_1, lambda_2, lambda_3); Khan et al. 2018 uses "
+                         f"(0.001, 1e-05, 1e-05).")
+    return values

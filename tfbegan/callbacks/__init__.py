@@ -21,13 +21,15 @@ once each time the step enters a new period of ``every`` steps
 * :class:`QualityEvaluator` - FID / KID / IS / MS-SSIM of samples during training.
 * :class:`ReconstructionDistances` - l1 / GMSM / chrominance distances of D's
   reconstructions (Vertolli & Davies 2017, Table 2).
+
+May import ``steps``, ``checks``, ``fileio``, ``imaging``, ``evaluation`` and
+``training.checkpoints`` (the checkpointer); never ``cli``.
 """
 
 from tfbegan.callbacks.base import (
                                     PeriodicCallback,
                                     PeriodTracker,
                                     StopAtStep,
-                                    check_period,
                                     get_lr,
                                     optimizers,
                                     set_lr,
@@ -48,5 +50,5 @@ from tfbegan.callbacks.schedule import ConvergenceLRDecay
 __all__ = ["Checkpointer", "ConvergenceLRDecay", "EquilibriumMonitor", "MetricsCSV",
            "NaNGuard", "PeriodTracker", "PeriodicCallback", "ProgressLogger",
            "QualityEvaluator", "ReconstructionDistances", "SampleGrid",
-           "ScalarSummaries", "StopAtStep", "check_period", "get_lr",
+           "ScalarSummaries", "StopAtStep", "get_lr",
            "optimizers", "plot_convergence", "read_metrics_csv", "set_lr"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from tfbegan.checks import check_period
 from tfbegan.steps import global_step
 
 
@@ -36,13 +37,6 @@ def get_lr(opt):
 def set_lr(opt, value):
     """Sets the optimizer's learning rate variable to ``value``."""
     opt.learning_rate.assign(value)
-
-
-def check_period(name, value):
-    """``value`` if it is an integer >= 1, else ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} must be an integer >= 1.")
-    return int(value)
 
 
 class PeriodTracker:

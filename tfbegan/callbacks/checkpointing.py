@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tfbegan.callbacks.base import PeriodicCallback, check_period
+from tfbegan.callbacks.base import PeriodicCallback
+from tfbegan.checks import check_period
 from tfbegan.steps import global_step
 from tfbegan.training import checkpoints
 

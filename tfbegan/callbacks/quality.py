@@ -15,7 +15,8 @@ import os
 
 import numpy as np
 
-from tfbegan.callbacks.base import PeriodicCallback, check_period
+from tfbegan.callbacks.base import PeriodicCallback
+from tfbegan.checks import check_period
 from tfbegan.evaluation import iqa, sample_quality
 from tfbegan.steps import global_step
 

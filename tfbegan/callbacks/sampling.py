@@ -8,7 +8,8 @@ import os
 import keras
 
 from tfbegan import imaging
-from tfbegan.callbacks.base import PeriodicCallback, check_period
+from tfbegan.callbacks.base import PeriodicCallback
+from tfbegan.checks import check_period
 
 
 class SampleGrid(PeriodicCallback):

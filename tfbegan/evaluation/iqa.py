@@ -199,9 +199,9 @@ def write_gms_figure(path, original, reconstruction, operator="sobel", panel_px=
     """
     o, r = _pair(original, reconstruction)
     m_o = distances.gradient_magnitude(
-        distances.luminance(distances.to_unit_range(o)), operator).numpy()
+        distances.luminance(imaging.to_zero_one(o)), operator).numpy()
     m_r = distances.gradient_magnitude(
-        distances.luminance(distances.to_unit_range(r)), operator).numpy()
+        distances.luminance(imaging.to_zero_one(r)), operator).numpy()
     gms = distances.similarity(m_o, m_r).numpy()
     panels = []
     for i in range(o.shape[0]):
@@ -232,8 +232,8 @@ def write_chrominance_figure(path, original, reconstruction, panel_px=PANEL_PX):
     o, r = _pair(original, reconstruction)
     if o.shape[-1] != 3:
         raise ValueError(f"the chrominance figure needs RGB images, got shape {o.shape}.")
-    yiq_o = distances.rgb_to_yiq(distances.to_unit_range(o)).numpy()
-    yiq_r = distances.rgb_to_yiq(distances.to_unit_range(r)).numpy()
+    yiq_o = distances.rgb_to_yiq(imaging.to_zero_one(o)).numpy()
+    yiq_r = distances.rgb_to_yiq(imaging.to_zero_one(r)).numpy()
     s_i, s_q = (s.numpy() for s in distances.chrominance_maps(o, r))
     limits = {1: 0.596, 2: 0.523}  # max |I|, |Q| over RGB in [0, 1]
     cmaps = {1: "coolwarm", 2: "PRGn"}

@@ -85,12 +85,6 @@ DISTANCE_NAMES = ("l1", "l2", "gmsm", "gmsm_prewitt", "chrom")
 _DISTANCE_ALIASES = {"chrominance": "chrom", "gmsm_sobel": "gmsm"}
 
 
-def to_unit_range(images):
-    """Maps images from [-1, 1] to [0, 1]: ``(x + 1) / 2`` as a float32 tensor
-    (:func:`tfbegan.imaging.to_zero_one`)."""
-    return imaging.to_zero_one(tf.convert_to_tensor(images))
-
-
 def rgb_to_yiq(images):
     """RGB -> YIQ with :data:`YIQ_MATRIX` on the last axis (no range change).
 
@@ -173,8 +167,8 @@ def gms_map(v, reconstruction, operator="sobel"):
     """Per-pixel GMS (Eq. 5) of the luminance of two [-1, 1] image batches,
     ``[B, H, W]`` in (0, 1]."""
     v, r = _check_pair(v, reconstruction)
-    m_v = gradient_magnitude(luminance(to_unit_range(v)), operator)
-    m_r = gradient_magnitude(luminance(to_unit_range(r)), operator)
+    m_v = gradient_magnitude(luminance(imaging.to_zero_one(v)), operator)
+    m_r = gradient_magnitude(luminance(imaging.to_zero_one(r)), operator)
     return similarity(m_v, m_r)
 
 
@@ -191,8 +185,8 @@ def chrominance_maps(v, reconstruction):
     if v.shape[-1] != 3:
         raise ValueError(f"chrominance needs 3-channel (RGB) images, got shape "
                          f"{v.shape}; grey images have no chroma.")
-    yiq_v = rgb_to_yiq(to_unit_range(v))
-    yiq_r = rgb_to_yiq(to_unit_range(r))
+    yiq_v = rgb_to_yiq(imaging.to_zero_one(v))
+    yiq_r = rgb_to_yiq(imaging.to_zero_one(r))
     return (similarity(yiq_v[..., 1], yiq_r[..., 1]),
             similarity(yiq_v[..., 2], yiq_r[..., 2]))
 
@@ -207,14 +201,15 @@ def l1_distance(v, reconstruction):
     """Per-sample mean absolute difference of the [0, 1]-mapped images (half the
     [-1, 1] pixel loss with eta = 1)."""
     v, r = _check_pair(v, reconstruction)
-    return tf.reduce_mean(tf.abs(to_unit_range(v) - to_unit_range(r)), axis=[1, 2, 3])
+    return tf.reduce_mean(tf.abs(imaging.to_zero_one(v) - imaging.to_zero_one(r)), axis=[1, 2, 3])
 
 
 def l2_distance(v, reconstruction):
     """Per-sample mean squared difference of the [0, 1]-mapped images (the eta = 2
     pixel loss / 4)."""
     v, r = _check_pair(v, reconstruction)
-    return tf.reduce_mean(tf.square(to_unit_range(v) - to_unit_range(r)), axis=[1, 2, 3])
+    return tf.reduce_mean(tf.square(imaging.to_zero_one(v) - imaging.to_zero_one(r)),
+                          axis=[1, 2, 3])
 
 
 DISTANCES = {

@@ -79,20 +79,6 @@ def pid_update(k, e_t, e_prev1, e_prev2, gains=DEFAULT_PID_GAINS):
     return _clip01(k_new)
 
 
-def check_pid_gains(gains):
-    """Returns ``gains`` as a tuple of three finite floats >= 0, else ValueError."""
-    try:
-        values = tuple(float(g) for g in gains)
-    except (TypeError, ValueError):
-        raise ValueError(f"pid_gains={gains!r} must be three numbers "
-                         f"(lambda_1, lambda_2, lambda_3).") from None
-    if len(values) != 3 or any(not (v >= 0.0 and v < float("inf")) for v in values):
-        raise ValueError(f"pid_gains={gains!r} must be three finite numbers >= 0 "
-                         f"(lambda_1, lambda_2, lambda_3); Khan et al. 2018 uses "
-                         f"{DEFAULT_PID_GAINS}.")
-    return values
-
-
 def vae_began_convergence(loss_d, loss_g, loss_v, eta, alpha):
     """Khan et al. 2018's convergence measure ``L_d + |eta L_d - L_g - alpha L_v|`` (sec. 3.4)."""
     return loss_d + abs(vae_began_error(loss_d, loss_g, loss_v, eta, alpha))

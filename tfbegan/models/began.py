@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 import tfbegan.models.ema as ema
+from tfbegan.checks import check_pid_gains
 from tfbegan.losses import equilibrium
 from tfbegan.losses.distances import make_distance
 from tfbegan.models.base import GANModel, all_mean, replica_context
@@ -92,7 +93,7 @@ class BEGAN(GANModel):
         if controller not in equilibrium.CONTROLLERS:
             raise ValueError(f"controller={controller!r} is not supported; allowed: "
                              f"{equilibrium.CONTROLLERS}.")
-        pid_gains = equilibrium.check_pid_gains(pid_gains)
+        pid_gains = check_pid_gains(pid_gains)
         super().__init__(**kwargs)
         self.init_backbone(config, seed)
         self.gamma = float(gamma)

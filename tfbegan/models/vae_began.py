@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan.checks import check_weight
+from tfbegan.checks import check_pid_gains, check_weight
 from tfbegan.losses import equilibrium
 from tfbegan.losses.distances import pixel_distance
 from tfbegan.losses.terms import gaussian_kl, l1_mean
@@ -151,7 +151,7 @@ class VAEBEGAN(BEGAN):
                 or not (0.0 < eta <= 1.0):
             raise ValueError(f"eta={eta!r} is out of range; allowed: (0, 1] "
                              f"(the diversity ratio of Khan et al. 2018, Eq. 10).")
-        pid_gains = equilibrium.check_pid_gains(pid_gains)
+        pid_gains = check_pid_gains(pid_gains)
         for name in UNUSED_BEGAN_ARGUMENTS:
             if name in kwargs:
                 raise ValueError(

@@ -269,3 +269,39 @@ def test_old_private_names_still_work():
     model = tiny_model()
     assert base.optimizers(model) == base.optimizers(model) == list(model.optimizers)
     assert base.get_lr(model.optimizers[0]) == pytest.approx(1e-3)
+
+
+def test_metrics_csv_rerun_in_the_same_directory_starts_a_fresh_file(tmp_path):
+    # A user script run twice: the second, fresh model (step 0) must not inherit a
+    # header cut back to `step` (its rows then carried no metrics and
+    # plot_convergence failed).
+    path = str(tmp_path / "m.csv")
+    for _ in range(2):
+        model = tiny_model()
+        model.fit(tiny_data(), steps_per_epoch=4, epochs=1, verbose=0,
+                  callbacks=[reporting.MetricsCSV(path, every=2)])
+        rows = reporting.read_metrics_csv(path)
+        assert [r["step"] for r in rows] == [2, 4]
+        assert set(model.metric_names()) <= set(rows[0])
+    reporting.plot_convergence(path, str(tmp_path / "c.png"))
+
+
+def test_metrics_csv_widens_its_header_for_new_metrics(tmp_path):
+    path = str(tmp_path / "m.csv")
+    csv_cb = reporting.MetricsCSV(path, every=1)
+    csv_cb.on_step(1, {"a": 1.0})
+    csv_cb.on_step(2, {"a": 2.0, "b": 3.0})
+    assert reporting.read_metrics_csv(path) == [{"step": 1, "a": 1.0},
+                                                {"step": 2, "a": 2.0, "b": 3.0}]
+
+
+def test_one_row_convergence_plot_draws_its_point(tmp_path):
+    # With one row a line has no segment: the plot was four empty axes.
+    path = str(tmp_path / "m.csv")
+    with open(path, "w") as f:
+        f.write("step,k,m_global,loss_real,loss_fake\n100,0.5,0.2,0.1,0.05\n")
+    png = reporting.plot_convergence(path, str(tmp_path / "c.png"))
+    pixels = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3).astype(int)
+    # Matplotlib's first colour, #1f77b4: drawn only by the data.
+    blue = np.abs(pixels - [0x1F, 0x77, 0xB4]).sum(axis=1) < 40
+    assert blue.sum() >= 4 * 5  # a visible marker on each of the four axes

@@ -90,15 +90,19 @@ class MetricsCSV(PeriodicCallback):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         step = global_step(self.model)
+        self._fields = None
         if os.path.exists(self.path):
             rows = read_metrics_csv(self.path)
             kept = [r for r in rows if r["step"] <= step]
-            if len(kept) != len(rows):
-                self._write_rows(kept)
+            if not kept:
+                # A fresh run (or one resumed before the first row): a new file, whose
+                # header the first row sets.
+                os.remove(self.path)
+            elif len(kept) != len(rows):
+                self._write_rows(kept, _columns(kept))
 
-    def _write_rows(self, rows):
+    def _write_rows(self, rows, fields):
         tmp = self.path + ".tmp"
-        fields = list(rows[0].keys()) if rows else ["step"]
         with open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()
@@ -111,8 +115,13 @@ class MetricsCSV(PeriodicCallback):
         if not new and self._fields is None:
             with open(self.path) as f:
                 self._fields = next(csv.reader(f), None)
-        if new or self._fields is None:
+        if new or not self._fields:
             self._fields = list(row)
+        elif set(row) - set(self._fields):
+            # A metric the header lacks (another model, or a term turned on): widen it.
+            rows = read_metrics_csv(self.path)
+            self._fields = _columns(rows + [row])
+            self._write_rows(rows, self._fields)
         with open(self.path, "a", newline="") as f:
             w = csv.DictWriter(f, fieldnames=self._fields, extrasaction="ignore")
             if new:
@@ -148,6 +157,11 @@ class ScalarSummaries(PeriodicCallback):
         self._writer.flush()
 
 
+def _columns(rows):
+    """The union of the rows' keys, in first-seen order (``step`` first)."""
+    return list(dict.fromkeys(k for row in rows for k in row))
+
+
 def read_metrics_csv(path):
     """Rows of a :class:`MetricsCSV` file as dicts of floats (``step`` as int)."""
     with open(path, newline="") as f:
@@ -180,7 +194,10 @@ def plot_convergence(csv_path, png_path, keys=CONVERGENCE_KEYS):
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(found), 1, sharex=True)
     for ax, key in zip(np.atleast_1d(axes), found, strict=True):
-        ax.plot(steps, [r.get(key, np.nan) for r in rows], lw=1.2)
+        # Markers when there are few rows: one row is a single point, which a line
+        # alone does not draw.
+        ax.plot(steps, [r.get(key, np.nan) for r in rows], lw=1.2,
+                marker="o" if len(rows) < 30 else None, markersize=3)
         ax.set_ylabel(_LABELS.get(key, key))
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[-1].set_xlabel("step")

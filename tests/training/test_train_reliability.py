@@ -208,3 +208,57 @@ def test_without_config_json_changed_architecture_is_refused(tmp_path):
     # The same settings resume, and config.json comes back.
     assert train_lib.train(cfg.replace(steps=4), work)["start_step"] == 2
     assert json.load(open(os.path.join(work, "config.json")))["model_kwargs"]["filters"] == 4
+
+
+def _versions(base):
+    return sorted(os.listdir(base)) if os.path.isdir(base) else []
+
+
+def test_rerun_finishes_the_export_a_failed_end_of_run_left_out(tmp_path, monkeypatch):
+    import errno
+
+    from tfbegan.serving import export as export_lib
+    from tfbegan.training import finish, train_lib
+
+    work, base = str(tmp_path / "run"), str(tmp_path / "export")
+    cfg = tiny_config(export_base=base)
+    real_export = export_lib.export_generator
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export_lib, "export_generator", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        train_lib.train(cfg, work)
+    assert finish.finished_step(work) is None and _versions(base) == []
+    # The rerun used to say "nothing to train", exit 0 and export nothing.
+    monkeypatch.setattr(export_lib, "export_generator", real_export)
+    out = train_lib.train(cfg, work)
+    assert out["step"] == 2 and out["export_dir"] == os.path.join(base, "1")
+    assert os.path.isfile(os.path.join(work, "convergence.png"))
+    assert finish.finished_step(work) == 2
+    # Once finished, a rerun does nothing: no second version.
+    assert "export_dir" not in train_lib.train(cfg, work)
+    assert _versions(base) == ["1"]
+
+
+def test_a_signal_during_the_end_of_run_work_lets_it_finish(tmp_path, monkeypatch, caplog):
+    from tfbegan.serving import export as export_lib
+    from tfbegan.training import finish, train_lib
+
+    work, base = str(tmp_path / "run"), str(tmp_path / "export")
+    real_export = export_lib.export_generator
+
+    def signalled(*args, **kwargs):
+        signal.raise_signal(signal.SIGTERM)  # as a supervisor stopping the job
+        return real_export(*args, **kwargs)
+
+    monkeypatch.setattr(export_lib, "export_generator", signalled)
+    before = signal.getsignal(signal.SIGTERM)
+    with caplog.at_level("WARNING", logger="tfbegan"):
+        out = train_lib.train(tiny_config(export_base=base), work)
+    assert out["export_dir"] == os.path.join(base, "1")
+    assert os.path.isfile(os.path.join(out["export_dir"], "saved_model.pb"))
+    assert finish.finished_step(work) == 2
+    assert "received SIGTERM during the end-of-run work; finished it first" in caplog.text
+    assert signal.getsignal(signal.SIGTERM) is before  # handler restored

@@ -43,7 +43,7 @@ from tfbegan.callbacks import (
 from tfbegan.data.config import DataConfig
 from tfbegan.models import MODELS
 from tfbegan.steps import global_step
-from tfbegan.training import checkpoints, preemption
+from tfbegan.training import checkpoints, finish, preemption
 from tfbegan.training.config import TrainConfig
 from tfbegan.training.distribution import (
     check_same_start,
@@ -171,10 +171,17 @@ def _run(config, workdir, strategy, extra_callbacks):
         write_config(workdir, config)
     summary = {"workdir": workdir, "start_step": start, "model": model}
     if start >= config.steps:
-        logger.info("workdir %s is already at step %d >= --steps=%d; nothing to train "
-                    "(raise --steps to continue; tfbegan-export exports it).", workdir,
-                    start, config.steps)
-        return {**summary, **_end_state(model, workdir), "seconds": 0.0}
+        summary.update(_end_state(model, workdir), seconds=0.0)
+        if not chief or finish.finished_step(workdir) == start:
+            logger.info("workdir %s is already at step %d >= --steps=%d; nothing to "
+                        "train (raise --steps to continue).", workdir, start, config.steps)
+            return summary
+        # A run stopped after its last step, before its samples, plot or export.
+        logger.info("workdir %s is at step %d: writing the end-of-run samples, plot and "
+                    "export a stopped run left undone.", workdir, start)
+        summary.update(finish.finish_run(config, workdir, model,
+                                         _fixed_real_batch(config, model)))
+        return summary
     real = _fixed_real_batch(config, model) if chief else None
     callbacks, handles = _make_callbacks(config, workdir, model, state, chief, real,
                                          strategy)
@@ -190,7 +197,7 @@ def _run(config, workdir, strategy, extra_callbacks):
                                   handles["preemption"].stopped_at)
     summary.update(_end_state(model, workdir), seconds=round(elapsed, 1))
     if chief:
-        summary.update(_finish(config, workdir, model, handles["samples"], real))
+        summary.update(finish.finish_run(config, workdir, model, real, handles["samples"]))
     return summary
 
 
@@ -312,32 +319,3 @@ def _end_state(model, workdir):
     return {"step": global_step(model),
             "k": float(keras.ops.convert_to_numpy(model.k)) if hasattr(model, "k") else None,
             "checkpoint": checkpoints.latest_checkpoint(workdir)}
-
-
-def _finish(config, workdir, model, samples, real):
-    """The chief's end-of-run artefacts: final samples, reconstruction grid,
-    convergence plot and the export."""
-    step = global_step(model)
-    out = {"samples": samples.write(step)}
-    if getattr(model, "has_encoder", False):
-        # x -> E(x) -> G(E(x)) for models that infer z (the AGE paper's figures).
-        from tfbegan.evaluation.reconstruction import save_reconstruction_grid
-
-        out["reconstructions"] = save_reconstruction_grid(
-            os.path.join(workdir, "reconstructions.png"), model.encode,
-            lambda z: model.generator(z, training=False), np.asarray(real), columns=8,
-            scale=2)
-    csv_path = os.path.join(workdir, "metrics.csv")
-    if os.path.exists(csv_path):
-        # Models without k / M_global (BiGAN, AGE) plot their own metrics.
-        keys = {} if hasattr(model, "k") else {"keys": (
-            model.convergence_metric, *[n for n in model.metric_names()
-                                        if n != model.convergence_metric])}
-        out["convergence_plot"] = reporting.plot_convergence(
-            csv_path, os.path.join(workdir, "convergence.png"), **keys)
-    if config.export_base:
-        from tfbegan.serving.export import export_generator
-
-        out["export_dir"] = export_generator(model, config.export_base, step=step)
-        logger.info("exported the generator to %s", out["export_dir"])
-    return out

@@ -258,3 +258,43 @@ def test_model_settings_for_a_flag_check_without_config_json(tmp_path):
     # The kwargs rebuild the same architecture.
     rebuilt = DenoisingBEGAN(**kwargs)
     assert rebuilt.count_params() == model.count_params()
+
+
+@pytest.mark.parametrize("poison", ["weight", "optimizer"])
+def test_a_non_finite_state_is_never_written(tmp_path, poison):
+    model = _model()
+    work = str(tmp_path)
+    checkpoints.save_checkpoint(model, work, 1)
+    if poison == "weight":
+        variable = model.generator.trainable_variables[0]
+    else:  # an Adam slot: finite losses and weights, a state that cannot continue
+        variable = next(v for v in model.d_optimizer.variables if len(v.shape))
+    value = np.array(variable)
+    value.flat[0] = np.nan
+    variable.assign(value)
+    assert checkpoints.non_finite_state(model) == [variable.path]
+    with pytest.raises(checkpoints.NonFiniteStateError,
+                       match=r"not saving step 2: 1 weight or optimizer tensors hold NaN"):
+        checkpoints.save_checkpoint(model, work, 2)
+    assert _files(work) == ["ckpt-00000001.json", "ckpt-00000001.keras"]
+
+
+def test_checkpointer_stops_training_at_a_non_finite_state(tmp_path):
+    from tfbegan.callbacks import Checkpointer, NaNGuard
+
+    class PoisonAtStep3(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.d_optimizer.iterations.numpy()) == 3:
+                v = self.model.discriminator.trainable_variables[0]
+                v.assign(np.full(v.shape, np.inf, np.float32))
+
+    model = _model()
+    guard = NaNGuard()
+    saver = Checkpointer(str(tmp_path), every=1, keep=10, nan_guard=guard)
+    x = np.zeros((40, 8, 8, 1), np.float32)
+    model.fit(x, batch_size=4, epochs=1, verbose=0, callbacks=[guard, PoisonAtStep3(), saver])
+    assert int(model.d_optimizer.iterations.numpy()) == 3  # stopped there
+    assert [s for s, _ in checkpoints.list_checkpoints(str(tmp_path))] == [1, 2]
+    assert guard.failure.startswith("non-finite weights at step 3")
+    loaded, _ = checkpoints.load_checkpoint(checkpoints.latest_checkpoint(str(tmp_path)))
+    assert checkpoints.non_finite_state(loaded) == []

@@ -21,6 +21,11 @@ class Checkpointer(PeriodicCallback):
       nan_guard: a :class:`~tfbegan.callbacks.NaNGuard`; no checkpoint is written
         once it tripped.
       enabled: False on non-chief workers of a multi-worker run.
+
+    A state whose weights or optimizer variables hold NaN or Inf is never written
+    (:func:`tfbegan.training.checkpoints.save_checkpoint`): training stops there and
+    ``failure`` (and the NaN guard's, when given) names the step, so the newest
+    checkpoint on disk is always one training can continue from.
     """
 
     def __init__(self, workdir, every=500, keep=3, stateful=(), nan_guard=None,
@@ -32,16 +37,25 @@ class Checkpointer(PeriodicCallback):
         self.nan_guard = nan_guard
         self.enabled = enabled
         self.last_saved = None
+        self.failure = None
 
     def save(self, step):
         """Saves the state at ``step`` (once per step); returns the step or None."""
-        if self.nan_guard is not None and self.nan_guard.failure:
+        if self.failure or (self.nan_guard is not None and self.nan_guard.failure):
             return None
         if self.last_saved == step:
             return None
         state = {"callbacks": {type(c).__name__: c.get_state() for c in self.stateful}}
         if self.enabled:
-            checkpoints.save_checkpoint(self.model, self.workdir, step, state, self.keep)
+            try:
+                checkpoints.save_checkpoint(self.model, self.workdir, step, state,
+                                            self.keep)
+            except checkpoints.NonFiniteStateError as e:
+                self.failure = str(e)
+                if self.nan_guard is not None:
+                    self.nan_guard.failure = f"non-finite weights at step {step} ({e})"
+                self.model.stop_training = True
+                return None
         self.last_saved = step
         return step
 

@@ -39,6 +39,7 @@ import re
 import zipfile
 
 import keras
+import numpy as np
 
 from tfbegan import fileio
 
@@ -49,8 +50,8 @@ from tfbegan.steps import global_step
 __all__ = [
     "CHECKPOINT_DIR", "CORRUPT_DIR", "CheckpointError", "NoUsableCheckpointError",
     "checkpoint_dir", "latest_checkpoint", "list_checkpoints", "load_checkpoint",
-    "load_latest", "model_settings", "move_aside", "read_model_config", "save_checkpoint",
-    "sidecar_path", "verify_archive",
+    "load_latest", "model_settings", "move_aside", "non_finite_state", "NonFiniteStateError",
+    "read_model_config", "save_checkpoint", "sidecar_path", "verify_archive",
 ]
 
 logger = logging.getLogger("tfbegan")
@@ -123,6 +124,28 @@ def _estimated_bytes(model, directory):
     return 3 * 4 * max(values, 1)  # float32
 
 
+class NonFiniteStateError(FloatingPointError):
+    """The model's weights or optimizer state hold NaN or Inf: nothing was written."""
+
+
+def non_finite_state(model):
+    """Paths of the model's weights and optimizer variables holding NaN or Inf.
+
+    A loss can stay finite for the step whose update made the weights non-finite, so
+    the losses alone do not tell whether a state is good.
+    """
+    variables = list(model.weights)
+    for opt in getattr(model, "optimizers", None) or [getattr(model, "optimizer", None)]:
+        if opt is not None:
+            variables += list(opt.variables)
+    bad = []
+    for v in variables:
+        value = np.asarray(keras.ops.convert_to_numpy(v))
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+            bad.append(getattr(v, "path", None) or v.name)
+    return bad
+
+
 def save_checkpoint(model, workdir, step, state=None, keep=3):
     """Writes ``ckpt-<step>.keras`` (+ ``.json`` with ``state``) atomically.
 
@@ -132,7 +155,14 @@ def save_checkpoint(model, workdir, step, state=None, keep=3):
       tfbegan.fileio.DiskFullError: the disk filled up; one line naming the path
         and the bytes needed. No temporary file is left and earlier checkpoints are
         intact.
+      NonFiniteStateError: a weight or optimizer variable holds NaN or Inf; nothing
+        is written (a checkpoint is only ever a state training can continue from).
     """
+    bad = non_finite_state(model)
+    if bad:
+        raise NonFiniteStateError(
+            f"not saving step {int(step)}: {len(bad)} weight or optimizer tensors hold "
+            f"NaN or Inf (first: {bad[0]}).")
     directory = checkpoint_dir(workdir)
     base = os.path.join(directory, f"ckpt-{int(step):08d}")
     final, sidecar = base + ".keras", base + ".json"

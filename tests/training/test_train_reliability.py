@@ -262,3 +262,26 @@ def test_a_signal_during_the_end_of_run_work_lets_it_finish(tmp_path, monkeypatc
     assert finish.finished_step(work) == 2
     assert "received SIGTERM during the end-of-run work; finished it first" in caplog.text
     assert signal.getsignal(signal.SIGTERM) is before  # handler restored
+
+
+def test_a_first_run_that_failed_on_its_data_does_not_block_the_corrected_one(tmp_path):
+    from tfbegan.training import train_lib
+
+    work, empty = str(tmp_path / "run"), tmp_path / "empty"
+    empty.mkdir()
+    bad = tiny_config(data=DataConfig(f"folder:{empty}", image_size=8))
+    with pytest.raises(ValueError, match="empty"):
+        train_lib.train(bad, work)
+    # The corrected command used to be refused: "holds a different run (data: ...)".
+    assert train_lib.train(tiny_config(), work)["step"] == 2
+
+
+def test_a_rerun_past_its_steps_leaves_config_json_alone(tmp_path):
+    from tfbegan.training import train_lib
+
+    work = str(tmp_path / "run")
+    train_lib.train(tiny_config(steps=4, checkpoint_every=4), work)
+    before = open(os.path.join(work, "config.json")).read()
+    out = train_lib.train(tiny_config(steps=2, checkpoint_every=4), work)
+    assert out["step"] == 4 and out["start_step"] == 4
+    assert open(os.path.join(work, "config.json")).read() == before

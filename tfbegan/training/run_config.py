@@ -83,7 +83,13 @@ def config_differences(old, config):
 
 def check_resume_compatible(workdir, config):
     """Raises ValueError when ``workdir`` holds a different run: settings in its
-    config.json, or (config.json deleted) the model its checkpoints were built with."""
+    config.json, or (config.json deleted) the model its checkpoints were built with.
+
+    A workdir without a checkpoint holds no run (a first run that failed on its data
+    or before its first save): any command may start it afresh.
+    """
+    if not checkpoints.list_checkpoints(workdir):
+        return
     old = read_config(workdir)
     # Without config.json the checkpoints still say which model they hold, so
     # changed architecture flags are refused rather than silently ignored.

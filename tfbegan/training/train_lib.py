@@ -55,6 +55,7 @@ from tfbegan.training.distribution import (
 from tfbegan.training.run_config import (
     check_resume_compatible,
     check_workdir,
+    read_config,
     write_config,
 )
 from tfbegan.training.workdir_lock import WorkdirLock
@@ -167,7 +168,8 @@ def _run(config, workdir, strategy, extra_callbacks):
     chief = is_chief(strategy)
     model, state = _restore_or_build(config, workdir, strategy)
     start = global_step(model)
-    if chief:
+    if chief and (start < config.steps or read_config(workdir) is None):
+        # A rerun at or past --steps changes nothing, config.json included.
         write_config(workdir, config)
     summary = {"workdir": workdir, "start_step": start, "model": model}
     if start >= config.steps:

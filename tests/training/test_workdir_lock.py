@@ -74,8 +74,35 @@ def test_release_lets_the_next_run_in_and_is_idempotent(tmp_path):
     assert not first.locked
     first.release()
     assert workdir_lock.read_holder(workdir) == {}  # no stale name after release
+    # A finished workdir holds no lock file.
+    assert not os.path.exists(os.path.join(workdir, workdir_lock.LOCK_FILE))
     with WorkdirLock(workdir):
         pass
+
+
+def test_a_lock_taken_on_a_file_unlinked_by_its_releasing_holder_is_retaken(tmp_path):
+    # The race the unlink on release opens: B opens the file, A releases (unlinks it),
+    # B locks the unlinked file; C must not then lock a new file beside B. B re-checks
+    # that the file it locked is the one at the path and locks again.
+    workdir = str(tmp_path)
+    path = os.path.join(workdir, workdir_lock.LOCK_FILE)
+    b = WorkdirLock(workdir)
+    real_open_and_lock = b._open_and_lock
+    calls = []
+
+    def racing_open_and_lock():
+        fd = real_open_and_lock()
+        if not calls:  # the first file B locks is unlinked under it
+            os.unlink(path)
+        calls.append(fd)
+        return fd
+
+    b._open_and_lock = racing_open_and_lock
+    with b:
+        assert len(calls) == 2
+        assert os.fstat(b._fd).st_ino == os.stat(path).st_ino
+        with pytest.raises(WorkdirLockedError):
+            WorkdirLock(workdir).acquire()
 
 
 def test_unwritable_workdir_is_one_line(tmp_path):

@@ -104,6 +104,30 @@ class WorkdirLock:
     def acquire(self):
         if self._fd is not None:
             return self
+        # The holder removes the file when it releases, so a file locked here may
+        # have been unlinked meanwhile: lock again until the locked file is the one
+        # at the path.
+        for _ in range(100):
+            fd = self._open_and_lock()
+            try:
+                if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        else:
+            raise WorkdirLockError(f"cannot lock {self.path!r}: it keeps being replaced.")
+        self._fd = fd
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+        except OSError:
+            # The lock holds regardless; a full disk only loses the holder's name.
+            pass
+        return self
+
+    def _open_and_lock(self):
         try:
             os.makedirs(self.workdir, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -117,15 +141,7 @@ class WorkdirLock:
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise WorkdirLockedError(self.workdir, self._wait_for_holder()) from None
             raise WorkdirLockError(f"cannot lock {self.path!r} ({e.strerror or e}).") from None
-        self._fd = fd
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode(), 0)
-        except OSError:
-            # The lock holds regardless; a full disk only loses the holder's name.
-            pass
-        return self
+        return fd
 
     def _wait_for_holder(self, timeout=0.5):
         # The holder writes its name just after locking: a loser racing it may read
@@ -142,7 +158,9 @@ class WorkdirLock:
             return
         fd, self._fd = self._fd, None
         try:
-            os.ftruncate(fd, 0)  # no stale holder name for the next reader
+            # Removed while still locked (acquire re-checks the path), so a finished
+            # workdir holds no lock file.
+            os.unlink(self.path)
         except OSError:
             pass
         try:

@@ -107,10 +107,22 @@ def command_main(execute, log_level=None):
     return main
 
 
-def run_command(define_flags, execute, log_level=None):
-    """Console-script body: defines the flags on absl's FLAGS, then runs
-    :func:`command_main` under ``absl.app.run``."""
-    from absl import app
+def run_app(define_flags, main, doc, groups=None):
+    """Console-script body: defines the flags on absl's FLAGS, answers ``--help``
+    with the command's own flags (``tfbegan.cli.help``; ``groups`` as there, default:
+    one group of every flag ``define_flags`` added), then runs ``main`` under
+    ``absl.app.run``."""
+    from absl import app, flags
 
+    from tfbegan.cli import help as help_lib
+
+    before = set(flags.FLAGS)
     define_flags()
-    app.run(command_main(execute, log_level))
+    ours = [name for name in flags.FLAGS if name not in before]
+    help_lib.answer_help(doc, groups or [("flags", ours)])
+    app.run(main)
+
+
+def run_command(define_flags, execute, doc, log_level=None):
+    """:func:`run_app` with :func:`command_main` (``execute(FLAGS)``)."""
+    run_app(define_flags, command_main(execute, log_level), doc)

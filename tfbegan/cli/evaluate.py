@@ -179,7 +179,7 @@ main = common.command_main(execute, logging.WARNING)
 
 def run():
     """Console-script entry point."""
-    common.run_command(define_flags, execute, logging.WARNING)
+    common.run_command(define_flags, execute, __doc__, logging.WARNING)
 
 
 if __name__ == "__main__":

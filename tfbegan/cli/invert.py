@@ -118,7 +118,7 @@ main = common.command_main(execute)
 
 def run():
     """Console-script entry point."""
-    common.run_command(define_flags, execute)
+    common.run_command(define_flags, execute, __doc__)
 
 
 if __name__ == "__main__":

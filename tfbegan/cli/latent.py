@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 from tfbegan.cli import common
 
@@ -142,8 +142,7 @@ def main(argv, flag_values=None):
 
 
 def run():
-    define_flags()
-    app.run(main)
+    common.run_app(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from absl import app, flags
 
 # common first sets TF_CPP_MIN_LOG_LEVEL before anything imports TensorFlow.
 from tfbegan.cli import common, defaults, flag_table
+from tfbegan.cli import help as help_lib
 from tfbegan.cli.variants import FAMILIES, VARIANTS
 from tfbegan.data.config import DataConfig
 
@@ -224,9 +225,42 @@ def _log_summary(log, summary):
             log.info("%s: %s", name, summary[key])
 
 
+#: ``--help``'s groups of the core flags (the family flags follow, one group each).
+CORE_GROUPS = (
+    ("data", ("dataset", "data_dir", "download", "crop", "image_size")),
+    ("model (every family)", ("model", "filters", "repeats", "z_dim", "h_dim")),
+    ("training", ("learning_rate", "d_lr_ratio", "beta1", "batch_size", "steps",
+                  "lr_decay_factor", "lr_patience", "lr_decay_every", "min_learning_rate",
+                  "seed")),
+    ("output", ("workdir", "log_every", "checkpoint_every", "sample_every",
+                "keep_checkpoints", "export_base")),
+    ("devices and speed", ("strategy", "num_gpus", "mixed_precision", "jit_compile",
+                           "steps_per_execution")),
+)
+
+
+def help_groups():
+    """The core groups, then each family's flags titled with the models that read
+    them, then anything else this command defines."""
+    groups = list(CORE_GROUPS)
+    for family, names in sorted(FAMILY_FLAGS.items()):
+        readers = [m for m, families in FAMILIES.items() if family in families]
+        title = f"model: {family} flags (--model={' or '.join(readers)})"
+        groups.append((title, sorted(names)))
+    ours = [n for n in FLAGS if n in _OWN_FLAGS]
+    return help_lib.grouped(ours, groups)
+
+
+#: Every flag this command defines (filled by run, for --help).
+_OWN_FLAGS = set()
+
+
 def run():
     """Console-script entry point."""
+    before = set(FLAGS)
     define_flags()
+    _OWN_FLAGS.update(set(FLAGS) - before)
+    help_lib.answer_help(__doc__, help_groups)
     app.run(main)
 
 

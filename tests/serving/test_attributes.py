@@ -72,8 +72,23 @@ def test_bad_inputs():
 
 
 def test_celeba_not_prepared_fails_fast(tmp_path):
-    with pytest.raises(ValueError, match="CelebA is not available"):
+    with pytest.raises(ValueError, match="CelebA is not available") as err:
         attributes.load_celeba_data("Smiling", 8, data_dir=str(tmp_path), download=False)
+    # The flag that does it, as tfbegan-latent names it (not "download=True" alone).
+    assert "tfbegan-latent --latent_download" in str(err.value)
+
+
+def test_latent_help_examples_use_its_own_flag_names():
+    import re
+
+    from absl import flags
+
+    from tfbegan.cli import latent
+
+    fv = flags.FlagValues()
+    latent.define_flags(fv)
+    used = set(re.findall(r"--([a-z_]+)=", latent.__doc__))
+    assert used and used <= set(fv), used - set(fv)
 
 
 def test_digit_attribute_vector_with_model_encode():

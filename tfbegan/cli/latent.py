@@ -3,7 +3,7 @@
     tfbegan-latent --export_dir=export/vae_began --attribute=digit_3 \\
         --scale=-2,-1,0,1,2 --num=8 --out=strip.png
     tfbegan-latent --export_dir=export/celeba --attribute=Black_Hair \\
-        --data_dir=~/tensorflow_datasets --out=black_hair.png
+        --latent_data_dir=~/tensorflow_datasets --out=black_hair.png
 
 Encodes labelled images with the SavedModel's ``encode`` signature, takes the
 attribute vector ``mean E(with) - mean E(without)`` (:mod:`tfbegan.serving.attributes`),

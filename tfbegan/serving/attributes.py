@@ -184,7 +184,7 @@ def load_celeba_data(attribute, image_size, channels=3, max_images=2000,
         raise ValueError(
             f"CelebA is not available in data_dir={data_dir!r} ({type(e).__name__}); "
             f"prepare it with `tfds build celeb_a` (manual download of the files) or "
-            f"pass download=True.") from None
+            f"let tfds download it (download=True; tfbegan-latent --latent_download).") from None
     images, mask = [], []
     for ex in tfds.as_numpy(ds.take(max_images)):
         images.append(ex["image"])

@@ -305,3 +305,26 @@ def test_one_row_convergence_plot_draws_its_point(tmp_path):
     # Matplotlib's first colour, #1f77b4: drawn only by the data.
     blue = np.abs(pixels - [0x1F, 0x77, 0xB4]).sum(axis=1) < 40
     assert blue.sum() >= 4 * 5  # a visible marker on each of the four axes
+
+
+def test_progress_logger_prints_in_a_user_script(capsys, monkeypatch):
+    # A user script has no handler on the "tfbegan" logger: INFO lines were dropped.
+    # (Another test in this process may have set the CLI's handler up.)
+    monkeypatch.setattr(logging.getLogger("tfbegan"), "handlers", [])
+    model = tiny_model()
+    model.fit(tiny_data(), steps_per_epoch=2, epochs=1, verbose=0,
+              callbacks=[reporting.ProgressLogger(every=2)])
+    err = capsys.readouterr().err
+    assert err.startswith("step 2 | loss_real"), err
+
+
+@pytest.mark.parametrize("callback", [
+    keras.callbacks.ReduceLROnPlateau(monitor="m_global"),
+    keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr),
+])
+def test_keras_lr_callbacks_are_refused_with_a_pointer(callback):
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"one optimizer per network; use "
+                                         r"tfbegan.callbacks.ConvergenceLRDecay"):
+        model.fit(tiny_data(), steps_per_epoch=1, epochs=1, verbose=0,
+                  callbacks=[callback])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import sys
 import time
 
 import numpy as np
@@ -29,6 +30,13 @@ def _scalars(logs):
             if np.size(v) == 1}
 
 
+def _default_print(line):
+    if logger.handlers:
+        logger.info("%s", line)
+    else:
+        print(line, file=sys.stderr, flush=True)
+
+
 class ProgressLogger(PeriodicCallback):
     """Logs ``step, L(x), L(G(z)), k, M_global, images/s, ETA`` once per N steps.
 
@@ -37,7 +45,9 @@ class ProgressLogger(PeriodicCallback):
       total_steps: the run's last step (for ETA); None: no ETA.
       batch_size: global batch (for images/s).
       keys: log keys to print, in order; defaults to the model's metric names.
-      print_fn: where lines go (default: the "tfbegan" logger at INFO).
+      print_fn: where lines go. Default: the "tfbegan" logger at INFO when it has a
+        handler (the CLI sets one up), else stderr, so the lines show in a user's
+        own script too (an unconfigured logger drops INFO).
     """
 
     def __init__(self, every, total_steps=None, batch_size=None, keys=None, print_fn=None):
@@ -45,7 +55,7 @@ class ProgressLogger(PeriodicCallback):
         self.total_steps = total_steps
         self.batch_size = batch_size
         self.keys = keys
-        self.print_fn = print_fn or logger.info
+        self.print_fn = print_fn or _default_print
         self._t = None
         self._step = None
 

@@ -224,6 +224,20 @@ class GANModel(keras.Model):
                 raise ValueError(f"z must have shape [num, {self.z_dim}], got {z.shape}.")
         return self.sampling_generator(z, training=False)
 
+    def fit(self, *args, callbacks=None, **kwargs):
+        """``keras.Model.fit``, refusing the Keras callbacks that change
+        ``model.optimizer``'s learning rate: a GAN has one optimizer per network and
+        ``model.optimizer`` is None (ReduceLROnPlateau failed with "'NoneType' object
+        has no attribute 'learning_rate'")."""
+        for callback in callbacks or ():
+            if isinstance(callback, (keras.callbacks.ReduceLROnPlateau,
+                                     keras.callbacks.LearningRateScheduler)):
+                raise ValueError(
+                    f"{type(callback).__name__} changes model.optimizer only, and "
+                    f"{type(self).__name__} has one optimizer per network; use "
+                    f"tfbegan.callbacks.ConvergenceLRDecay, which changes them all.")
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
     def encode(self, images):
         """images -> z; only for models with an encoder."""
         raise NotImplementedError(f"{type(self).__name__} has no encoder.")

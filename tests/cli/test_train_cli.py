@@ -94,6 +94,7 @@ def test_sigkill_then_rerun_completes(tmp_path):
     (["--gamma=1.5"], "gamma=1.5"),
     (["--image_size=48"], "image_size=48"),
     (["--batch_size=0"], "batch_size=0"),
+    (["--steps=100000000000000000000"], "steps=100000000000000000000 is out of range"),
     (["--d_lr_ratio=0"], "d_lr_ratio=0"),
     (["--flagfile={repo}/flags/age_mnist5k.flags", "--d_lr_ratio=0.5"], "no discriminator"),
     (["--workdir={tmp}/afile/sub"], "not writable"),

@@ -15,6 +15,10 @@ RESUMABLE = {"resumable": True}
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
+#: The most steps a run may ask for (``--steps``).
+MAX_STEPS = 10**12
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything ``tfbegan.training.train_lib.train`` needs besides the workdir.
@@ -76,7 +80,9 @@ class TrainConfig:
 
     def __post_init__(self):
         check_range("batch_size", self.batch_size, 1, 1 << 20, integer=True)
-        check_range("steps", self.steps, 1, integer=True)
+        # The step counter is an int64 optimizer variable; 10**12 steps is far past
+        # any run and keeps every step arithmetic exact.
+        check_range("steps", self.steps, 1, MAX_STEPS, integer=True)
         check_range("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
         check_d_lr_ratio(self.d_lr_ratio)
         if self.d_lr_ratio != 1.0 and self.model in MODELS_WITHOUT_DISCRIMINATOR:

@@ -2,8 +2,9 @@
 
 Runs ``train_step`` of the no-flag run's model (denoising BEGAN on the DCGAN-style
 pair, tfbegan-train's quickstart settings, float32) once eagerly (autograph would run
-converted copies of the functions), with a Python profiler hook that records every tfbegan function entered, and prints one JSON
-line: the count of distinct functions and of the files they live in.
+converted copies of the functions), with a Python profiler hook that records every
+tfbegan function entered, and prints one JSON line: the count of distinct functions
+and of the files they live in.
 
     python benchmarks/step_call_graph.py
 """
@@ -15,10 +16,10 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-import tfbegan  # noqa: E402
+import tfbegan
 
 try:  # the layout of this package
     from tfbegan.models import DenoisingBEGAN

@@ -11,6 +11,7 @@ REST (port 8501) and gRPC (port 8500) Predict requests against a tfbegan export
 
 ``sample`` (default) sends ``{"num", "seed"}``; ``serving_default`` sends ``z`` drawn
 here from U[-1, 1]^z_dim (``--prior=normal`` for N(0, I)) with numpy's generator.
+``--num`` must be in [1, 1024] (checked before anything is allocated or sent).
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ import urllib.request
 
 import numpy as np
 
-# Requests carry at most MAX_NUM images (the export's limit) in 64 MiB replies.
+#: Largest --num: the default cap on one request's batch of a tfbegan export
+#: (``max_batch``; an export made with a smaller --max_batch rejects more, with
+#: INVALID_ARGUMENT). Checked before any latent is allocated here.
+MAX_NUM = 1024
+# Requests carry at most MAX_NUM images in 64 MiB replies.
 MAX_MESSAGE_BYTES = 64 << 20
 
 
@@ -131,13 +136,16 @@ def main(argv=None):
     parser.add_argument("--version", type=int, default=None, help="default: latest")
     parser.add_argument("--signature", default="sample",
                         choices=("sample", "serving_default"))
-    parser.add_argument("--num", type=int, default=16)
+    parser.add_argument("--num", type=int, default=16, help=f"1..{MAX_NUM}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--z_dim", type=int, default=None)
     parser.add_argument("--prior", choices=("uniform", "normal"), default="uniform")
     parser.add_argument("--out", default="grid.png")
     args = parser.parse_args(argv)
     port = args.port or (8501 if args.protocol == "rest" else 8500)
+    if not 1 <= args.num <= MAX_NUM:
+        print(f"error: --num={args.num} must be in [1, {MAX_NUM}]", file=sys.stderr)
+        return 1
     try:
         inputs = make_inputs(args.signature, args.num, args.seed, args.z_dim, args.prior)
         predict = rest_predict if args.protocol == "rest" else grpc_predict

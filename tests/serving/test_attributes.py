@@ -166,3 +166,18 @@ def test_draw_strip_scale_zero_column_is_base(exported_vae):
     expect1 = np.clip(np.rint((np.clip(model.generate(z + v), -1, 1) + 1) * 127.5), 0, 255)
     np.testing.assert_allclose(images[0::2].astype(float), expect0, atol=1)
     np.testing.assert_allclose(images[1::2].astype(float), expect1, atol=1)
+
+
+def test_draw_strip_keeps_to_the_export_batch_cap(tmp_path):
+    """Before: ``encode`` got batches of 64 and ``serving_default`` every row x scale
+    at once (num * len(scales) latents), over a small ``max_batch`` export's cap."""
+    from tfbegan.cli import latent
+    from tfbegan.models import priors
+
+    model, _, path = export_tiny(tmp_path, "VAEBEGAN", 1, max_batch=2, filters=2,
+                                 z_dim=3, h_dim=3)
+    images, v = latent.draw_strip(path, "digit_1", [0.0, 1.0, 2.0], num=3, max_images=100)
+    assert images.shape == (9, 8, 8, 1)
+    z = priors.sample("normal", 3, 3, 0, 0).numpy()
+    expect = np.clip(np.rint((np.clip(model.generate(z + 2 * v), -1, 1) + 1) * 127.5), 0, 255)
+    np.testing.assert_allclose(images[2::3].astype(float), expect, atol=1)

@@ -17,6 +17,7 @@ import tfbegan
 from tfbegan import fileio, imaging
 from tfbegan.models import BEGAN
 from tfbegan.serving import export as export_lib
+from tfbegan.serving import limits
 
 Z_DIM = 6
 SIZE = 8
@@ -126,10 +127,12 @@ def test_signatures_match_generator_in_process(exported):
 
 
 @pytest.mark.parametrize("name, kwargs, message", [
-    ("serving_default", {"z": np.zeros([2, Z_DIM + 1], np.float32)}, r"\[\?,6\]"),
-    ("serving_default", {"z": np.zeros([Z_DIM], np.float32)}, r"\[\?,6\]"),
+    ("serving_default", {"z": np.zeros([2, Z_DIM + 1], np.float32)},
+     r"z must have shape \[batch, 6\], got \[2,7\]"),
+    ("serving_default", {"z": np.zeros([Z_DIM], np.float32)},
+     r"z must have shape \[batch, 6\], got \[6\]"),
     ("sample", {"num": 0, "seed": 0}, r"num must be in \[1, 1024\]"),
-    ("sample", {"num": export_lib.MAX_NUM + 1, "seed": 0}, r"num must be in \[1, 1024\]"),
+    ("sample", {"num": limits.DEFAULT_MAX_BATCH + 1, "seed": 0}, r"num must be in \[1, 1024\]"),
     ("interpolate", {"z_start": np.zeros(Z_DIM, np.float32),
                      "z_end": np.ones(Z_DIM, np.float32), "steps": 1},
      r"steps must be in \[2, 1024\]"),

@@ -113,6 +113,16 @@ def test_cli_errors_are_one_line(run_dir, tmp_path):
                           f"--export_base={tmp_path / 'out'}", "no checkpoint in"),
         "bad_num": (f"tfbegan-sample --export_dir={cwd / 'export' / 'began'} --num=0",
                     "--num=0 must be in [1, 1024]"),
+        # Before: a traceback ("Unable to allocate 194. TiB").
+        "bad_scale": (f"tfbegan-sample --export_dir={cwd / 'export' / 'began'} "
+                      f"--scale=100000 --out={tmp_path / 'big.png'}",
+                      "--scale=100000 must be an integer in [1, 32]"),
+        "bad_max_batch": (f"tfbegan-export --workdir={cwd / 'tfbegan_run'} "
+                          f"--export_base={tmp_path / 'out'} --max_batch=65537",
+                          "--max_batch=65537 must be an integer in [1, 65536]"),
+        "zero_max_batch": (f"tfbegan-export --workdir={cwd / 'tfbegan_run'} "
+                           f"--export_base={tmp_path / 'out'} --max_batch=0",
+                           "--max_batch=0 must be an integer in [1, 65536]"),
     }
     procs = {k: _start(cmd, tmp_path) for k, (cmd, _) in cases.items()}
     for name, proc in procs.items():
@@ -122,7 +132,45 @@ def test_cli_errors_are_one_line(run_dir, tmp_path):
         assert len(ours) == 1 and cases[name][1] in ours[0], (name, err[-2000:])
         assert "Traceback" not in err
     assert not (tmp_path / "out").exists()  # validated before any work
+    assert not (tmp_path / "big.png").exists()
     assert sorted(os.listdir(cwd / "export" / "began")) == ["1"]
+
+
+def test_export_max_batch_flag_caps_every_signature(run_dir, tmp_path):
+    """``tfbegan-export --max_batch=3``: recorded in tfbegan.json, checked by the
+    graph, and ``tfbegan-sample`` checks ``--num`` against the export's cap."""
+    cwd, model = run_dir
+    code, out, err = _finish(_start(f"tfbegan-export --workdir={cwd / 'tfbegan_run'} "
+                                    f"--export_base={tmp_path / 'capped'} --max_batch=3",
+                                    tmp_path))
+    assert code == 0, err[-3000:]
+    path = out.strip().splitlines()[-1]
+    meta = export_lib.read_metadata(path)
+    assert (meta["max_batch"], meta["max_num"], meta["max_steps"], meta["step"]) == (3, 3, 3, 5)
+    sigs = tf.saved_model.load(path).signatures
+    assert sigs["serving_default"](z=model.sample_z(3, seed=0))["images"].shape == (3, 8, 8, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"z batch must be at most 3 \(max_batch\), got 4"):
+        sigs["serving_default"](z=model.sample_z(4, seed=0))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"num must be in \[1, 3\] \(max_batch\), got 4"):
+        sigs["sample"](num=tf.constant(4), seed=tf.constant(0, tf.int64))
+    code, _, err = _finish(_start(f"tfbegan-sample --export_dir={path} --num=4 "
+                                  f"--out={tmp_path / 'grid.png'}", tmp_path))
+    ours = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 1 and ours == ["error: --num=4 must be in [1, 3] (the export's "
+                                  "max_batch)."], err[-2000:]
+    assert not (tmp_path / "grid.png").exists()
+
+
+def test_client_checks_num_before_allocating(monkeypatch, capsys):
+    # Before: --num=100000000 tried to allocate 23.8 GiB of latents here.
+    client = _client()
+    monkeypatch.setattr(client, "make_inputs", lambda *a, **k: pytest.fail("allocated"))
+    for num in (100000000, 0, 1025):
+        assert client.main([f"--num={num}", "--signature=serving_default",
+                            "--z_dim=6"]) == 1
+        assert capsys.readouterr().err == f"error: --num={num} must be in [1, 1024]\n"
 
 
 def test_models_config_parses():
@@ -277,8 +325,10 @@ def test_readme_requests_and_client(servers, tmp_path, monkeypatch, capsys):
         np.testing.assert_array_equal(grid, imaging.make_grid(want)[..., 0])
 
     # Errors reach the user as one line.
-    assert client.main(["--port", str(rest_port), "--num=0"]) == 1
-    assert "num must be in [1, 1024]" in capsys.readouterr().err
+    assert client.main(["--port", str(rest_port), "--signature=serving_default",
+                        f"--z_dim={Z_DIM - 1}"]) == 1
+    assert (f"z must have shape [batch, {Z_DIM}], got [16,{Z_DIM - 1}]"
+            in capsys.readouterr().err)
     assert client.main(["--protocol=grpc", "--port", str(grpc_port), "--model=nope"]) == 1
     assert "NOT_FOUND" in capsys.readouterr().err
 

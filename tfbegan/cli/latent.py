@@ -72,6 +72,9 @@ def draw_strip(export_dir, attribute, scales, num=8, base="random", seed=0,
     """uint8 images ``[num * len(scales), H, W, C]`` (row-major) and the vector.
 
     Library entry point of the CLI: usable from a script with a SavedModel path.
+    Every signature call stays within the export's batch cap (``max_batch`` in its
+    ``tfbegan.json``): images are encoded and latents decoded in batches of at most
+    ``min(64, max_batch)``.
     """
     import numpy as np
     import tensorflow as tf
@@ -84,12 +87,13 @@ def draw_strip(export_dir, attribute, scales, num=8, base="random", seed=0,
     loaded = tf.saved_model.load(export_dir)
     encode_fn, image_shape = attributes.as_encode_fn(loaded)
     meta = export_lib.read_metadata(export_dir)
+    batch = min(64, int(meta.get("max_batch", 64)))
     if image_shape is None:
         image_shape = (meta["image_size"], meta["image_size"], meta["channels"])
     images, mask = attributes.load_attribute_data(
         attribute, int(image_shape[0]), int(image_shape[2]), max_images=max_images,
         data_dir=data_dir, download=download)
-    vector = attributes.attribute_vector_from_labels(encode_fn, images, mask)
+    vector = attributes.attribute_vector_from_labels(encode_fn, images, mask, batch)
     if base == "random":
         prior = meta.get("prior", "normal")
         z = priors.sample(prior, num, int(vector.shape[0]), seed, 0).numpy()
@@ -99,10 +103,11 @@ def draw_strip(export_dir, attribute, scales, num=8, base="random", seed=0,
             raise ValueError(f"only {len(without)} images without {attribute!r}; "
                              f"lower --num.")
         pick = np.random.default_rng(seed).choice(len(without), num, replace=False)
-        z = attributes.encode(encode_fn, without[np.sort(pick)])
+        z = attributes.encode(encode_fn, without[np.sort(pick)], batch)
     grid_z = attributes.apply_attribute(z, vector, scales).reshape(-1, z.shape[1])
     decode = loaded.signatures["serving_default"]
-    out = decode(z=tf.constant(grid_z, tf.float32))["images"].numpy()
+    out = np.concatenate([decode(z=tf.constant(grid_z[i:i + batch], tf.float32))
+                          ["images"].numpy() for i in range(0, len(grid_z), batch)])
     return out, vector
 
 
@@ -113,6 +118,7 @@ def main(argv, flag_values=None):
         common.fail(f"unexpected arguments {argv[1:]} (use --flag=value).")
     try:
         from tfbegan.serving import export as export_lib
+        from tfbegan.serving import limits
 
         if not FLAGS.export_dir:
             raise ValueError("--export_dir is required.")
@@ -121,8 +127,9 @@ def main(argv, flag_values=None):
         if not os.path.isdir(FLAGS.export_dir):
             raise FileNotFoundError(f"--export_dir={FLAGS.export_dir!r} is not a "
                                     f"directory.")
-        if not 1 <= FLAGS.num <= export_lib.MAX_NUM:
-            raise ValueError(f"--num={FLAGS.num} must be in [1, {export_lib.MAX_NUM}].")
+        if not 1 <= FLAGS.num <= limits.DEFAULT_MAX_BATCH:
+            raise ValueError(f"--num={FLAGS.num} must be in [1, "
+                             f"{limits.DEFAULT_MAX_BATCH}].")
         if FLAGS.max_images < 2:
             raise ValueError(f"--max_images={FLAGS.max_images} must be >= 2.")
         if FLAGS.upscale < 1:

@@ -37,29 +37,47 @@ def define_flags():
                          "Draw interpolation strips (BEGAN sec. 4.6) instead of a grid.")
     flags.DEFINE_integer("steps", 8, "Images per interpolation strip (>= 2).")
     flags.DEFINE_integer("strips", 1, "Number of interpolation strips (rows).")
-    flags.DEFINE_integer("scale", 1, "Integer upscaling of the PNG (nearest neighbour).")
+    flags.DEFINE_integer("scale", 1, "Integer upscaling of the PNG (nearest neighbour), "
+                         "1..32.")
+
+
+#: Largest ``--scale``: the PNG takes ``scale**2`` times the grid's memory.
+MAX_SCALE = 32
 
 
 def _validate():
-    from tfbegan.serving import export as export_lib
+    """The export directory, after every flag is checked (one-line ValueError).
 
+    ``--scale`` first (a large one only fails once the grid is drawn, allocating
+    ``scale**2`` times the grid); ``--num`` and ``--steps`` against the export's own
+    caps (``max_num``, ``max_steps`` in its ``tfbegan.json``; the defaults for an
+    export without them) before the SavedModel is loaded.
+    """
+    from tfbegan.serving import export as export_lib
+    from tfbegan.serving import limits
+
+    if not 1 <= FLAGS.scale <= MAX_SCALE:
+        raise ValueError(f"--scale={FLAGS.scale} must be an integer in [1, {MAX_SCALE}].")
     if not FLAGS.export_dir:
         raise ValueError("--export_dir is required.")
     if not os.path.isdir(FLAGS.export_dir):
         raise FileNotFoundError(f"--export_dir={FLAGS.export_dir!r} is not a directory.")
     if not FLAGS.out:
         raise ValueError("--out is required.")
-    if FLAGS.scale < 1:
-        raise ValueError(f"--scale={FLAGS.scale} must be >= 1.")
+    export_dir = export_lib.resolve_export_dir(FLAGS.export_dir)
+    meta = export_lib.read_metadata(export_dir)
+    default = limits.DEFAULT_MAX_BATCH
+    max_num, max_steps = meta.get("max_num", default), meta.get("max_steps", default)
     if FLAGS.interpolate:
-        if not 2 <= FLAGS.steps <= export_lib.MAX_STEPS:
-            raise ValueError(f"--steps={FLAGS.steps} must be in [2, {export_lib.MAX_STEPS}].")
-        if not 1 <= FLAGS.strips <= export_lib.MAX_NUM // 2:
-            raise ValueError(f"--strips={FLAGS.strips} must be in "
-                             f"[1, {export_lib.MAX_NUM // 2}].")
-    elif not 1 <= FLAGS.num <= export_lib.MAX_NUM:
-        raise ValueError(f"--num={FLAGS.num} must be in [1, {export_lib.MAX_NUM}].")
-    return export_lib.resolve_export_dir(FLAGS.export_dir)
+        if not 2 <= FLAGS.steps <= max_steps:
+            raise ValueError(f"--steps={FLAGS.steps} must be in [2, {max_steps}] (the "
+                             f"export's max_batch).")
+        if not 1 <= FLAGS.strips <= default // 2:
+            raise ValueError(f"--strips={FLAGS.strips} must be in [1, {default // 2}].")
+    elif not 1 <= FLAGS.num <= max_num:
+        raise ValueError(f"--num={FLAGS.num} must be in [1, {max_num}] (the export's "
+                         f"max_batch).")
+    return export_dir
 
 
 def draw(export_dir, num=64, seed=0, interpolate=False, steps=8, strips=1):

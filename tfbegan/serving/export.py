@@ -5,25 +5,28 @@ its discriminator or optimizer state), written with ``keras.export.ExportArchive
 into ``<export_base>/<version>/``, the layout TensorFlow Serving polls: integer
 version directories under one base path.
 
-Signatures (named inputs, dict outputs, fixed dtypes):
+Signatures (named inputs, dict outputs, fixed dtypes; made by
+:mod:`tfbegan.serving.signatures`, which checks every input in the graph):
 
-* ``serving_default``: ``z`` float32 ``[batch, z_dim]`` ->
+* ``serving_default``: ``z`` float32 ``[batch, z_dim]``, batch in [0, max_batch] ->
   ``images`` uint8 ``[batch, H, W, C]`` (0..255) and ``images_float`` float32
   ``[batch, H, W, C]`` in [-1, 1].
-* ``sample``: ``num`` int32 scalar in [1, MAX_NUM], ``seed`` int64 scalar -> the
+* ``sample``: ``num`` int32 scalar in [1, max_batch], ``seed`` int64 scalar -> the
   same outputs for ``z ~ prior`` drawn with stateless random ops keyed by
   ``(seed, 0)``: exactly ``model.generate(num, seed=seed)`` (clipped), in every
   process.
 * ``interpolate``: ``z_start``, ``z_end`` float32 ``[z_dim]``, ``steps`` int32
-  scalar in [2, MAX_STEPS] -> the same outputs for
+  scalar in [2, max(2, max_batch)] -> the same outputs for
   ``z_i = (1 - t_i) z_start + t_i z_end``, ``t_i = i / (steps - 1)`` (the linear
-  latent interpolation of BEGAN sec. 4.6).
+  latent interpolation of Berthelot et al. 2017, sec. 4.6).
 * ``encode`` (only models with ``has_encoder``): ``images`` float32
-  ``[batch, H, W, C]`` in [-1, 1] -> ``z`` float32 ``[batch, z_dim]``.
+  ``[batch, H, W, C]`` in [-1, 1], batch in [0, max_batch] -> ``z`` float32
+  ``[batch, z_dim]``.
 
-Every float input (``z``, ``z_start``, ``z_end``, ``images``) is checked in the graph
-for NaN and Inf: such a request fails with InvalidArgument naming the input (in
-TensorFlow Serving as well) instead of returning all-black images.
+``max_batch`` (default 1024, at most 65536) is chosen at export and recorded in
+``tfbegan.json``. A request of the wrong shape, rank or channel count, over the cap,
+or with NaN or Inf in a float input fails with InvalidArgument naming the input (in
+TensorFlow Serving as well) before the network runs.
 
 The generator ends in a linear convolution (Berthelot et al. 2017, Figure 1), so its raw output
 can leave [-1, 1]; ``images_float`` is ``clip(G(z), -1, 1)`` and
@@ -55,110 +58,16 @@ import tensorflow as tf
 
 from tfbegan import fileio
 from tfbegan.models import priors
+from tfbegan.serving import limits, signatures
 
-#: Largest ``num`` the ``sample`` signature accepts (bounds one request's memory).
-MAX_NUM = 1024
-#: Largest ``steps`` the ``interpolate`` signature accepts.
-MAX_STEPS = 1024
 #: File names inside ``assets.extra/``.
 WARMUP_FILE = "tf_serving_warmup_requests"
 CONFIG_FILE = "tfbegan.json"
-#: Signature names, ``serving_default`` first (ExportArchive makes the first
-#: endpoint the default; naming it so keeps the alias explicit).
-SIGNATURES = ("serving_default", "sample", "interpolate", "encode")
 #: Warm-up batch size: Serving replays the request once per model load so the first
 #: user request does not pay for graph initialisation.
 WARMUP_BATCH = 1
 
 _VERSION = re.compile(r"^\d+$")
-
-
-def _postprocess(x):
-    """G(z) -> ``{"images": uint8, "images_float": clip(G(z), -1, 1)}``."""
-    images_float = tf.clip_by_value(tf.cast(x, tf.float32), -1.0, 1.0)
-    # tf.round rounds half to even, like np.rint in imaging.to_uint8.
-    images = tf.cast(tf.round((images_float + 1.0) * 127.5), tf.uint8)
-    return {"images": images, "images_float": images_float}
-
-
-def _in_range(value, low, high, name):
-    """``value`` after graph asserts ``low <= value <= high`` (InvalidArgument)."""
-    message = f"{name} must be in [{low}, {high}]"
-    checks = [
-        tf.debugging.assert_greater_equal(value, tf.cast(low, value.dtype),
-                                          message=message),
-        tf.debugging.assert_less_equal(value, tf.cast(high, value.dtype),
-                                       message=message),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.identity(value)
-
-
-def _finite(value, name):
-    """``value`` after a graph check that it holds no NaN or Inf (InvalidArgument).
-
-    A NaN latent would otherwise come back as an all-black uint8 image (NaN casts to
-    0) that a client cannot tell from a real one; the check is an op in the graph,
-    so TF Serving rejects the request too, naming the input.
-    """
-    return tf.debugging.assert_all_finite(value, message=f"{name} must be finite "
-                                                         f"(no NaN or Inf)")
-
-
-def make_signature_functions(model):
-    """The serving functions of ``model`` and their input signatures.
-
-    Returns ``{name: (fn, [tf.TensorSpec, ...])}`` in signature order. The functions
-    are plain Python (ExportArchive traces them without autograph), so they hold no
-    Python control flow on tensors; range checks are graph asserts.
-    """
-    generator = model.sampling_generator
-    z_dim = int(model.z_dim)
-    size, channels = int(model.image_size), int(model.channels)
-    prior = model.prior
-
-    def generate(z):
-        return _postprocess(generator(z, training=False))
-
-    def serving_default(z):
-        # A runtime check as well as the placeholder's static shape: a C++ client
-        # (Serving) feeds tensors without the Python-side shape check.
-        z = tf.ensure_shape(z, [None, z_dim])
-        return generate(_finite(z, "z"))
-
-    def sample(num, seed):
-        num = _in_range(num, 1, MAX_NUM, "num")
-        # model.sample_z is what model.generate(num, seed=seed) draws from.
-        if hasattr(model, "sample_z"):
-            z = model.sample_z(num, seed, 0)
-        else:
-            z = priors.sample(prior, num, z_dim, seed, 0)
-        return generate(z)
-
-    def interpolate(z_start, z_end, steps):
-        steps = _in_range(steps, 2, MAX_STEPS, "steps")
-        z_start, z_end = _finite(z_start, "z_start"), _finite(z_end, "z_end")
-        t = tf.linspace(0.0, 1.0, steps)[:, None]
-        # (1 - t) a + t b hits both end points exactly (a + t (b - a) may not).
-        z = (1.0 - t) * z_start[None, :] + t * z_end[None, :]
-        return generate(z)
-
-    def encode(images):
-        return {"z": tf.cast(model.encode(_finite(images, "images")), tf.float32)}
-
-    z_spec = tf.TensorSpec([None, z_dim], tf.float32, name="z")
-    functions = {
-        "serving_default": (serving_default, [z_spec]),
-        "sample": (sample, [tf.TensorSpec([], tf.int32, name="num"),
-                            tf.TensorSpec([], tf.int64, name="seed")]),
-        "interpolate": (interpolate, [tf.TensorSpec([z_dim], tf.float32, name="z_start"),
-                                      tf.TensorSpec([z_dim], tf.float32, name="z_end"),
-                                      tf.TensorSpec([], tf.int32, name="steps")]),
-    }
-    if getattr(model, "has_encoder", False):
-        functions["encode"] = (encode, [tf.TensorSpec([None, size, size, channels],
-                                                      tf.float32, name="images")])
-    return functions
 
 
 def _umask():
@@ -223,8 +132,11 @@ def _export_bytes(model, export_base, partial=None):
     return weights + (fileio.tree_bytes(partial) if partial else 0)
 
 
-def model_metadata(model, step=None, extra_config=None):
-    """The JSON asset: what a client needs to know without tfbegan."""
+def model_metadata(model, step=None, extra_config=None,
+                   max_batch=limits.DEFAULT_MAX_BATCH):
+    """The JSON asset: what a client needs to know without tfbegan, the caps
+    included (``max_batch``; ``max_num`` and ``max_steps``, the ``sample`` and
+    ``interpolate`` caps it implies)."""
     import tfbegan
 
     meta = {
@@ -237,10 +149,11 @@ def model_metadata(model, step=None, extra_config=None):
         "tfbegan_version": tfbegan.__version__,
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
-        "signatures": [s for s in SIGNATURES
+        "signatures": [s for s in signatures.SIGNATURES
                        if s != "encode" or getattr(model, "has_encoder", False)],
-        "max_num": MAX_NUM,
-        "max_steps": MAX_STEPS,
+        "max_batch": int(max_batch),
+        "max_num": int(max_batch),
+        "max_steps": limits.steps_cap(max_batch),
         "model_config": json.loads(json.dumps(model.get_config(), default=str)),
     }
     if extra_config:
@@ -276,7 +189,7 @@ def _write_assets_extra(directory, model, model_name, meta):
         json.dump(meta, f, indent=1, sort_keys=True)
 
 
-def build_archive(model):
+def build_archive(model, max_batch=limits.DEFAULT_MAX_BATCH):
     """A ``keras.export.ExportArchive`` with one endpoint per signature.
 
     The archive saves exactly the variables the endpoints capture (the generator's,
@@ -286,12 +199,14 @@ def build_archive(model):
     export, and Serving needs neither copy's Python attributes.
     """
     archive = keras.export.ExportArchive()
-    for name, (fn, spec) in make_signature_functions(model).items():
+    functions = signatures.make_signature_functions(model, max_batch)
+    for name, (fn, spec) in functions.items():
         archive.add_endpoint(name, fn, input_signature=spec)
     return archive
 
 
-def export_generator(model, export_base, version=None, step=None, extra_config=None):
+def export_generator(model, export_base, version=None, step=None, extra_config=None,
+                     max_batch=limits.DEFAULT_MAX_BATCH):
     """Writes ``model``'s generator to ``<export_base>/<version>/`` for Serving.
 
     Args:
@@ -301,16 +216,21 @@ def export_generator(model, export_base, version=None, step=None, extra_config=N
       version: positive int; default: the next integer after the existing ones.
       step: training step recorded in ``assets.extra/tfbegan.json``.
       extra_config: more JSON-serialisable keys for that file.
+      max_batch: the cap on one request's batch in every signature (``z`` and
+        ``images`` rows, ``num``, ``steps``), an integer in [1, 65536], checked in
+        the graph and recorded in ``tfbegan.json``.
 
     Returns:
       The path of the new version directory.
 
     Raises:
-      ValueError: bad version, existing version or unwritable export_base.
+      ValueError: bad version or max_batch, existing version or unwritable
+        export_base (all checked before anything is written).
       tfbegan.fileio.DiskFullError: the disk filled up (one line naming the
         path and the bytes needed); no partial version directory is left.
     """
     export_base = os.fspath(export_base)
+    max_batch = limits.check_max_batch(max_batch)
     if version is not None and (isinstance(version, bool) or not isinstance(
             version, (int, np.integer)) or version < 1):
         raise ValueError(f"version={version!r} must be a positive integer.")
@@ -322,7 +242,7 @@ def export_generator(model, export_base, version=None, step=None, extra_config=N
     if os.path.exists(final):
         raise ValueError(f"version {version} already exists at {final!r}; versions "
                          f"are never overwritten (pick another --version or omit it).")
-    meta = model_metadata(model, step, extra_config)
+    meta = model_metadata(model, step, extra_config, max_batch)
     meta["version"] = version
     model_name = os.path.basename(os.path.normpath(os.path.abspath(export_base)))
     # A non-integer hidden name: Serving only loads directories named by integers.
@@ -333,7 +253,7 @@ def export_generator(model, export_base, version=None, step=None, extra_config=N
         # mkdtemp makes the directory private (0700); a model server running as
         # another user must be able to read the version it becomes.
         os.chmod(tmp, 0o777 & ~_umask())
-        build_archive(model).write_out(tmp, verbose=False)
+        build_archive(model, max_batch).write_out(tmp, verbose=False)
         _write_assets_extra(tmp, model, model_name, meta)
         if os.path.exists(final):  # another writer got there first
             raise ValueError(f"version {version} appeared at {final!r} during export.")
@@ -361,11 +281,14 @@ def load_generator_from_workdir(workdir):
     return model, state
 
 
-def export_from_workdir(workdir, export_base, version=None):
+def export_from_workdir(workdir, export_base, version=None,
+                        max_batch=limits.DEFAULT_MAX_BATCH):
     """Exports the newest checkpoint of ``workdir``; returns the version directory."""
+    max_batch = limits.check_max_batch(max_batch)
     model, state = load_generator_from_workdir(workdir)
     return export_generator(model, export_base, version=version, step=state.get("step"),
-                            extra_config={"workdir": os.path.abspath(workdir)})
+                            extra_config={"workdir": os.path.abspath(workdir)},
+                            max_batch=max_batch)
 
 
 def read_metadata(export_dir):

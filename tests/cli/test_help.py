@@ -40,6 +40,8 @@ def test_train_help_groups_the_flags_with_their_family():
     ("tfbegan-evaluate", ("--dataset", "--feature_net", "--export_dir")),
     ("tfbegan-invert", ("--export_dir", "--num_pairs")),
     ("tfbegan-latent", ("--attribute", "--latent_data_dir")),
+    ("tfbegan-export", ("--workdir", "--export_base", "--max_batch")),
+    ("tfbegan-sample", ("--export_dir", "--num", "--scale")),
 ])
 def test_every_command_help_lists_its_own_flags(command, own):
     r = _help(command, "--help")

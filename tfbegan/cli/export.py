@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 from tfbegan.cli import common
 
@@ -82,8 +82,7 @@ def main(argv):
 
 
 def run():
-    define_flags()
-    app.run(main)
+    common.run_app(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

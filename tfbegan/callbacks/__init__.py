@@ -1,8 +1,8 @@
 """Keras callbacks for BEGAN-family models, usable in any ``model.fit``.
 
 Each callback reads the global training step from the model's first optimizer
-(:func:`tfbegan.steps.global_step`), so it behaves the same in a fresh run, a resumed run and a
-user's own ``fit`` loop, and every periodic one follows one cadence rule: it acts
+(:func:`tfbegan.steps.global_step`), so it behaves the same in a fresh run, a resumed
+run and a user's own ``fit`` loop, and every periodic one follows one cadence rule: it acts
 once each time the step enters a new period of ``every`` steps
 (:class:`PeriodicCallback`), which stays correct under
 ``fit(steps_per_execution > 1)``.

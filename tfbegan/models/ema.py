@@ -3,7 +3,7 @@
 Yazici et al. 2019 ("The Unusual Effectiveness of Averaging in GAN Training") sample
 from an exponential moving average of G's parameters instead of the last iterate:
 the average smooths out the rotation of simultaneous gradient play around the
-equilibrium and lowers FID. :class:`GeneratorEMAMixin` keeps such an average for a
+equilibrium and lowers FID. The functions below keep such an average for a
 BEGAN-family model when ``generator_ema = d > 0`` (:func:`build_shadow`,
 :func:`update_shadow`):
 

@@ -47,13 +47,6 @@ from tfbegan import fileio
 from tfbegan.models import MODELS
 from tfbegan.steps import global_step
 
-__all__ = [
-    "CHECKPOINT_DIR", "CORRUPT_DIR", "CheckpointError", "NoUsableCheckpointError",
-    "checkpoint_dir", "latest_checkpoint", "list_checkpoints", "load_checkpoint",
-    "load_latest", "model_settings", "move_aside", "non_finite_state", "NonFiniteStateError",
-    "read_model_config", "save_checkpoint", "sidecar_path", "verify_archive",
-]
-
 logger = logging.getLogger("tfbegan")
 
 CHECKPOINT_DIR = "checkpoints"

@@ -32,13 +32,16 @@ import keras
 import numpy as np
 
 from tfbegan.callbacks import (
-    base,
-    checkpointing,
-    monitoring,
-    quality,
-    reporting,
-    sampling,
-    schedule,
+    Checkpointer,
+    ConvergenceLRDecay,
+    EquilibriumMonitor,
+    MetricsCSV,
+    NaNGuard,
+    ProgressLogger,
+    ReconstructionDistances,
+    SampleGrid,
+    ScalarSummaries,
+    StopAtStep,
 )
 from tfbegan.data.config import DataConfig
 from tfbegan.models import MODELS
@@ -259,31 +262,31 @@ def _training_images(config, num, seed):
 def _make_callbacks(config, workdir, model, state, chief, real, strategy):
     """The run's callbacks, in order, and the handles ``_run`` reads afterwards."""
     log_dir = os.path.join(workdir, "logs")
-    nan_guard = monitoring.NaNGuard()
-    lr_decay = schedule.ConvergenceLRDecay(
+    nan_guard = NaNGuard()
+    lr_decay = ConvergenceLRDecay(
         patience=config.lr_patience, factor=config.lr_decay_factor,
         min_lr=config.min_learning_rate, decay_every=config.lr_decay_every)
     saved = state.get("callbacks", {})
     if "ConvergenceLRDecay" in saved:
         lr_decay.set_state(saved["ConvergenceLRDecay"])
-    samples = sampling.SampleGrid(os.path.join(workdir, "samples"), every=config.sample_every,
+    samples = SampleGrid(os.path.join(workdir, "samples"), every=config.sample_every,
                             seed=config.seed + 1234, log_dir=log_dir if chief else None)
-    checkpointer = checkpointing.Checkpointer(workdir, every=config.checkpoint_every,
+    checkpointer = Checkpointer(workdir, every=config.checkpoint_every,
                                    keep=config.keep_checkpoints, stateful=[lr_decay],
                                    nan_guard=nan_guard, enabled=chief)
     catcher = preemption.SignalCatcher()
     stop_on_signal = preemption.PreemptionCheckpoint(catcher, checkpointer.save,
                                                      strategy=strategy, chief=chief)
-    callbacks = [nan_guard, base.StopAtStep(config.steps), lr_decay,
-                 monitoring.EquilibriumMonitor(patience=max(1000, config.steps // 5)),
-                 reporting.ProgressLogger(config.log_every, config.steps, config.batch_size)]
+    callbacks = [nan_guard, StopAtStep(config.steps), lr_decay,
+                 EquilibriumMonitor(patience=max(1000, config.steps // 5)),
+                 ProgressLogger(config.log_every, config.steps, config.batch_size)]
     if chief:
-        callbacks += [reporting.MetricsCSV(os.path.join(workdir, "metrics.csv"), config.log_every),
-                      reporting.ScalarSummaries(log_dir, config.log_every), samples]
+        callbacks += [MetricsCSV(os.path.join(workdir, "metrics.csv"), config.log_every),
+                      ScalarSummaries(log_dir, config.log_every), samples]
     if chief and _has_autoencoder_discriminator(model):
         # Vertolli & Davies 2017, Table 2: l1 / GMSM / chrominance of D's
         # reconstructions of a fixed real batch (read by tfbegan-evaluate).
-        callbacks.append(quality.ReconstructionDistances(real, config.sample_every,
+        callbacks.append(ReconstructionDistances(real, config.sample_every,
                                                     log_dir=workdir))
     callbacks += [checkpointer, stop_on_signal]
     return callbacks, {"nan_guard": nan_guard, "samples": samples, "catcher": catcher,

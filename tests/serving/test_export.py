@@ -486,3 +486,17 @@ def test_registered_encoder_models_export(name, tmp_path):
                                atol=1e-5)
     np.testing.assert_allclose(sigs["encode"](images=got)["z"].numpy(),
                                model.encode(got.numpy()).numpy(), atol=1e-5)
+
+
+def test_a_generator_with_non_finite_weights_is_not_exported(tmp_path):
+    # Its samples were NaN floats and black uint8 images, served as if fine.
+    model = _tiny()
+    weight = model.generator.trainable_variables[0]
+    value = np.array(weight)
+    value.flat[0] = np.inf
+    weight.assign(value)
+    base = str(tmp_path / "began")
+    with pytest.raises(ValueError, match=r"refusing to export: 1 generator weights hold "
+                                         r"NaN or Inf .*export an earlier checkpoint"):
+        export_lib.export_generator(model, base)
+    assert not os.path.exists(base) or os.listdir(base) == []

@@ -224,8 +224,9 @@ def export_generator(model, export_base, version=None, step=None, extra_config=N
       The path of the new version directory.
 
     Raises:
-      ValueError: bad version or max_batch, existing version or unwritable
-        export_base (all checked before anything is written).
+      ValueError: bad version or max_batch, existing version, unwritable
+        export_base, or a generator with NaN/Inf weights (whose samples would be
+        NaN floats and black images); all checked before anything is written.
       tfbegan.fileio.DiskFullError: the disk filled up (one line naming the
         path and the bytes needed); no partial version directory is left.
     """
@@ -235,6 +236,11 @@ def export_generator(model, export_base, version=None, step=None, extra_config=N
             version, (int, np.integer)) or version < 1):
         raise ValueError(f"version={version!r} must be a positive integer.")
     check_export_base(export_base)
+    bad = [w.path for w in model.sampling_generator.weights
+           if not np.all(np.isfinite(np.asarray(w)))]
+    if bad:
+        raise ValueError(f"refusing to export: {len(bad)} generator weights hold NaN or "
+                         f"Inf (first: {bad[0]}); export an earlier checkpoint.")
     with fileio.disk_full_guard(export_base, lambda: _export_bytes(model, export_base)):
         os.makedirs(export_base, exist_ok=True)
     version = next_version(export_base) if version is None else int(version)

@@ -116,7 +116,7 @@ def test_flags():
     fv = flags.FlagValues()
     flags_age.define_flags(fv)
     fv(["prog"])
-    assert "kl_form" not in flags_age.model_kwargs(fv)
+    assert flags_age.model_kwargs(fv)["kl_form"] == "gaussian"
     fv(["prog", "--age_kl_form=variance_as_std", "--age_latent_distance=cosine",
         "--age_recon_moving_statistics", "--age_adaptive_adversary"])
     kwargs = flags_age.model_kwargs(fv)

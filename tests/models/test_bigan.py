@@ -136,7 +136,10 @@ def test_flags_and_registry():
     flags_bigan.define_flags(fv)
     fv(["prog", "--bigan_d_units=8", "--nobigan_non_saturating"])
     kwargs = flags_bigan.model_kwargs(fv)
-    assert kwargs == {"d_units": 8, "non_saturating": False}
+    # Every flag is passed, defaults included.
+    assert kwargs == {"d_units": 8, "non_saturating": False, "d_dropout": 0.0,
+                      "prior": "uniform", "cycle_weight": 0.0, "batch_norm": False,
+                      "architecture": "began"}
     model = BiGAN(**{**TINY, **kwargs})
     assert model.get_config()["non_saturating"] is False
 

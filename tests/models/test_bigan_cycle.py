@@ -103,7 +103,7 @@ def test_cycle_weight_validated_round_trip_and_flag(tmp_path):
     fv = flags.FlagValues()
     flags_bigan.define_flags(fv)
     fv(["prog"])
-    assert "cycle_weight" not in flags_bigan.model_kwargs(fv)
+    assert flags_bigan.model_kwargs(fv)["cycle_weight"] == 0.0
     fv = flags.FlagValues()
     flags_bigan.define_flags(fv)
     fv(["prog", "--bigan_cycle_weight=0.5"])

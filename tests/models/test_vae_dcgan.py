@@ -52,7 +52,7 @@ def test_dcgan_networks_train_and_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    ([], None), (["--vae_architecture=dcgan"], "dcgan")])
+    ([], "began"), (["--vae_architecture=dcgan"], "dcgan")])
 def test_flag(args, expected):
     from absl import flags
 
@@ -62,4 +62,4 @@ def test_flag(args, expected):
     flags_vae_began.define_flags(fv)
     fv(["prog", *args])
     kwargs = flags_vae_began.model_kwargs(fv)
-    assert kwargs.get("architecture") == expected
+    assert kwargs["architecture"] == expected

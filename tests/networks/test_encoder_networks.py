@@ -129,7 +129,7 @@ def test_architecture_flags(module, flag):
     fv = flags.FlagValues()
     module.define_flags(fv)
     fv(["prog"])
-    assert "architecture" not in module.model_kwargs(fv)  # the class default
+    assert module.model_kwargs(fv)["architecture"] == "began"  # the class default
     fv = flags.FlagValues()
     module.define_flags(fv)
     fv(["prog", f"--{flag}=dcgan"])

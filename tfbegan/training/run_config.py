@@ -88,9 +88,9 @@ def check_resume_compatible(workdir, config):
     A workdir without a checkpoint holds no run (a first run that failed on its data
     or before its first save): any command may start it afresh.
     """
+    old = read_config(workdir)  # a config.json that does not parse is named here
     if not checkpoints.list_checkpoints(workdir):
         return
-    old = read_config(workdir)
     # Without config.json the checkpoints still say which model they hold, so
     # changed architecture flags are refused rather than silently ignored.
     diffs = (checkpoint_differences(workdir, config) if old is None

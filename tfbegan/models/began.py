@@ -213,8 +213,9 @@ class BEGAN(GANModel):
             d_real = self.d_optimizer.scale_loss(out["d_real"] / n_rep)
             g_fake = self.g_optimizer.scale_loss(out["loss_fake"] / n_rep)
             g_extra = self.g_optimizer.scale_loss(out["g_extra"] / n_rep)
-            d_loss = self.d_optimizer.scale_loss(out["values"]["d_loss"] / n_rep)
-            g_loss = self.g_optimizer.scale_loss(out["values"]["g_loss"] / n_rep)
+            if not self.single_backward_pass:  # L_D and L_G, each with its own pass
+                d_loss = self.d_optimizer.scale_loss(out["values"]["d_loss"] / n_rep)
+                g_loss = self.g_optimizer.scale_loss(out["values"]["g_loss"] / n_rep)
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
         if self.single_backward_pass:

@@ -66,7 +66,8 @@ def test_user_fit_with_all_callbacks(tmp_path):
 
 def test_lr_decay_halves_every_optimizer_on_stall_down_to_floor():
     model = tiny_model()
-    decay = schedule.ConvergenceLRDecay(patience=2, factor=0.5, min_lr=3e-4, min_delta=0.0)
+    decay = schedule.ConvergenceLRDecay(patience=2, factor=0.5, min_lr=3e-4, min_delta=0.0,
+                                         every=1)
     decay.set_model(model)
     step = [0]
 

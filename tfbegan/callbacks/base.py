@@ -12,6 +12,12 @@ period whose multiple is not also a multiple of k; the crossing rule fires at th
 step seen in each new period instead (12 and 20 for ``every=10``). The baseline is the
 step at ``on_train_begin``, so a resumed run does not act again on the period its
 checkpoint already covered.
+
+Window means (:class:`WindowMeans`): Keras resets a model's ``Mean`` trackers at every
+epoch, so the logs a callback sees are epoch-to-date means; in a user's
+``fit(steps_per_epoch=25)`` a periodic callback would see a mean over 1..25 steps,
+whose span jumps at each epoch boundary. The periodic callbacks report the mean over
+exactly the steps since they last acted instead, whatever ``steps_per_epoch`` is.
 """
 
 from __future__ import annotations
@@ -70,9 +76,63 @@ class PeriodTracker:
         return False
 
 
+def scalar_logs(logs):
+    """The scalar (or one-element) entries of Keras logs as floats."""
+    return {k: float(np.ravel(v)[0]) for k, v in (logs or {}).items() if np.size(v) == 1}
+
+
+class WindowMeans:
+    """Means of the model's tracked metrics over the steps since the last :meth:`take`.
+
+    Keras logs hold, for each ``Mean`` tracker, the mean over the epoch's first
+    ``batch + 1`` steps (``batch`` is the epoch's 0-based index of the last step, also
+    with ``steps_per_execution > 1``). So ``mean * (batch + 1)`` is the epoch's running
+    sum; the sums of finished epochs are kept, and a window's mean is the difference
+    of two totals over the difference of two step counts. An epoch is seen to begin
+    when ``batch`` does not grow. Values that are not running means (``k``, any key
+    the model does not track with a ``Mean``) pass through as they are.
+    """
+
+    def __init__(self):
+        self._closed, self._closed_n = {}, 0
+        self._epoch, self._epoch_n = {}, 0
+        self._mark, self._mark_n = {}, 0
+        self._last_batch = None
+
+    @staticmethod
+    def _mean_keys(model):
+        return {m.name for m in getattr(model, "metrics", ())
+                if isinstance(m, keras.metrics.Mean)}
+
+    def update(self, model, batch, logs):
+        """Records the logs of ``on_train_batch_end(batch, logs)``."""
+        if self._last_batch is not None and batch <= self._last_batch:
+            for key, value in self._epoch.items():
+                self._closed[key] = self._closed.get(key, 0.0) + value
+            self._closed_n += self._epoch_n
+        self._last_batch = batch
+        keys = self._mean_keys(model)
+        self._epoch = {k: v * (batch + 1) for k, v in scalar_logs(logs).items()
+                       if k in keys}
+        self._epoch_n = batch + 1
+
+    def take(self, logs):
+        """``logs`` as floats, each running mean replaced by its window mean; starts
+        the next window."""
+        values = scalar_logs(logs)
+        count = self._closed_n + self._epoch_n
+        totals = {k: self._closed.get(k, 0.0) + v for k, v in self._epoch.items()}
+        if count > self._mark_n:
+            for key, total in totals.items():
+                values[key] = (total - self._mark.get(key, 0.0)) / (count - self._mark_n)
+        self._mark, self._mark_n = totals, count
+        return values
+
+
 class PeriodicCallback(keras.callbacks.Callback):
     """Base: calls :meth:`on_step` once each time the global step enters a new
-    period of ``every`` steps (see the module docstring for why not ``step % every``).
+    period of ``every`` steps (see the module docstring for why not ``step % every``),
+    with the metrics' means over the period's steps.
 
     Args:
       every: period in global steps (integer >= 1).
@@ -86,13 +146,20 @@ class PeriodicCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._periods.start(global_step(self.model))
+        self._windows = WindowMeans()
 
     def on_train_batch_end(self, batch, logs=None):
         step = global_step(self.model)
+        windows = getattr(self, "_windows", None)
+        if windows is None:  # driven by hand, without on_train_begin
+            windows = self._windows = WindowMeans()
+        windows.update(self.model, batch, logs)
         if self._periods.crossed(step):
-            self.on_step(step, logs or {})
+            self.on_step(step, windows.take(logs))
 
-    def on_step(self, step, logs):  # pragma: no cover - abstract
+    def on_step(self, step, logs):
+        """Acts at ``step``; ``logs`` are floats, running means taken over the steps
+        since the last call (:class:`WindowMeans`)."""  # pragma: no cover - abstract
         raise NotImplementedError
 
 

@@ -1,7 +1,8 @@
 """Progress lines, metric CSV rows, TensorBoard scalars and the convergence plot.
 
 All three callbacks act once per period of ``every`` global steps
-(:class:`~tfbegan.callbacks.base.PeriodicCallback`).
+(:class:`~tfbegan.callbacks.base.PeriodicCallback`) and report each metric's mean over
+that period's steps, whatever ``steps_per_epoch`` a user's ``fit`` has.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 
 import numpy as np
 
-from tfbegan.callbacks.base import PeriodicCallback, get_lr, optimizers
+from tfbegan.callbacks.base import PeriodicCallback, get_lr, optimizers, scalar_logs
 from tfbegan.steps import global_step
 
 logger = logging.getLogger("tfbegan")
@@ -22,12 +23,6 @@ logger = logging.getLogger("tfbegan")
 #: What :func:`plot_convergence` draws by default (Berthelot et al. 2017, Fig. 5 style).
 CONVERGENCE_KEYS = ("m_global", "k", "loss_real", "loss_fake")
 _LABELS = {"m_global": "M_global", "k": "k", "loss_real": "L(x)", "loss_fake": "L(G(z))"}
-
-
-def _scalars(logs):
-    """The scalar (or one-element) entries of Keras logs as floats."""
-    return {k: float(np.ravel(v)[0]) for k, v in (logs or {}).items()
-            if np.size(v) == 1}
 
 
 def _default_print(line):
@@ -69,7 +64,7 @@ class ProgressLogger(PeriodicCallback):
             self._t, self._step = now, step
         rate = (step - self._step) / max(now - self._t, 1e-9)
         self._t, self._step = now, step
-        values = _scalars(logs)
+        values = scalar_logs(logs)
         keys = self.keys or list(getattr(self.model, "metric_names", lambda: ())())
         parts = [f"step {step}" + (f"/{self.total_steps}" if self.total_steps else "")]
         parts += [f"{k} {values[k]:.4f}" for k in keys if k in values]
@@ -120,7 +115,7 @@ class MetricsCSV(PeriodicCallback):
         os.replace(tmp, self.path)
 
     def on_step(self, step, logs):
-        row = {"step": step, **_scalars(logs)}
+        row = {"step": step, **scalar_logs(logs)}
         new = not os.path.exists(self.path)
         if not new and self._fields is None:
             with open(self.path) as f:
@@ -159,7 +154,7 @@ class ScalarSummaries(PeriodicCallback):
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         with self._writer.as_default():
-            for key, value in _scalars(logs).items():
+            for key, value in scalar_logs(logs).items():
                 tf.summary.scalar(key, value, step=step)
             for i, opt in enumerate(optimizers(self.model)):
                 tf.summary.scalar(f"learning_rate/{opt.name or i}", get_lr(opt),

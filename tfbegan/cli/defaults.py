@@ -16,7 +16,7 @@ digits' 32x32), and the quickstart preset never leaks into another model.
 
 from __future__ import annotations
 
-#: The no-flag run (flags/quickstart.flags spells it out): BEGAN with Li et al.
+#: The no-flag run (the quickstart preset spells it out): BEGAN with Li et al.
 #: 2018's denoising loss on the DCGAN-style network pair of public MNIST BEGANs
 #: (``architecture="dcgan"``, ~4x the images per second of Berthelot et al. 2017's
 #: network), batch 64, G at 1e-3 and D at 2e-4, bfloat16 where the CPU runs it

@@ -1,6 +1,6 @@
 """``tfbegan-train``: train a BEGAN-family model (a thin absl main over train_lib).
 
-With no flags it trains the quickstart recipe (flags/quickstart.flags: BEGAN with Li
+With no flags it trains the quickstart recipe (``--preset=quickstart``: BEGAN with Li
 et al. 2018's denoising loss on the DCGAN-style network pair, batch 64, G at 1e-3 and D
 at 2e-4) on the 5,000 embedded MNIST digits at 32x32 in about 3 minutes on 2 idle CPU
 cores and leaves checkpoints, logs, sample grids, a
@@ -10,7 +10,7 @@ family X with its paper's values instead (``tfbegan.cli.defaults``).
 Examples::
 
     tfbegan-train                                      # the quickstart
-    tfbegan-train --flagfile=flags/began_celeba_64.flags --workdir=runs/celeba64
+    tfbegan-train --preset=began_celeba_64 --workdir=runs/celeba64
     tfbegan-train --model=vae_began --steps=2000        # another model family
     python -m tfbegan.cli.train --helpfull             # every flag, with paper values
 
@@ -28,7 +28,7 @@ import sys
 from absl import app, flags
 
 # common first sets TF_CPP_MIN_LOG_LEVEL before anything imports TensorFlow.
-from tfbegan.cli import common, defaults, flag_table
+from tfbegan.cli import common, defaults, flag_table, presets
 from tfbegan.cli import help as help_lib
 from tfbegan.cli.variants import FAMILIES, VARIANTS
 from tfbegan.data.config import DataConfig
@@ -45,9 +45,12 @@ def _define_core_flags():
     Defaults are Berthelot et al. 2017's values; the no-flag run's preset
     (``tfbegan.cli.defaults.QUICKSTART``) is named in each help text.
     """
+    flags.DEFINE_string("preset", None, "A packaged flagfile by name, in place of "
+                        "--flagfile (flags after it override its values): "
+                        f"{', '.join(presets.names())}.")
     flags.DEFINE_string("model", defaults.QUICKSTART["model"], "Model family: "
                         f"{', '.join(sorted(VARIANTS))}. Without --model, the quickstart "
-                        "preset (flags/quickstart.flags) fills every flag not given; with "
+                        "preset (--preset=quickstart) fills every flag not given; with "
                         "it, the family's paper values do.")
     # Data.
     flags.DEFINE_string("dataset", "mnist5k", "mnist5k (5,000 embedded MNIST digits, "
@@ -192,6 +195,9 @@ def config_from_flags(f=FLAGS):
 def main(argv):
     if len(argv) > 1:
         common.fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
+    if FLAGS.preset is not None:  # run() expands the command line's; this one is from a file
+        common.fail(f"--preset={FLAGS.preset} inside a flagfile: use --flagfile=PATH "
+                    "there (--preset works on the command line).")
     log = common.setup_logging()
     from tfbegan import fileio
     from tfbegan.training import train_lib
@@ -228,7 +234,7 @@ def _log_summary(log, summary):
 #: ``--help``'s groups of the core flags (the family flags follow, one group each).
 CORE_GROUPS = (
     ("data", ("dataset", "data_dir", "download", "crop", "image_size")),
-    ("model (every family)", ("model", "filters", "repeats", "z_dim", "h_dim")),
+    ("model (every family)", ("preset", "model", "filters", "repeats", "z_dim", "h_dim")),
     ("training", ("learning_rate", "d_lr_ratio", "beta1", "batch_size", "steps",
                   "lr_decay_factor", "lr_patience", "lr_decay_every", "min_learning_rate",
                   "seed")),
@@ -257,6 +263,10 @@ _OWN_FLAGS = set()
 
 def run():
     """Console-script entry point."""
+    try:
+        sys.argv = presets.expand(sys.argv)
+    except ValueError as e:
+        common.fail(e)
     before = set(FLAGS)
     define_flags()
     _OWN_FLAGS.update(set(FLAGS) - before)

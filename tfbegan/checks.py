@@ -98,6 +98,13 @@ def check_period(name, value):
     return int(value)
 
 
+#: k_t controllers a BEGAN can use (tfbegan.losses.equilibrium implements them).
+CONTROLLERS = ("proportional", "pid")
+
+#: PID gains (lambda_1, lambda_2, lambda_3) of Khan et al. 2018 (sec. 4).
+DEFAULT_PID_GAINS = (1e-3, 1e-5, 1e-5)
+
+
 def check_pid_gains(gains):
     """Returns ``gains`` as a tuple of three finite floats >= 0, else ValueError."""
     try:

@@ -351,3 +351,15 @@ def test_keras_lr_callbacks_are_refused_with_a_pointer(callback):
                                          r"tfbegan.callbacks.ConvergenceLRDecay"):
         model.fit(tiny_data(), steps_per_epoch=1, epochs=1, verbose=0,
                   callbacks=[callback])
+
+
+def test_fit_on_a_dataset_gives_no_shuffle_warning():
+    # Keras warned "`shuffle=True` was passed, but will be ignored" on every fit of the
+    # README's example.
+    import warnings
+
+    model = tiny_model()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(tiny_data(), steps_per_epoch=1, epochs=1, verbose=0)
+    assert not [w for w in caught if "shuffle" in str(w.message)]

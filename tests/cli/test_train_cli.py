@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,6 +34,10 @@ def test_cli_end_to_end_then_resume(tmp_path):
     # Progress lines name step, losses, k, M_global, images/s and ETA.
     assert "step 4/4" in r.stderr and "m_global" in r.stderr and "img/s" in r.stderr
     assert "ETA" in r.stderr
+    # Our lines only: no TensorFlow start-up or SavedModel INFO lines (it printed 12).
+    others = [line for line in r.stderr.splitlines()
+              if not re.match(r"\d\d:\d\d:\d\d ", line)]
+    assert others == [], r.stderr[-3000:]
     files = os.listdir(work)
     for name in ("config.json", "metrics.csv", "convergence.png", "samples", "logs",
                  "checkpoints"):

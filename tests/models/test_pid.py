@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfbegan.checks import DEFAULT_PID_GAINS
 from tfbegan.losses import equilibrium
 from tfbegan.models import BEGAN
 
@@ -40,7 +41,7 @@ def test_pid_update_hand_sequence_with_both_clips(as_tensor):
 
 
 def test_pid_update_default_gains_are_the_papers():
-    assert equilibrium.DEFAULT_PID_GAINS == (1e-3, 1e-5, 1e-5)
+    assert DEFAULT_PID_GAINS == (1e-3, 1e-5, 1e-5)
     # One step from rest: (l1 + l2 + l3) e = 1.02e-3 * 2.
     assert equilibrium.pid_update(0.5, 2.0, 0.0, 0.0) == pytest.approx(0.5 + 2.04e-3)
 
@@ -90,7 +91,7 @@ def test_proportional_path_unchanged():
     model = _tiny_began()
     assert not hasattr(model, "e_prev1")
     assert "e_t" not in model.metric_names()
-    assert model.get_config()["pid_gains"] == list(equilibrium.DEFAULT_PID_GAINS)
+    assert model.get_config()["pid_gains"] == list(DEFAULT_PID_GAINS)
     out = model.update_k(tf.constant(0.1), {"loss_real": tf.constant(0.8),
                                             "loss_fake": tf.constant(0.1)})
     assert out == {}

@@ -2,12 +2,55 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import sys
+import tempfile
 
-# Before TensorFlow is imported anywhere: hide its C++ start-up chatter.
+# Before TensorFlow is imported anywhere: hide its C++ INFO and WARNING logs.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+#: TensorFlow's start-up lines on a machine without a GPU. They are written by C++
+#: code to file descriptor 2 before absl's logging is initialised, so
+#: TF_CPP_MIN_LOG_LEVEL does not filter them; :func:`import_tensorflow_quietly` drops
+#: exactly these and passes every other line through.
+STARTUP_CHATTER = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called|cudart_stub\.cc|"
+    r"failed call to cuInit|cpu_feature_guard\.cc|To enable the following "
+    r"instructions|computation placer already registered|Unable to register cu(DNN|FFT|"
+    r"BLAS) factory|TF-TRT Warning")
+
+
+@contextlib.contextmanager
+def _stderr_filtered(pattern):
+    """Sends file descriptor 2 (C++ writes included) to a temporary file while the
+    block runs, then writes back every line that does not match ``pattern``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode(errors="replace").splitlines()
+                    if not pattern.search(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr, flush=True)
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow and lists its devices (where CUDA start-up logs), dropping
+    the :data:`STARTUP_CHATTER` lines; anything else TensorFlow prints still shows."""
+    with _stderr_filtered(STARTUP_CHATTER):
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
 
 
 def setup_logging(level=logging.INFO):
@@ -31,6 +74,7 @@ def quiet_saved_model_logging(flag_values):
     if not flag_values["verbosity"].present:
         absl_logging.set_verbosity(absl_logging.WARNING)
         logging.getLogger("tensorflow").setLevel(logging.WARNING)
+        logging.getLogger("absl").setLevel(logging.WARNING)
 
 
 def define_generator_source_flags(flag_values):
@@ -103,6 +147,7 @@ def command_main(execute, log_level=None):
             setup_logging(log_level)
         from absl import flags
 
+        quiet_saved_model_logging(flags.FLAGS)
         execute(flags.FLAGS)
     return main
 
@@ -120,6 +165,7 @@ def run_app(define_flags, main, doc, groups=None):
     define_flags()
     ours = [name for name in flags.FLAGS if name not in before]
     help_lib.answer_help(doc, groups or [("flags", ours)])
+    import_tensorflow_quietly()
     app.run(main)
 
 

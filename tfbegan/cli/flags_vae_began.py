@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from absl import flags
 
+from tfbegan.checks import DEFAULT_PID_GAINS
 from tfbegan.cli import flag_table
 from tfbegan.cli.flag_table import Flag
-from tfbegan.losses import equilibrium
 
 FLAGS = flags.FLAGS
 
@@ -38,7 +38,7 @@ TABLE = (
     Flag("float", "vae_eta", 0.5, "eta, the diversity ratio (E[L_g] + alpha E[L_v]) / "
          "E[L_d] targeted by the k controller (Khan et al. 2018 sec. 4, Eq. 10).",
          kwarg="eta"),
-    Flag("list", "vae_pid_gains", [repr(g) for g in equilibrium.DEFAULT_PID_GAINS],
+    Flag("list", "vae_pid_gains", [repr(g) for g in DEFAULT_PID_GAINS],
          "lambda_1,lambda_2,lambda_3: gains of the PID k_t controller (Khan et al. 2018 "
          "sec. 4, Eq. 12).", kwarg="pid_gains", convert=_pid_gains),
     Flag("float", "vae_k_init", 0.0, "k_0 of the PID controller, in [0, 1] (Khan et al. "

@@ -199,6 +199,7 @@ def main(argv):
         common.fail(f"--preset={FLAGS.preset} inside a flagfile: use --flagfile=PATH "
                     "there (--preset works on the command line).")
     log = common.setup_logging()
+    common.quiet_saved_model_logging(FLAGS)
     from tfbegan import fileio
     from tfbegan.training import train_lib
 
@@ -271,6 +272,7 @@ def run():
     define_flags()
     _OWN_FLAGS.update(set(FLAGS) - before)
     help_lib.answer_help(__doc__, help_groups)
+    common.import_tensorflow_quietly()
     app.run(main)
 
 

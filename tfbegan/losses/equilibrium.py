@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-#: k_t controllers a BEGAN can use.
-CONTROLLERS = ("proportional", "pid")
-
-#: PID gains (lambda_1, lambda_2, lambda_3) of Khan et al. 2018 (sec. 4).
-DEFAULT_PID_GAINS = (1e-3, 1e-5, 1e-5)
+# The controllers' names and the PID gains' default live in tfbegan.checks
+# (CONTROLLERS, DEFAULT_PID_GAINS), which the CLI reads without loading TensorFlow.
+from tfbegan.checks import DEFAULT_PID_GAINS
 
 
 def balance(loss_real, loss_fake, gamma):

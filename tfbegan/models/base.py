@@ -228,7 +228,13 @@ class GANModel(keras.Model):
         """``keras.Model.fit``, refusing the Keras callbacks that change
         ``model.optimizer``'s learning rate: a GAN has one optimizer per network and
         ``model.optimizer`` is None (ReduceLROnPlateau failed with "'NoneType' object
-        has no attribute 'learning_rate'")."""
+        has no attribute 'learning_rate'").
+
+        A ``tf.data.Dataset`` is shuffled by its own pipeline, so ``shuffle``
+        defaults to False for one (Keras warns on every such fit otherwise)."""
+        x = args[0] if args else kwargs.get("x")
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)
         for callback in callbacks or ():
             if isinstance(callback, (keras.callbacks.ReduceLROnPlateau,
                                      keras.callbacks.LearningRateScheduler)):

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 import tfbegan.models.ema as ema
-from tfbegan.checks import check_pid_gains
+from tfbegan.checks import CONTROLLERS, DEFAULT_PID_GAINS, check_pid_gains
 from tfbegan.losses import equilibrium
 from tfbegan.losses.distances import make_distance
 from tfbegan.models.base import GANModel, all_mean, replica_context
@@ -81,7 +81,7 @@ class BEGAN(GANModel):
     def __init__(self, image_size=32, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, gamma=0.5, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
                  distance=None, controller="proportional",
-                 pid_gains=equilibrium.DEFAULT_PID_GAINS, batch_norm=False,
+                 pid_gains=DEFAULT_PID_GAINS, batch_norm=False,
                  skip_connections=False, architecture="began", generator_ema=0.0, **kwargs):
         # Validate before any variable exists.
         config = ModelConfig(image_size=image_size, channels=channels, filters=filters,
@@ -90,9 +90,9 @@ class BEGAN(GANModel):
                              batch_norm=batch_norm, skip_connections=skip_connections,
                              architecture=architecture, generator_ema=generator_ema)
         distance_fn = make_distance(distance, eta, channels=channels)  # validates the spec
-        if controller not in equilibrium.CONTROLLERS:
+        if controller not in CONTROLLERS:
             raise ValueError(f"controller={controller!r} is not supported; allowed: "
-                             f"{equilibrium.CONTROLLERS}.")
+                             f"{CONTROLLERS}.")
         pid_gains = check_pid_gains(pid_gains)
         super().__init__(**kwargs)
         self.init_backbone(config, seed)

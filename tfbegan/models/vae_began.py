@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbegan.checks import check_pid_gains, check_weight
+from tfbegan.checks import DEFAULT_PID_GAINS, check_pid_gains, check_weight
 from tfbegan.losses import equilibrium
 from tfbegan.losses.distances import pixel_distance
 from tfbegan.losses.terms import gaussian_kl, l1_mean
@@ -135,7 +135,7 @@ class VAEBEGAN(BEGAN):
 
     def __init__(self, image_size=64, channels=3, filters=64, repeats=2, z_dim=64,
                  h_dim=64, alpha=0.3, beta=0.1, gamma=0.1, eta=0.5,
-                 pid_gains=equilibrium.DEFAULT_PID_GAINS, k_init=0.0, seed=0,
+                 pid_gains=DEFAULT_PID_GAINS, k_init=0.0, seed=0,
                  distance=None, kl_weight=1.0, kl_scale="sum", warmup_steps=0,
                  **kwargs):
         # The loss weights (Khan et al. 2018 sec. 4), each in [0, inf).

@@ -143,25 +143,50 @@ def crop_box(height, width, crop: str):
     return top, left, side
 
 
-def crop_resize_uint8(image, crop: str, image_size: int):
-    """uint8 ``[H, W, C]`` -> cropped, resized, rounded uint8 ``[S, S, C]``.
+def grey_level(rgb):
+    """The BT.601 luma of one ``(r, g, b)`` uint8 colour, as PIL's ``convert("L")``
+    computes it (fixed point, rounded), so a grey run's background matches its images."""
+    r, g, b = (int(v) for v in rgb)
+    return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
 
-    Kept as uint8 so that a cache holds a quarter of the float32 bytes; the rounding
-    (at most 0.5/255) is the same a saved resized image would carry.
-    """
+
+def _pad_to_square(image, background):
+    """Float ``[H, W, C]`` centred on a square of ``background`` (C values)."""
     shape = tf.shape(image)
-    top, left, side = crop_box(shape[0], shape[1], crop)
-    image = image[top:top + side, left:left + side, :]
-    image = resize(tf.cast(image, tf.float32), image_size)
+    h, w = shape[0], shape[1]
+    side = tf.maximum(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    fill = tf.constant(background, tf.float32)
+    # tf.pad fills with one scalar: pad the difference from the colour with 0.
+    padded = tf.pad(image - fill, [[top, side - h - top], [left, side - w - left], [0, 0]])
+    return padded + fill
+
+
+def square_uint8(image, image_size: int, resize: str = "crop", crop: str = "center",
+                 background=(255, 255, 255)):
+    """uint8 ``[H, W, C]`` -> a square, resized, rounded uint8 ``[S, S, C]``.
+
+    ``resize`` is the policy for an image that is not square (``DataConfig.resize``):
+    ``crop`` keeps the ``crop`` square (:func:`crop_box`), ``pad`` centres the image
+    on a square of ``background`` (one value per channel, C of them), ``stretch``
+    resizes to the square whatever the aspect ratio. Kept as uint8 so that a cache
+    holds a quarter of the float32 bytes; the rounding (at most 0.5/255) is the same a
+    saved resized image would carry.
+    """
+    image = tf.convert_to_tensor(image)
+    if resize == "crop":
+        shape = tf.shape(image)
+        top, left, side = crop_box(shape[0], shape[1], crop)
+        image = image[top:top + side, left:left + side, :]
+    image = tf.cast(image, tf.float32)
+    if resize == "pad":
+        image = _pad_to_square(image, tuple(background))
+    elif resize not in ("crop", "stretch"):
+        raise ValueError(f"resize={resize!r} is not supported; allowed values: 'crop', "
+                         f"'pad', 'stretch'.")
+    image = tf.image.resize(image, [image_size, image_size], method="bilinear",
+                            antialias=True)
     return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
-
-
-def decode_file(path, crop: str, image_size: int):
-    """File path -> uint8 [S, S, 3]; grey and palette images are converted to RGB."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3,
-                               expand_animations=False)
-    image.set_shape([None, None, 3])
-    return crop_resize_uint8(image, crop, image_size)
 
 
 def upscale(image, factor):

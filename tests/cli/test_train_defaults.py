@@ -40,12 +40,26 @@ def configs(*arg_lists):
 
 
 @pytest.fixture(scope="module")
-def resolved():
+def grey_folder(tmp_path_factory):
+    """Two grey 20x20 PNGs: a folder run without --image_size/--channels trains at
+    16 px (the largest power of two not above 20), 1 channel."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("grey")
+    for i in range(2):
+        Image.new("L", (20, 20), 40 * i).save(folder / f"{i}.png")
+    return f"--dataset=folder:{folder}"
+
+
+@pytest.fixture(scope="module")
+def resolved(grey_folder):
     return configs([], ["--model=denoising_began"], ["--model=began"],
                    ["--model=began", "--batch_norm", "--skip_connections"],
                    ["--model=age"], ["--model=vae_began"], ["--model=bigan"],
                    ["--steps=3000"], ["--model=vae_began", "--gamma=0.3"],
-                   ["--model=age", "--denoise_lambda=3"], ["--image_size=0"])
+                   ["--model=age", "--denoise_lambda=3"], ["--image_size=0"],
+                   [grey_folder], [grey_folder, "--image_size=8", "--channels=3"],
+                   [grey_folder, "--background=purple"])
 
 
 def test_no_flag_run_is_the_quickstart_preset(resolved):
@@ -88,6 +102,16 @@ def test_flag_of_another_family_is_an_error(resolved):
                  "--model=vae_began."}
     assert "does not apply to --model=age" in \
         resolved["--model=age --denoise_lambda=3"]["error"]
+
+
+def test_folder_channels_and_size_come_from_the_data_unless_given(resolved, grey_folder):
+    no_flag = resolved[""]
+    assert (no_flag["image_size"], no_flag["channels"]) == (32, 1)  # mnist5k unchanged
+    chosen = resolved[grey_folder]
+    assert (chosen["image_size"], chosen["channels"]) == (16, 1)
+    given = resolved[f"{grey_folder} --image_size=8 --channels=3"]
+    assert (given["image_size"], given["channels"]) == (8, 3)
+    assert "background='purple'" in resolved[f"{grey_folder} --background=purple"]["error"]
 
 
 def test_image_size_message_matches_the_help(resolved):

@@ -171,7 +171,7 @@ def test_data_config_parsing_and_ranges():
     with pytest.raises(ValueError, match="cache_limit_mb=4096"):
         DataConfig(cache_limit_mb=4096)
     assert num_channels(DataConfig()) == 1
-    assert num_channels(DataConfig("folder:/anywhere")) == 3
+    assert num_channels(DataConfig("folder:/anywhere", channels=3)) == 3  # no listing
 
 
 # ------------------------------------------------------------------------ folders

@@ -52,17 +52,13 @@ def _define_core_flags():
                         f"{', '.join(sorted(VARIANTS))}. Without --model, the quickstart "
                         "preset (--preset=quickstart) fills every flag not given; with "
                         "it, the family's paper values do.")
-    # Data.
-    flags.DEFINE_string("dataset", "mnist5k", "mnist5k (5,000 embedded MNIST digits, "
-                        "offline), tfds:NAME[:SPLIT] (e.g. tfds:celeb_a, tfds:cifar10) or "
-                        "folder:PATH (jpg/png/bmp/gif, recursive).")
-    flags.DEFINE_string("data_dir", None, "tfds data directory (default ~/tensorflow_datasets).")
-    flags.DEFINE_bool("download", False, "Let tfds download and prepare missing data.")
-    flags.DEFINE_enum("crop", "center", ["center", "celeba"], "Square crop before resizing: "
-                      "center, or the CelebA face box of the public CelebA BEGANs.")
+    _define_data_flags()
     # Architecture (Berthelot et al. 2017 sec. 3.5).
     flags.DEFINE_integer("image_size", 32, "Image size, a power of two in [8, 256] "
-                         "(Berthelot et al. 2017: 32-256; 8x8 bottleneck).")
+                         "(Berthelot et al. 2017: 32-256; 8x8 bottleneck). Not given with a "
+                         "folder dataset: the largest one not above the images' median "
+                         "shorter side (longer with --resize=pad); one log line says what "
+                         "was chosen.")
     flags.DEFINE_integer("filters", 64, "n, filters of the first scale, growing n, 2n, "
                          "3n... (Berthelot et al. 2017 sec. 4: 64 or 128; the no-flag run: 32).")
     flags.DEFINE_integer("repeats", 2, "3x3 conv+ELU layers per scale (Berthelot et al. "
@@ -94,6 +90,28 @@ def _define_core_flags():
                          "every 100,000 steps; the no-flag run: 1000).")
     flags.DEFINE_float("min_learning_rate", 1e-6, "Floor of the learning-rate decay.")
     _define_run_flags()
+
+
+def _define_data_flags():
+    """Where the images come from and how they become the run's squares."""
+    flags.DEFINE_string("dataset", "mnist5k", "mnist5k (5,000 embedded MNIST digits, "
+                        "offline), tfds:NAME[:SPLIT] (e.g. tfds:celeb_a, tfds:cifar10) or "
+                        "folder:PATH (jpg/png/bmp/gif, recursive).")
+    flags.DEFINE_string("data_dir", None, "tfds data directory (default ~/tensorflow_datasets).")
+    flags.DEFINE_bool("download", False, "Let tfds download and prepare missing data.")
+    flags.DEFINE_enum("resize", "crop", ["crop", "pad", "stretch"], "How a non-square "
+                      "image becomes square before resizing: crop (the --crop square), pad "
+                      "(centred on --background, nothing cut) or stretch (aspect ratio "
+                      "ignored).")
+    flags.DEFINE_enum("crop", "center", ["center", "celeba"], "The square --resize=crop "
+                      "keeps: center (the largest centred square), or the CelebA face box "
+                      "of the public CelebA BEGANs.")
+    flags.DEFINE_string("background", "white", "Colour transparent pixels (RGBA, grey+alpha, "
+                        "palette transparency) are composited onto, and --resize=pad fills "
+                        "with: white (as viewers show them), black, grey/gray or #rrggbb.")
+    flags.DEFINE_integer("channels", None, "1 (grey) or 3 (colour); grey images are "
+                         "repeated to RGB, colour turned into BT.601 luma. Not given: from "
+                         "the data (a folder: 3 when any image is colour).")
 
 
 def _define_run_flags():
@@ -176,11 +194,13 @@ def config_from_flags(f=FLAGS):
     r = _resolved_flags()
     _check_family_flags(r.model)
     check_image_size(r.image_size)
-    data = DataConfig(**{field.name: getattr(r, field.name) for field in
-                                  dataclasses.fields(DataConfig)
-                                  if field.name in r})
+    values = {field.name: getattr(r, field.name) for field in dataclasses.fields(DataConfig)
+              if field.name in r}
+    if not r.given("image_size") and values["dataset"].startswith("folder:"):
+        values["image_size"] = None  # chosen from the images (tfbegan.data.survey)
+    data = data_lib.resolve(DataConfig(**values))
     kwargs = {name: getattr(r, name) for name in BACKBONE_FIELDS if name in r}
-    kwargs.update(channels=data_lib.num_channels(data), seed=r.seed)
+    kwargs.update(image_size=data.image_size, channels=data.channels, seed=r.seed)
     kwargs.update(importlib.import_module(VARIANTS[r.model]).model_kwargs(r))
     settings = {field.name: getattr(r, field.name) for field in dataclasses.fields(TrainConfig)
                 if field.name not in ("model_kwargs", "data") and field.name in r}
@@ -234,7 +254,8 @@ def _log_summary(log, summary):
 
 #: ``--help``'s groups of the core flags (the family flags follow, one group each).
 CORE_GROUPS = (
-    ("data", ("dataset", "data_dir", "download", "crop", "image_size")),
+    ("data", ("dataset", "data_dir", "download", "resize", "crop", "background",
+              "channels", "image_size")),
     ("model (every family)", ("preset", "model", "filters", "repeats", "z_dim", "h_dim")),
     ("training", ("learning_rate", "d_lr_ratio", "beta1", "batch_size", "steps",
                   "lr_decay_factor", "lr_patience", "lr_decay_every", "min_learning_rate",

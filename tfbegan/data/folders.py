@@ -8,9 +8,10 @@ but never one that leads out of it, and never visits one real directory twice, s
 real images) nor pulls in the images of sibling folders. What was skipped is
 counted and reported in one warning per folder and process.
 
-Decoding (:func:`decode_in_memory`): every file is decoded, cropped and resized once
-into a uint8 array, memoised by (real paths, sizes and modification times, crop,
-size), so the training pipeline and the fixed real batch of the same run
+Decoding (:func:`decode_in_memory`): every file is decoded (``tfbegan.data.decode``:
+transparency composited, the run's channels), squared and resized once into a uint8
+array, memoised by (real paths, sizes and modification times, decode settings), so
+the training pipeline and the fixed real batch of the same run
 (:func:`tfbegan.data.pipeline.fixed_real_batch`) share one decode instead of two.
 """
 
@@ -25,10 +26,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tfbegan.imaging import decode_file
+from tfbegan.data.decode import decode_file
 
 __all__ = ["IMAGE_EXTENSIONS", "check_files_pil", "clear_cache", "decode_in_memory",
-           "list_image_files", "log_skipped"]
+           "fingerprint", "list_image_files", "log_skipped"]
 
 # The data pipeline's logger: users filter one name for everything about their data.
 logger = logging.getLogger("tfbegan.data.pipeline")
@@ -144,8 +145,8 @@ def check_files_pil(paths):
     return bad
 
 
-def _decode_all(paths, crop, image_size):
-    """Decodes every file into uint8 ``[N, S, S, 3]``; returns (images, bad paths).
+def _decode_all(paths, settings):
+    """Decodes every file into uint8 ``[N, S, S, C]``; returns (images, bad paths).
 
     Failures are found by index: a ``(index, image)`` dataset with ``ignore_errors``
     drops exactly the elements whose read or decode failed, so the missing indices
@@ -153,13 +154,14 @@ def _decode_all(paths, crop, image_size):
     """
     n = len(paths)
     ds = tf.data.Dataset.from_tensor_slices((np.arange(n, dtype=np.int64), paths))
-    ds = ds.map(lambda i, p: (i, decode_file(p, crop, image_size)),
+    ds = ds.map(lambda i, p: (i, decode_file(p, settings)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()
     # Autotuning off, as everywhere in tfbegan.data.pipeline (its thread delays teardown).
     options.autotune.enabled = False
     ds = ds.ignore_errors().batch(256).prefetch(1).with_options(options)
-    images = np.empty((n, image_size, image_size, 3), np.uint8)
+    size = settings.image_size
+    images = np.empty((n, size, size, settings.channels), np.uint8)
     ok = np.zeros(n, bool)
     for idx, batch in ds.as_numpy_iterator():
         images[idx] = batch
@@ -168,7 +170,9 @@ def _decode_all(paths, crop, image_size):
     return images[ok], bad
 
 
-def _fingerprint(paths):
+def fingerprint(paths):
+    """``((real path, size, mtime_ns), ...)`` of ``paths``: a key that changes with
+    any file."""
     out = []
     for p in paths:
         try:
@@ -179,16 +183,17 @@ def _fingerprint(paths):
     return tuple(out)
 
 
-def decode_in_memory(paths, crop, image_size, folder=None):
-    """``(images uint8 [N, S, S, 3], bad paths)``, decoded once per process.
+def decode_in_memory(paths, settings, folder=None):
+    """``(images uint8 [N, S, S, C], bad paths)``, decoded once per process.
 
-    The result is memoised (the most recent folder only) by the files' real paths,
-    sizes and modification times, the crop and the size; a changed file is decoded
+    ``settings``: a ``tfbegan.data.decode.DecodeSettings``. The result is memoised
+    (the most recent folder only) by the files' real paths, sizes and modification
+    times and the settings; a changed file is decoded
     afresh. The array is read-only: copy before editing in place. With ``folder``,
     a fresh decode logs its duration and names the files that cannot be decoded
     (a memoised result logs nothing: the warning was given once).
     """
-    key = (_fingerprint(paths), crop, int(image_size))
+    key = (fingerprint(paths), settings)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -196,8 +201,9 @@ def decode_in_memory(paths, crop, image_size, folder=None):
     start = time.time()
     if folder is not None:
         logger.info("Decoding %d image files under %s into memory (at most %.1f MiB).",
-                    len(paths), folder, len(paths) * image_size**2 * 3 / 2**20)
-    images, bad = _decode_all(list(paths), crop, int(image_size))
+                    len(paths), folder,
+                    len(paths) * settings.image_size**2 * settings.channels / 2**20)
+    images, bad = _decode_all(list(paths), settings)
     images.setflags(write=False)
     if folder is not None:
         log_skipped(folder, bad, len(paths))

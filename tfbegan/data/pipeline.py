@@ -11,7 +11,10 @@ Sources (``DataConfig.dataset``, grammar in ``tfbegan.config.parse_dataset_spec`
   (:mod:`tfbegan.data.mnist5k`).
 * ``tfds:NAME[:SPLIT]``: ``tfds.load(NAME, split=SPLIT, data_dir=, download=)``,
   its ``image`` feature.
-* ``folder:PATH``: every ``.jpg/.jpeg/.png/.bmp/.gif`` under PATH, recursively.
+* ``folder:PATH``: every ``.jpg/.jpeg/.png/.bmp/.gif`` under PATH, recursively,
+  decoded by ``tfbegan.data.decode`` (transparency composited onto
+  ``DataConfig.background``, 16-bit grey scaled, the run's channels); channels and
+  size the user leaves None are chosen from the images (``tfbegan.data.survey``).
 
 Example::
 
@@ -33,6 +36,7 @@ from tfbegan import imaging
 from tfbegan.checks import check_range
 from tfbegan.data import tfds_source
 from tfbegan.data.config import DataConfig
+from tfbegan.data.decode import DecodeSettings, decode_file
 from tfbegan.data.folders import (
     check_files_pil,
     decode_in_memory,
@@ -43,8 +47,13 @@ from tfbegan.data.mnist5k import (
     MNIST5K_COUNT,
     load_mnist5k,
 )
+from tfbegan.data.survey import resolve_folder
 
-__all__ = ["fixed_real_batch", "make_dataset", "num_channels", "num_examples"]
+__all__ = ["DEFAULT_IMAGE_SIZE", "fixed_real_batch", "make_dataset", "num_channels",
+           "num_examples", "resolve"]
+
+#: ``image_size=None`` for ``mnist5k`` and tfds, whose images are not inspected.
+DEFAULT_IMAGE_SIZE = 32
 
 logger = logging.getLogger(__name__)
 
@@ -58,19 +67,49 @@ def _cache_fits(data_config, count, channels):
         count, data_config.image_size, channels) <= limit
 
 
-def num_channels(data_config: DataConfig) -> int:
-    """Channel count C of the images ``make_dataset`` yields, without loading data.
-
-    1 for ``mnist5k``; 3 for folders (every image is converted to RGB); for tfds, the
-    last dimension of the builder's ``image`` feature (metadata only, no download),
-    falling back to a table of common datasets (mnist 1, cifar10 3, celeb_a 3, ...).
-    """
+def _source_channels(data_config):
+    """Channels the source stores: 1 for ``mnist5k``; for tfds, the last dimension of
+    the builder's ``image`` feature (metadata only, no download), falling back to a
+    table of common datasets (mnist 1, cifar10 3, celeb_a 3, ...); a folder decodes to
+    ``data_config.channels`` directly."""
     kind, target, _ = data_config.source
     if kind == "mnist5k":
         return 1
     if kind == "folder":
-        return 3
+        return data_config.channels
     return tfds_source.channels(target, data_config.data_dir)
+
+
+def resolve(data_config: DataConfig) -> DataConfig:
+    """``data_config`` with a concrete ``image_size`` and ``channels``.
+
+    Where None: a folder's are chosen from its images and said in one log line
+    (``tfbegan.data.survey.resolve_folder``); ``mnist5k`` and tfds take
+    ``DEFAULT_IMAGE_SIZE`` and the channels they store. Given values are kept.
+    """
+    if data_config.image_size is not None and data_config.channels is not None:
+        return data_config
+    kind, target, _ = data_config.source
+    if kind == "folder":
+        return resolve_folder(data_config, list_image_files(target))
+    return data_config.replace(
+        image_size=data_config.image_size or DEFAULT_IMAGE_SIZE,
+        channels=data_config.channels or _source_channels(data_config))
+
+
+def num_channels(data_config: DataConfig) -> int:
+    """Channel count C of the images ``make_dataset`` yields: ``channels`` when given,
+    else the source's (a folder: 3 when any inspected image is colour, else 1; see
+    :func:`resolve`)."""
+    return resolve(data_config).channels
+
+
+def _match_uint8(image, channels):
+    """uint8 ``[..., C]`` with ``channels`` channels (:func:`imaging.match_channels`)."""
+    if image.shape[-1] == channels:
+        return image
+    image = imaging.match_channels(tf.cast(image, tf.float32), channels)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
 
 
 def num_examples(data_config: DataConfig):
@@ -151,13 +190,13 @@ def _mnist5k_dataset(data_config, global_batch_size, seed, shuffle, repeat):
     _check_batch(global_batch_size, MNIST5K_COUNT, data_config.dataset)
     images, _ = load_mnist5k(data_config.image_size)
     return _batches_from_array(images, global_batch_size, seed, shuffle, repeat,
-                               scale=lambda x: x)
+                               scale=lambda x: imaging.match_channels(x, data_config.channels))
 
 
 def _folder_in_memory(data_config, paths):
-    """The folder's images, uint8 ``[N, S, S, 3]``, decoded once per process."""
+    """The folder's images, uint8 ``[N, S, S, C]``, decoded once per process."""
     folder = data_config.source[1]
-    images, _ = decode_in_memory(paths, data_config.crop, data_config.image_size,
+    images, _ = decode_in_memory(paths, DecodeSettings.from_config(data_config),
                                  folder=folder)
     if not len(images):
         raise ValueError(f"dataset folder {folder!r}: none of its {len(paths)} image "
@@ -180,8 +219,8 @@ def _folder_streamable(data_config, paths):
 
 def _folder_dataset(data_config, global_batch_size, seed, shuffle, repeat):
     paths = list_image_files(data_config.source[1])
-    size, crop = data_config.image_size, data_config.crop
-    if _cache_fits(data_config, len(paths), 3):
+    settings = DecodeSettings.from_config(data_config)
+    if _cache_fits(data_config, len(paths), settings.channels):
         images = _folder_in_memory(data_config, paths)
         _check_batch(global_batch_size, len(images), data_config.dataset)
         return _batches_from_array(images, global_batch_size, seed, shuffle, repeat,
@@ -194,7 +233,7 @@ def _folder_dataset(data_config, global_batch_size, seed, shuffle, repeat):
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    ds = ds.map(lambda p: imaging.decode_file(p, crop, size), num_parallel_calls=tf.data.AUTOTUNE,
+    ds = ds.map(lambda p: decode_file(p, settings), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True)
     # Safety net for files whose header passed PIL but whose body fails to decode
     # (e.g. a truncated JPEG): tf.data logs the error and drops the element.
@@ -211,11 +250,17 @@ def _tfds_dataset(data_config, global_batch_size, seed, shuffle, repeat):
     if count is None:
         cardinality = int(ds.cardinality())
         count = cardinality if cardinality >= 0 else None
-    channels = num_channels(data_config)
+    channels = data_config.channels
     _check_batch(global_batch_size, count, data_config.dataset)
-    size, crop = data_config.image_size, data_config.crop
-    ds = ds.map(lambda ex: imaging.crop_resize_uint8(ex["image"], crop, size),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    stored = DecodeSettings.from_config(data_config.replace(
+        channels=_source_channels(data_config)))
+
+    def square(example):
+        image = imaging.square_uint8(example["image"], stored.image_size, stored.resize,
+                                     stored.crop, stored.fill)
+        return _match_uint8(image, channels)
+
+    ds = ds.map(square, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if _cache_fits(data_config, count, channels):
         ds = ds.cache()
     if shuffle:
@@ -231,26 +276,31 @@ def make_dataset(data_config: DataConfig, global_batch_size: int, seed: int = 0,
                  shuffle: bool = True, repeat: bool = True) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of float32 ``[global_batch_size, S, S, C]`` in [-1, 1].
 
-    ``S = data_config.image_size``, ``C = num_channels(data_config)``. Batches are the
+    ``S`` and ``C``: ``data_config``'s ``image_size`` and ``channels``, chosen from the
+    data where None (:func:`resolve`). Batches are the
     *global* batch (a distribution strategy splits them across replicas) and drop the
     remainder, so every step has the same shape (Berthelot et al. 2017 trains with batch 16).
 
     Pipeline per source:
 
     * ``mnist5k``: ``load_mnist5k`` in memory; shuffled indices gathered per batch.
-    * ``folder:PATH``: crop (``center``: largest centred square; ``celeba``: the
-      ``tfbegan.imaging.CELEBA_BOX`` face box, 128x128 at row 50, column 25 of 218x178,
-      scaled for other sizes), resize (antialiased bilinear), RGB uint8, in parallel.
-      When the decoded set is at most ``cache_limit_mb`` (default 1 GiB; ``N * S * S *
-      3`` bytes), every file is decoded once into memory at construction; unreadable
-      files are found exactly (their indices vanish from an ``ignore_errors`` pass) and
-      logged with their names. Larger folders are streamed: a PIL header/``verify`` pass
-      up front (about 0.1 ms a file) names and drops files that are not images; files
-      that pass it but fail a full decode (a truncated JPEG body) are dropped by
-      ``ignore_errors`` with TensorFlow's warning. Both paths raise ``ValueError``
-      naming the folder when it is missing, empty or holds no readable image.
+    * ``folder:PATH``: PIL decode (``tfbegan.data.decode``: transparency onto
+      ``background``, 16-bit scaled, grey or RGB as ``channels``), square (``resize``:
+      ``crop`` with ``crop`` = ``center``, the largest centred square, or ``celeba``,
+      the ``tfbegan.imaging.CELEBA_BOX`` face box, 128x128 at row 50, column 25 of
+      218x178, scaled for other sizes; ``pad``; ``stretch``), resize (antialiased
+      bilinear), uint8, in parallel. When the decoded set is at most ``cache_limit_mb``
+      (default 1 GiB; ``N * S * S * C`` bytes), every file is decoded once into memory
+      at construction; unreadable files are found exactly (their indices vanish from an
+      ``ignore_errors`` pass) and logged with their names. Larger folders are streamed:
+      a PIL header/``verify`` pass up front (about 0.1 ms a file) names and drops files
+      that are not images; files that pass it but fail a full decode (a truncated JPEG
+      body) are dropped by ``ignore_errors`` with TensorFlow's warning. Both paths raise
+      ``ValueError`` naming the folder when it is missing, empty or holds no readable
+      image.
     * ``tfds:NAME[:SPLIT]``: ``tfds.load`` with ``data_dir`` and ``download``; the
-      ``image`` feature, cropped and resized like folders; ``.cache()`` after the
+      ``image`` feature, squared and resized like folders (channels converted when
+      ``channels`` differs from the stored ones); ``.cache()`` after the
       resize when the split fits ``cache_limit_mb``. With ``download=False`` and no
       prepared data, a one-line ``ValueError`` says how to prepare it.
 
@@ -272,6 +322,7 @@ def make_dataset(data_config: DataConfig, global_batch_size: int, seed: int = 0,
         raise ValueError(f"data_config={data_config!r} must be a tfbegan.data.pipeline.DataConfig.")
     check_range("global_batch_size", global_batch_size, 1, integer=True)
     check_range("seed", seed, 0, 2**63 - 1, integer=True)
+    data_config = resolve(data_config)
     kind = data_config.source[0]
     builders = {"mnist5k": _mnist5k_dataset, "folder": _folder_dataset,
                 "tfds": _tfds_dataset}
@@ -286,7 +337,8 @@ def _choice(count, num, seed):
 
 def _folder_real_batch(data_config, num, seed):
     paths = list_image_files(data_config.source[1])
-    if _cache_fits(data_config, len(paths), 3):
+    settings = DecodeSettings.from_config(data_config)
+    if _cache_fits(data_config, len(paths), settings.channels):
         # The same decoded array the training pipeline uses: no second decode.
         images = _folder_in_memory(data_config, paths)
         return imaging.from_uint8(images[np.sort(_choice(len(images), num, seed))])
@@ -296,8 +348,8 @@ def _folder_real_batch(data_config, num, seed):
     # seeded order when a chosen file's body turns out to be corrupt).
     for i in _choice(len(paths), len(paths), seed):
         try:
-            chosen.append(imaging.decode_file(paths[i], data_config.crop, data_config.image_size))
-        except tf.errors.OpError:
+            chosen.append(decode_file(tf.constant(paths[i]), settings))
+        except (ValueError, tf.errors.OpError):  # read_pixels names the file
             continue
         if len(chosen) == num:
             break
@@ -330,10 +382,12 @@ def fixed_real_batch(data_config: DataConfig, num: int = 16, seed: int = 0) -> n
         raise ValueError(f"data_config={data_config!r} must be a tfbegan.data.pipeline.DataConfig.")
     check_range("num", num, 1, integer=True)
     check_range("seed", seed, 0, 2**63 - 1, integer=True)
+    data_config = resolve(data_config)
     kind = data_config.source[0]
     if kind == "mnist5k":
         images, _ = load_mnist5k(data_config.image_size)
-        return np.array(images[np.sort(_choice(len(images), num, seed))], np.float32)
+        images = images[np.sort(_choice(len(images), num, seed))]
+        return np.array(imaging.match_channels(images, data_config.channels), np.float32)
     if kind == "folder":
         return _folder_real_batch(data_config, num, seed)
     ds = make_dataset(data_config, 1, seed=seed, shuffle=True, repeat=False)

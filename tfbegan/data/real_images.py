@@ -14,19 +14,16 @@ import numpy as np
 from tfbegan import imaging
 from tfbegan.data import pipeline
 from tfbegan.data.config import DataConfig
+from tfbegan.data.decode import read_pixels
 from tfbegan.data.folders import list_image_files
 from tfbegan.data.mnist5k import load_mnist5k
 
 
 def load_image_file(path, image_size, channels):
-    """One image file -> float32 ``[S, S, channels]`` in [-1, 1]: decoded by PIL
-    (grey via its BT.601 luma), the largest centred square, :func:`resize`."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        x = np.asarray(im.convert("L" if channels == 1 else "RGB"), np.uint8)
-    if x.ndim == 2:
-        x = x[..., None]
+    """One image file -> float32 ``[S, S, channels]`` in [-1, 1]: decoded as the
+    training folders are (:func:`tfbegan.data.decode.read_pixels`: transparency onto
+    white, grey via PIL's BT.601 luma), the largest centred square, :func:`resize`."""
+    x = read_pixels(path, channels)
     return imaging.resize(imaging.center_crop(imaging.from_uint8(x)[None]), image_size)[0]
 
 
@@ -56,11 +53,11 @@ def _image_paths(source, num):
     return paths[:num]
 
 
-def _load_data_spec(spec, num, image_size, seed, data_dir, crop):
+def _load_data_spec(spec, num, image_size, channels, seed, data_dir, crop):
     """A seeded sample of a ``tfbegan.data.pipeline`` spec (``folder:`` or ``tfds:``): shuffled
     with ``seed``, no repeat, never downloading."""
     config = DataConfig(dataset=spec, data_dir=data_dir, download=False, crop=crop,
-                        image_size=image_size)
+                        image_size=image_size, channels=channels)
     ds = pipeline.make_dataset(config, 1, seed=seed, shuffle=True, repeat=False)
     return np.concatenate([b.numpy() for b in ds.take(num)], axis=0)
 
@@ -89,7 +86,7 @@ def load_real_images(source, num, image_size, channels, seed=0, data_dir=None,
         images, _ = load_mnist5k(image_size)
         x = np.array(images[np.random.default_rng(seed).permutation(len(images))[:num]])
     elif source.startswith(("folder:", "tfds:")):
-        x = _load_data_spec(source, num, image_size, seed, data_dir, crop)
+        x = _load_data_spec(source, num, image_size, channels, seed, data_dir, crop)
     elif source.endswith(".npy"):
         x = imaging.resize(_load_array(source, num), image_size)
     else:

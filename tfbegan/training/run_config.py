@@ -72,13 +72,20 @@ def config_differences(old, config):
     """``["name: old -> new", ...]`` for settings that may not change on resume.
 
     A setting missing from ``old`` (written before the setting existed) counts as
-    its TrainConfig default.
+    its TrainConfig default; one missing from a nested config (``data``: e.g.
+    ``channels``, ``resize``, ``background``, added later) counts as unchanged.
     """
     new = config_to_dict(config)
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)
                 if f.default is not dataclasses.MISSING}
-    return [f"{k}: {old.get(k, defaults.get(k))!r} -> {new[k]!r}" for k in new
-            if k not in RESUMABLE_CHANGES and old.get(k, defaults.get(k)) != new[k]]
+    diffs = []
+    for k in new:
+        was = old.get(k, defaults.get(k))
+        if isinstance(was, dict) and isinstance(new[k], dict):
+            was = {**new[k], **was}
+        if k not in RESUMABLE_CHANGES and was != new[k]:
+            diffs.append(f"{k}: {was!r} -> {new[k]!r}")
+    return diffs
 
 
 def check_resume_compatible(workdir, config):

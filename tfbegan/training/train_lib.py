@@ -112,8 +112,17 @@ def train(config: TrainConfig, workdir: str, strategy=None, extra_callbacks=()):
       TrainingInterrupted: SIGTERM / SIGINT; a checkpoint at that step was saved.
     """
 
+    from tfbegan.data import pipeline as data_lib
+
     if config.data is None:
         config = config.replace(data=DataConfig())
+    # Channels and size left None are the model's when its kwargs name them, else
+    # chosen from the data, once, here, so config.json records what the run trains on.
+    data = config.data
+    for name in ("image_size", "channels"):
+        if getattr(data, name) is None and name in config.model_kwargs:
+            data = data.replace(**{name: config.model_kwargs[name]})
+    config = config.replace(data=data_lib.resolve(data))
     strategy = _validate(config, workdir, strategy)
     # Only the chief writes: under multi-worker training the other workers share the
     # chief's workdir (docs/multi_worker.md) and must not contend for its lock.

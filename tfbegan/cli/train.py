@@ -35,8 +35,15 @@ from tfbegan.data.config import DataConfig
 
 FLAGS = flags.FLAGS
 
-#: Flag names each family's module defines (filled by define_flags).
-FAMILY_FLAGS = {}
+
+def family_flags():
+    """Flag names each family's module defines (its table's names and their earlier
+    names), read from the tables: no state filled as a side effect."""
+    out = {}
+    for name, module in VARIANTS.items():
+        table = importlib.import_module(module).TABLE
+        out[name] = {f.name for f in table} | {old for f in table for old in f.renamed_from}
+    return out
 
 
 def _define_core_flags():
@@ -150,15 +157,14 @@ def define_flags():
     """Defines the core training flags and every model family's flags."""
     _define_core_flags()
     for name in sorted(VARIANTS):
-        before = set(FLAGS)
         importlib.import_module(VARIANTS[name]).define_flags()
-        FAMILY_FLAGS[name] = set(FLAGS) - before
 
 
 def _check_family_flags(model):
     """Raises ValueError for a flag given explicitly that ``model`` does not read."""
-    own = set().union(*(FAMILY_FLAGS.get(fam, set()) for fam in FAMILIES[model]))
-    for family, names in sorted(FAMILY_FLAGS.items()):
+    tables = family_flags()
+    own = set().union(*(tables.get(fam, set()) for fam in FAMILIES[model]))
+    for family, names in sorted(tables.items()):
         for name in sorted(names - own):
             if FLAGS[name].present:
                 raise ValueError(f"--{name} is a flag of --model={family} and does not "
@@ -271,7 +277,7 @@ def help_groups():
     """The core groups, then each family's flags titled with the models that read
     them, then anything else this command defines."""
     groups = list(CORE_GROUPS)
-    for family, names in sorted(FAMILY_FLAGS.items()):
+    for family, names in sorted(family_flags().items()):
         readers = [m for m, families in FAMILIES.items() if family in families]
         title = f"model: {family} flags (--model={' or '.join(readers)})"
         groups.append((title, sorted(names)))

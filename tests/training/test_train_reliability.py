@@ -285,3 +285,18 @@ def test_a_rerun_past_its_steps_leaves_config_json_alone(tmp_path):
     out = train_lib.train(tiny_config(steps=2, checkpoint_every=4), work)
     assert out["step"] == 4 and out["start_step"] == 4
     assert open(os.path.join(work, "config.json")).read() == before
+
+
+def test_a_checkpoint_of_another_model_is_refused_with_config_json_present(tmp_path):
+    # Before: a BiGAN checkpoint in a BEGAN workdir was resumed silently (trained a
+    # BiGAN, exported model_type BiGAN) because config.json matched the flags.
+    from tfbegan.training import train_lib
+
+    work = str(tmp_path / "run")
+    train_lib.train(tiny_config(), work)
+    bigan = train_lib.build_model(tiny_config(model="bigan"))
+    checkpoints.save_checkpoint(bigan, work, 4)
+    with pytest.raises(ValueError, match=r"checkpoint ckpt-00000004\.keras: model: "
+                                         r"'bigan' -> 'began'"):
+        train_lib.train(tiny_config(steps=6), work)
+    assert [s for s, _ in checkpoints.list_checkpoints(work)] == [2, 4]

@@ -54,8 +54,10 @@ def read_config(workdir):
 
 
 def checkpoint_differences(workdir, config):
-    """Without config.json: ``["name: saved -> new", ...]`` between the model the
-    newest readable checkpoint was built with and ``config``'s model settings."""
+    """``["checkpoint ckpt-N.keras: name: saved -> new, ..."]`` between the model the
+    newest readable checkpoint was built with (its class and constructor settings,
+    read from the ``.keras`` file's config) and ``config``'s; ``[]`` when they agree
+    or no checkpoint is readable."""
     for _, path in reversed(checkpoints.list_checkpoints(workdir)):
         try:
             name, saved = checkpoints.model_settings(path)
@@ -63,8 +65,9 @@ def checkpoint_differences(workdir, config):
             continue  # resume skips it too (checkpoints.load_latest)
         new = json.loads(json.dumps(config.model_kwargs))
         diffs = [] if name == config.model else [f"model: {name!r} -> {config.model!r}"]
-        return diffs + [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in sorted(new.items())
-                        if k in saved and saved[k] != v]
+        diffs += [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in sorted(new.items())
+                  if k in saved and saved[k] != v]
+        return [f"checkpoint {os.path.basename(path)}: {', '.join(diffs)}"] if diffs else []
     return []
 
 
@@ -90,7 +93,7 @@ def config_differences(old, config):
 
 def check_resume_compatible(workdir, config):
     """Raises ValueError when ``workdir`` holds a different run: settings in its
-    config.json, or (config.json deleted) the model its checkpoints were built with.
+    config.json, or the model (class and settings) its newest checkpoint holds.
 
     A workdir without a checkpoint holds no run (a first run that failed on its data
     or before its first save): any command may start it afresh.
@@ -98,10 +101,11 @@ def check_resume_compatible(workdir, config):
     old = read_config(workdir)  # a config.json that does not parse is named here
     if not checkpoints.list_checkpoints(workdir):
         return
-    # Without config.json the checkpoints still say which model they hold, so
-    # changed architecture flags are refused rather than silently ignored.
-    diffs = (checkpoint_differences(workdir, config) if old is None
-             else config_differences(old, config))
+    # config.json says which settings the run had; the checkpoint says which model
+    # it holds (a checkpoint copied in from another run, or config.json deleted):
+    # both are checked, so a changed architecture is refused, not silently ignored.
+    diffs = [] if old is None else config_differences(old, config)
+    diffs += checkpoint_differences(workdir, config)
     if diffs:
         raise ValueError(f"workdir {workdir!r} holds a different run ({'; '.join(diffs)}); "
                          f"use a new --workdir or the original settings.")

@@ -224,7 +224,12 @@ def _restore_or_build(config, workdir, strategy):
         check_same_start(strategy, found[-1][0] if found else 0)
     with strategy.scope():
         # Newest first; one that does not load is named and moved aside (chief only).
-        model, state, _ = checkpoints.load_latest(workdir, move_corrupt=is_chief(strategy))
+        model, state, path = checkpoints.load_latest(workdir,
+                                                     move_corrupt=is_chief(strategy))
+        if model is not None and type(model) is not MODELS[config.model]:
+            # _validate checked the newest readable checkpoint; this one is older.
+            raise ValueError(f"checkpoint {path!r} holds a {type(model).__name__}, not "
+                             f"--model={config.model}; use a new --workdir.")
         if model is not None:
             # Execution settings may change on resume; the optimizers come back
             # from the checkpoint with their state and learning rates.

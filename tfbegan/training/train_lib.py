@@ -332,7 +332,7 @@ def _restore_state(callback, state):
             callback.set_state(saved[name])
         return True
     except (TypeError, ValueError, AttributeError, KeyError) as e:
-        logger.warning("checkpoint sidecar of step %s: %s state %r is not usable (%s); "
+        logger.warning("checkpoint sidecar of step %s: %s state %.80r is not usable (%s); "
                        "it starts afresh.", state.get("step"), name,
                        saved.get(name) if isinstance(saved, dict) else saved,
                        type(e).__name__)

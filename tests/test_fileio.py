@@ -14,9 +14,11 @@ from tfbegan import fileio
 
 def test_disk_full_error_is_one_line_with_path_and_bytes():
     error = fileio.DiskFullError("/runs/a/ckpt.keras", 3 * 2**20 + 2**19, 1000)
+    # Before: "needs about 3.5 MiB, 1000 B free", which read as a contradiction when
+    # the free space (measured after cleanup) exceeded a low estimate.
     assert str(error) == ("no space left on device writing /runs/a/ckpt.keras: needs "
-                          "about 3.5 MiB, 1000 B free; free some space or choose "
-                          "another directory")
+                          "about 3.5 MiB at its peak, 1000 B free once its partial files "
+                          "were removed; free some space or choose another directory")
     assert isinstance(error, OSError) and error.errno == errno.ENOSPC
     assert error.filename == "/runs/a/ckpt.keras"
     again = pickle.loads(pickle.dumps(error))  # crosses process boundaries intact
@@ -48,7 +50,7 @@ def test_guard_converts_cleans_up_and_passes_other_errors(tmp_path):
                                     cleanup=lambda: cleaned.append(1)):
             raise OSError(errno.ENOSPC, "No space left on device")
     assert cleaned == [1]
-    assert f"writing {tmp_path / 'out'}: needs about 2.0 KiB, " in str(info.value)
+    assert f"writing {tmp_path / 'out'}: needs about 2.0 KiB at its peak, " in str(info.value)
     assert info.value.bytes_free == fileio.free_bytes(tmp_path)
     assert isinstance(info.value.__cause__, OSError)
     with pytest.raises(PermissionError):
@@ -96,3 +98,21 @@ def test_read_json_names_the_file(tmp_path):
                                f"or delete it.")
     path.write_text('{"a": [1, 2]}')
     assert fileio.read_json(path) == {"a": [1, 2]}
+    # Before: "'utf-8' codec can't decode byte 0xff ..." and an IsADirectoryError
+    # traceback, neither naming the file.
+    path.write_bytes(b'{"a": \xff}')
+    with pytest.raises(ValueError, match=f"^config.json {path} is not JSON text "
+                                         f"\\(byte 6 is not UTF-8\\)"):
+        fileio.read_json(path, "config.json")
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(ValueError, match=f"^config.json {path} is a directory"):
+        fileio.read_json(path, "config.json")
+
+
+def test_check_utf8_path():
+    assert fileio.check_utf8_path("/runs/été", "workdir") == "/runs/été"
+    bad = os.fsdecode(b"/runs/w\xff")
+    with pytest.raises(ValueError, match=r"^--workdir='/runs/w\\udcff' is not a UTF-8 "
+                                         r"path \(byte 7\)"):
+        fileio.check_utf8_path(bad, "workdir")

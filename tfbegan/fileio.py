@@ -29,6 +29,7 @@ import socket
 __all__ = [
     "DiskFullError",
     "as_disk_full",
+    "check_utf8_path",
     "disk_full_guard",
     "free_bytes",
     "is_disk_full",
@@ -51,23 +52,29 @@ class DiskFullError(OSError):
     when the exact size is unknown) and the bytes free there, e.g.::
 
         no space left on device writing /runs/a/checkpoints/ckpt-00000075.keras:
-        needs about 1.2 MiB, 0 B free; free some space or choose another directory
+        needs about 1.2 MiB at its peak, 0 B free once its partial files were
+        removed; free some space or choose another directory
 
     Attributes:
       path: the file or directory being written.
-      bytes_needed: the estimate, or None.
-      bytes_free: free bytes on the path's file system when the error was raised.
+      bytes_needed: the estimate of the write's peak (checkpoints: an upper bound),
+        or None.
+      bytes_free: free bytes on the path's file system once the write's partial
+        files were removed (what the user has to work with).
     """
 
     def __init__(self, path, bytes_needed=None, bytes_free=None):
         self.path = os.fspath(path)
         self.bytes_needed = None if bytes_needed is None else int(bytes_needed)
         self.bytes_free = bytes_free
-        need = ("" if self.bytes_needed is None
-                else f"needs about {_human(self.bytes_needed)}, ")
-        free = "" if bytes_free is None else f"{_human(bytes_free)} free"
-        message = (f"no space left on device writing {self.path}: {need}{free}; free "
-                   f"some space or choose another directory")
+        parts = []
+        if self.bytes_needed is not None:
+            parts.append(f"needs about {_human(self.bytes_needed)} at its peak")
+        if bytes_free is not None:
+            parts.append(f"{_human(bytes_free)} free once its partial files were removed")
+        detail = f": {', '.join(parts)}" if parts else ""
+        message = (f"no space left on device writing {self.path}{detail}; free some "
+                   f"space or choose another directory")
         super().__init__(errno.ENOSPC, message, self.path)
         self.message = message
 
@@ -169,12 +176,37 @@ def read_json(path, what="file"):
     ``config.json /runs/a/config.json is not valid JSON (line 2, column 1:
     Expecting property name ...); fix or delete it``.
     """
+    name = f"{what} {os.fspath(path)}"
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             return json.load(f)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{what} {os.fspath(path)} is not valid JSON (line {e.lineno}, "
-                         f"column {e.colno}: {e.msg}); fix or delete it.") from None
+        raise ValueError(f"{name} is not valid JSON (line {e.lineno}, column {e.colno}: "
+                         f"{e.msg}); fix or delete it.") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{name} is not JSON text (byte {e.start} is not UTF-8); fix or "
+                         f"delete it.") from None
+    except IsADirectoryError:
+        raise ValueError(f"{name} is a directory, not a JSON file; remove it.") from None
+    except OSError as e:
+        raise ValueError(f"{name} cannot be read ({e.strerror or e}).") from None
+
+
+def check_utf8_path(path, flag):
+    """Raises ValueError naming ``--flag`` unless ``path`` is valid UTF-8.
+
+    Python keeps undecodable bytes of a command-line path (``\\xff``) as surrogates,
+    which TensorFlow's file system layer (summaries, SavedModel, tf.io) cannot take:
+    without this check a run fails after its first steps, naming no path.
+    """
+    if path is None:
+        return path
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"--{flag}={path!r} is not a UTF-8 path (byte {e.start}); "
+                         f"TensorFlow writes UTF-8 paths only: rename it.") from None
+    return path
 
 
 # --- per-run temporary names -------------------------------------------------------

@@ -182,14 +182,16 @@ def _check_grid(path, pairs, columns, size=8, scale=1):
 
 def test_invert_writes_figure4(exported, tmp_path, capsys):
     out = tmp_path / "fig4.png"
-    result = _execute(invert_cli, f"--export_dir={exported}", "--images=mnist5k",
-                      "--num_pairs=2", "--steps=3", "--inversion_steps=20", "--scale=1",
-                      f"--out={out}")
+    result = _execute(invert_cli, f"--export_dir={exported}", "--dataset=mnist5k",
+                      "--num_pairs=2", "--interpolated=3", "--inversion_steps=20",
+                      "--upscale=1", f"--out={out}")
     assert json.loads(capsys.readouterr().out) == result
     assert result["pairs"] == 2 and result["columns"] == 3 + 4
     assert len(result["reconstruction_error"]) == 2
     _check_grid(out, 2, 7)
-    # Three images make one pair (the odd one is left out).
+    assert capsys.readouterr().err == ""
+    # Three images make one pair (the odd one is left out). The old flag names
+    # (--images, --steps) still work, with one warning line each.
     folder = tmp_path / "imgs"
     folder.mkdir()
     from PIL import Image
@@ -200,6 +202,10 @@ def test_invert_writes_figure4(exported, tmp_path, capsys):
                       "--steps=0", "--spherical", "--inversion_steps=5",
                       f"--out={tmp_path / 'b.png'}")
     assert result["pairs"] == 1 and result["columns"] == 4 and result["spherical"]
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: --{old} is deprecated: it is now --{new} (the old name is removed in "
+        f"the next release)." for old, new in (("images", "dataset"),
+                                               ("steps", "interpolated"))]
     _check_grid(tmp_path / "b.png", 1, 4, scale=2)
 
 
@@ -209,12 +215,80 @@ def test_invert_one_line_errors(exported, tmp_path, capsys):
     assert _fails(invert_cli, capsys) == \
         "error: pass --export_dir=SAVEDMODEL (or --checkpoint=PATH)."
     line = _fails(invert_cli, capsys, f"--export_dir={exported}",
-                  f"--images={tmp_path / 'missing.png'}")
+                  f"--dataset={tmp_path / 'missing.png'}")
     assert "does not exist" in line
     np.save(tmp_path / "one.npy", np.zeros((1, 8, 8), np.uint8))
     line = _fails(invert_cli, capsys, f"--export_dir={exported}",
-                  f"--images={tmp_path / 'one.npy'}")
+                  f"--dataset={tmp_path / 'one.npy'}")
     assert "at least 2" in line
+    # Before: a 51-line traceback ending "z must be finite (no NaN or Inf)".
+    nan = np.zeros((4, 8, 8), np.float32)
+    nan[1, 0, 0] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    assert _fails(invert_cli, capsys, f"--export_dir={exported}",
+                  f"--dataset={tmp_path / 'nan.npy'}") == (
+        f"error: --dataset={str(tmp_path / 'nan.npy')!r} holds NaN or Inf values "
+        f"(image 1); the inversion needs finite pixels.")
+    assert _fails(invert_cli, capsys, f"--export_dir={exported}", "--scale=2",
+                  "--upscale=3") == ("error: --scale is the old name of --upscale; "
+                                     "pass only --upscale.")
+
+
+def test_corrupt_exports_and_checkpoints_are_one_line(exported, classifier_path,
+                                                      tmp_path, capsys):
+    """Before: tracebacks (IndexError: Read less bytes than requested; OpError: The
+    length checksum does not match; an Assert on z's shape for a wrong z_dim) and
+    "Expecting value: line 2 column 1" naming no file."""
+    import shutil
+
+    from tfbegan.training import checkpoints
+
+    def broken(name, damage):
+        copy = tmp_path / name
+        shutil.copytree(os.path.join(exported, "1"), copy)
+        damage(copy)
+        return str(copy)
+
+    def variables(copy):
+        return copy / "variables" / "variables.data-00000-of-00001"
+
+    def truncate(copy):
+        os.truncate(variables(copy), os.path.getsize(variables(copy)) // 2)
+
+    def scramble(copy):
+        size = os.path.getsize(variables(copy))
+        variables(copy).write_bytes(np.random.default_rng(0).bytes(size))
+
+    def wrong_z_dim(copy):
+        meta = copy / "assets.extra" / "tfbegan.json"
+        meta.write_text(meta.read_text().replace('"z_dim": 4', '"z_dim": 7'))
+
+    def bad_json(copy):
+        (copy / "assets.extra" / "tfbegan.json").write_text("{\n")
+
+    args = (f"--classifier_path={classifier_path}", *EVAL_ARGS)
+    for name, damage, message in [
+            ("trunc", truncate, "does not load (IndexError: Read less bytes"),
+            ("rand", scramble, "does not load (OpError: "),
+            ("zdim", wrong_z_dim, "says z_dim=7, but its signatures take z of size 4"),
+            ("json", bad_json, "tfbegan.json {} is not valid JSON (line 2")]:
+        path = broken(name, damage)
+        line = _fails(evaluate_cli, capsys, f"--export_dir={path}", *args)
+        assert message.format(os.path.join(path, "assets.extra", "tfbegan.json")) in line
+        assert path in line
+    # A corrupt newest checkpoint is skipped, as tfbegan-export skips it (left in
+    # place); before: "error: checkpoint ... is not a readable .keras archive".
+    model = export_tiny(tmp_path / "again", "BEGAN", 0, **SIZES)[0]
+    work = str(tmp_path / "run")
+    for step in (2, 4):
+        checkpoints.save_checkpoint(model, work, step)
+    os.truncate(checkpoints.latest_checkpoint(work), 100)
+    assert _execute(evaluate_cli, f"--checkpoint={work}", *args)["step"] == 2
+    result = _execute(invert_cli, f"--checkpoint={work}", "--num_pairs=1",
+                      "--inversion_steps=2", f"--out={tmp_path / 'i.png'}")
+    assert result["step"] == 2
+    assert [s for s, _ in checkpoints.list_checkpoints(work)] == [2, 4]
+    capsys.readouterr()
 
 
 def _run(module, *args, env=None):
@@ -236,7 +310,8 @@ def test_console_scripts_end_to_end(exported, classifier_path, tmp_path):
     assert bad.stderr.strip().splitlines()[-1] == "error: --num=1 must be >= 2."
     out = tmp_path / "fig4.png"
     result = _run("tfbegan.cli.invert", f"--export_dir={exported}", "--num_pairs=2",
-                  "--steps=3", "--inversion_steps=20", "--scale=1", f"--out={out}")
+                  "--interpolated=3", "--inversion_steps=20", "--upscale=1",
+                  f"--out={out}")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1])["columns"] == 7
     _check_grid(out, 2, 7)

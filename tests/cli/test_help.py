@@ -38,10 +38,11 @@ def test_train_help_groups_the_flags_with_their_family():
 
 @pytest.mark.parametrize("command, own", [
     ("tfbegan-evaluate", ("--dataset", "--feature_net", "--export_dir")),
-    ("tfbegan-invert", ("--export_dir", "--num_pairs")),
-    ("tfbegan-latent", ("--attribute", "--latent_data_dir")),
+    ("tfbegan-invert", ("--export_dir", "--num_pairs", "--dataset", "--interpolated",
+                        "--upscale")),
+    ("tfbegan-latent", ("--attribute", "--latent_data_dir", "--attribute_weights")),
     ("tfbegan-export", ("--workdir", "--export_base", "--max_batch")),
-    ("tfbegan-sample", ("--export_dir", "--num", "--scale")),
+    ("tfbegan-sample", ("--export_dir", "--num", "--upscale", "--strip_length")),
 ])
 def test_every_command_help_lists_its_own_flags(command, own):
     r = _help(command, "--help")

@@ -126,7 +126,7 @@ def test_latent_cli_writes_strip(exported_vae, tmp_path):
     _, path = exported_vae
     out = os.path.join(tmp_path, "strip.png")
     cmd = [sys.executable, "-m", "tfbegan.cli.latent", f"--export_dir={path}",
-           "--attribute=digit_3", "--scale=-2,-1,0,1,2", "--num=3", "--max_images=100",
+           "--attribute=digit_3", "--attribute_weights=-2,-1,0,1,2", "--num=3", "--max_images=100",
            f"--out={out}"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
@@ -150,7 +150,17 @@ def test_latent_cli_bad_input_is_one_line(exported_vae, tmp_path, capsys):
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "Not_An_Attribute" in err and len(err.strip().splitlines()) == 1
-    with pytest.raises(ValueError, match="--scale entry 'x'"):
+    # The old name of --attribute_weights still works, but not beside the new one.
+    fv = flags.FlagValues()
+    latent.define_flags(fv)
+    fv(["tfbegan-latent", f"--export_dir={path}", "--attribute=digit_3", "--scale=1",
+        "--attribute_weights=2"])
+    with pytest.raises(SystemExit):
+        latent.main(["tfbegan-latent"], fv)
+    assert capsys.readouterr().err.strip() == (
+        "error: --scale is the old name of --attribute_weights; pass only "
+        "--attribute_weights.")
+    with pytest.raises(ValueError, match="--attribute_weights entry 'x'"):
         latent.parse_scales(["1", "x"])
 
 

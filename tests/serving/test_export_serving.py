@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -114,8 +115,12 @@ def test_cli_errors_are_one_line(run_dir, tmp_path):
                     "--num=0 must be in [1, 1024]"),
         # Before: a traceback ("Unable to allocate 194. TiB").
         "bad_scale": (f"tfbegan-sample --export_dir={cwd / 'export' / 'began'} "
-                      f"--scale=100000 --out={tmp_path / 'big.png'}",
-                      "--scale=100000 must be an integer in [1, 32]"),
+                      f"--upscale=100000 --out={tmp_path / 'big.png'}",
+                      "--upscale=100000 must be an integer in [1, 32]"),
+        "both_names": (f"tfbegan-sample --export_dir={cwd / 'export' / 'began'} "
+                       f"--interpolate --steps=4 --strip_length=4",
+                       "--steps is the old name of --strip_length; pass only "
+                       "--strip_length."),
         "bad_max_batch": (f"tfbegan-export --workdir={cwd / 'tfbegan_run'} "
                           f"--export_base={tmp_path / 'out'} --max_batch=65537",
                           "--max_batch=65537 must be an integer in [1, 65536]"),
@@ -123,6 +128,24 @@ def test_cli_errors_are_one_line(run_dir, tmp_path):
                            f"--export_base={tmp_path / 'out'} --max_batch=0",
                            "--max_batch=0 must be an integer in [1, 65536]"),
     }
+    # Damaged copies of the export (random bytes: test_cli_evaluate.py). Before:
+    # tracebacks (IndexError: Read less bytes than requested; an Assert on z_start's
+    # shape) and "Expecting property name ...: line 2 column 1", naming no file.
+    good = cwd / "export" / "began" / "1"
+    for name, (damage, message) in {
+            "truncated": (lambda d: os.truncate(_variables(d), _variables(d).stat().st_size
+                                                // 2), "does not load (IndexError"),
+            "wrong_z_dim": (lambda d: _meta(d).write_text(json.dumps(
+                {**json.loads(_meta(d).read_text()), "z_dim": 99})),
+                            f"says z_dim=99, but its signatures take z of size {Z_DIM}"),
+            "invalid_json": (lambda d: _edit_meta(d, "{", "{\n'"),
+                             "tfbegan.json is not valid JSON (line 2")}.items():
+        copy = tmp_path / name
+        shutil.copytree(good, copy)
+        damage(copy)
+        cases[name] = (f"tfbegan-sample --export_dir={copy} --interpolate "
+                       f"--out={tmp_path / 'big.png'}", message.replace(
+                           "tfbegan.json is", f"tfbegan.json {_meta(copy)} is"))
     procs = {k: _start(cmd, tmp_path) for k, (cmd, _) in cases.items()}
     for name, proc in procs.items():
         code, out, err = _finish(proc)
@@ -133,6 +156,18 @@ def test_cli_errors_are_one_line(run_dir, tmp_path):
     assert not (tmp_path / "out").exists()  # validated before any work
     assert not (tmp_path / "big.png").exists()
     assert sorted(os.listdir(cwd / "export" / "began")) == ["1"]
+
+
+def _variables(export_dir):
+    return export_dir / "variables" / "variables.data-00000-of-00001"
+
+
+def _meta(export_dir):
+    return export_dir / "assets.extra" / "tfbegan.json"
+
+
+def _edit_meta(export_dir, old, new):
+    _meta(export_dir).write_text(_meta(export_dir).read_text().replace(old, new, 1))
 
 
 def test_export_max_batch_flag_caps_every_signature(run_dir, tmp_path):

@@ -300,3 +300,39 @@ def test_a_checkpoint_of_another_model_is_refused_with_config_json_present(tmp_p
                                          r"'bigan' -> 'began'"):
         train_lib.train(tiny_config(steps=6), work)
     assert [s for s, _ in checkpoints.list_checkpoints(work)] == [2, 4]
+
+
+def test_bad_run_files_and_paths_fail_in_one_line_before_training(tmp_path):
+    # Before: an IsADirectoryError traceback, "'utf-8' codec can't decode byte 0xeb"
+    # (no file named), a non-UTF-8 workdir failing after 5 steps with no path, and
+    # --export_base=/proc/exp passing the os.access check, failing after training.
+    from tfbegan.training import train_lib
+
+    (tmp_path / "dir" / "config.json").mkdir(parents=True)
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "config.json").write_bytes(b"\x00\xeb\xff")
+    cases = [(str(tmp_path / "dir"), {}, "config.json .* is a directory"),
+             (str(tmp_path / "bin"), {}, "config.json .* is not JSON text"),
+             (os.fsdecode(os.fsencode(str(tmp_path)) + b"/w\xff"), {},
+              r"--workdir=.*w\\udcff' is not a UTF-8 path"),
+             (str(tmp_path / "new"), {"export_base": "/proc/exp"},
+              "cannot create a directory in '/proc'")]
+    for work, changes, message in cases:
+        with pytest.raises(ValueError, match=message):
+            train_lib.train(tiny_config(**changes), work)
+    # The failed run created tmp_path/new and left nothing in it: it is removed.
+    assert sorted(os.listdir(tmp_path)) == ["bin", "dir"]
+
+
+def test_callback_state_of_the_wrong_type_starts_afresh(tmp_path, caplog):
+    # Before: AttributeError ('int' object has no attribute 'get') on resume.
+    from tfbegan.training import train_lib
+
+    work = str(tmp_path / "run")
+    train_lib.train(tiny_config(), work)
+    sidecar = checkpoints.sidecar_path(checkpoints.latest_checkpoint(work))
+    state = json.load(open(sidecar))
+    json.dump({**state, "callbacks": {"ConvergenceLRDecay": 5}}, open(sidecar, "w"))
+    with caplog.at_level("WARNING", logger="tfbegan"):
+        assert train_lib.train(tiny_config(steps=4), work)["step"] == 4
+    assert "ConvergenceLRDecay state 5 is not usable (AttributeError)" in caplog.text

@@ -95,17 +95,51 @@ def define_flags_once(flag_values, sentinel, specs, generator_source=False):
     as in absl's ``DEFINE_<kind>``; an enum's extra is ``{"enum_values": [...]}``) on
     ``flag_values``, plus :func:`define_generator_source_flags` when asked; does
     nothing when the flag ``sentinel`` is already there (several commands and tests
-    share one registry)."""
+    share one registry).
+
+    An extra ``{"renamed_from": ("old",)}`` keeps the old name working for one release
+    (``tfbegan.cli.flag_table``'s mechanism, as tfbegan-train's): :func:`apply_renames`
+    moves its value to the new name with one warning line."""
     from absl import flags
+
+    from tfbegan.cli import flag_table
 
     if sentinel in flag_values:
         return
     if generator_source:
         define_generator_source_flags(flag_values)
+    renamed = {row.name: row for row in rename_rows(specs)}
     for kind, name, default, help_text, *extra in specs:
+        if name in renamed:
+            flag_table.define([renamed[name]], flag_values)
+            continue
         getattr(flags, f"DEFINE_{kind}")(name, default, help=help_text,
                                           flag_values=flag_values,
                                           **(extra[0] if extra else {}))
+
+
+def rename_rows(specs):
+    """``tfbegan.cli.flag_table.Flag`` rows of the ``specs`` that have old names."""
+    from tfbegan.cli import flag_table
+
+    rows = []
+    for kind, name, default, help_text, *extra in specs:
+        extra = dict(extra[0]) if extra else {}
+        if extra.get("renamed_from"):
+            rows.append(flag_table.Flag(
+                {"boolean": "bool"}.get(kind, kind), name, default, help_text,
+                choices=tuple(extra.get("enum_values", ())),
+                renamed_from=tuple(extra["renamed_from"])))
+    return rows
+
+
+def apply_renames(specs, flag_values):
+    """Moves the old flag names of ``specs`` given on the command line to their new
+    names, with one warning line each; ValueError when both names are given."""
+    from tfbegan.cli import flag_table
+
+    for message in flag_table.apply_renames(rename_rows(specs), flag_values):
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def guarded(fn, *args):

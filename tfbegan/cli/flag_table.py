@@ -73,6 +73,8 @@ def define(table, flag_values):
         args = (row.name, row.default) + ((list(row.choices),) if row.choices else ())
         _DEFINERS[row.kind](*args, row.help, flag_values=flag_values)
         for old in row.renamed_from:
+            if old in flag_values:  # another command's flag in a shared registry
+                continue
             old_args = (old, row.default) + ((list(row.choices),) if row.choices else ())
             _DEFINERS[row.kind](*old_args, f"Deprecated: the old name of --{row.name} "
                                 f"(removed in the next release).",

@@ -1,16 +1,20 @@
 """``tfbegan-invert``: BEGAN Figure 4 (sec. 4.3) from an exported generator.
 
-    tfbegan-invert --export_dir=export/began --images=mnist5k --out=figure4.png
-    tfbegan-invert --export_dir=export/began/3 --images=faces/ --num_pairs=4 \\
-        --steps=8 --spherical --out=grid.png
+    tfbegan-invert --export_dir=export/began --dataset=mnist5k --out=figure4.png
+    tfbegan-invert --export_dir=export/began/3 --dataset=folder:faces/ --num_pairs=4 \\
+        --interpolated=8 --spherical --out=grid.png
 
 For ``--num_pairs`` pairs of real images, finds each image's latent ``z_r`` by
 minimising ``mean |x - G(z)|`` with Adam (z clipped to the prior's support), then
 draws one row per pair: the two real images in the first and last columns, their
-reconstructions ``G(z_r)`` next to them, and ``--steps`` images decoded along the
+reconstructions ``G(z_r)`` next to them, and ``--interpolated`` images decoded along the
 linear (or, with ``--spherical``, spherical) interpolation between the two ``z_r``.
 Prints one JSON line (output path, per-image reconstruction errors). Needs only the
-SavedModel (``--export_dir``) or a training checkpoint (``--checkpoint``).
+SavedModel (``--export_dir``) or a training checkpoint (``--checkpoint``: a file, or
+a workdir's newest checkpoint that loads).
+
+Renamed flags (the old names work for one release, with a warning): ``--images`` is
+``--dataset``, ``--steps`` is ``--interpolated``, ``--scale`` is ``--upscale``.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ FLAGS = flags.FLAGS
 
 
 FLAG_SPECS = (
-    ("string", "images", "mnist5k", "Real images: a folder (first 2 * num_pairs "
-     "files, sorted), image files separated by commas, a .npy array, or mnist5k (a "
-     "seeded choice of the embedded digits)."),
+    ("string", "dataset", "mnist5k", "Real images: a folder (first 2 * num_pairs "
+     "files, sorted; also folder:PATH, or tfds:NAME[:SPLIT]), image files separated by "
+     "commas, a .npy array, or mnist5k (a seeded choice of the embedded digits).",
+     {"renamed_from": ("images",)}),
     ("integer", "num_pairs", 4, "Pairs of real images (rows of the figure)."),
-    ("integer", "steps", 8, "Interpolated images between the two reconstructions of a "
-     "row (BEGAN Figure 4c shows 6)."),
+    ("integer", "interpolated", 8, "Interpolated images between the two "
+     "reconstructions of a row, 0..64 (BEGAN Figure 4c shows 6).",
+     {"renamed_from": ("steps",)}),
     ("boolean", "spherical", False, "Spherical (slerp) instead of linear interpolation "
      "in z."),
     ("integer", "inversion_steps", 500, "Adam steps of the z search (BEGAN sec. 4.3 "
@@ -40,46 +46,55 @@ FLAG_SPECS = (
     ("float", "inversion_lr", 0.05, "Initial Adam learning rate of the z search "
      "(cosine-decayed to 0)."),
     ("integer", "seed", 0, "Seed of the initial z and of the mnist5k choice."),
-    ("integer", "scale", 2, "Integer upscaling of the PNG (nearest neighbour)."),
+    ("integer", "upscale", 2, "Integer upscaling of the PNG (nearest neighbour).",
+     {"renamed_from": ("scale",)}),
     ("string", "out", "figure4.png", "Output PNG path."),
 )
 
 
 def define_flags(flag_values=FLAGS):
     """The invert flags, in ``flag_values`` (idempotent)."""
-    common.define_flags_once(flag_values, "images", FLAG_SPECS, generator_source=True)
+    common.define_flags_once(flag_values, "num_pairs", FLAG_SPECS, generator_source=True)
 
 
 def _validate(f):
+    common.apply_renames(FLAG_SPECS, f)
     common.check_generator_source(f)
     if not 1 <= f.num_pairs <= 64:
         raise ValueError(f"--num_pairs={f.num_pairs} must be in [1, 64].")
-    if not 0 <= f.steps <= 64:
-        raise ValueError(f"--steps={f.steps} must be in [0, 64].")
+    if not 0 <= f.interpolated <= 64:
+        raise ValueError(f"--interpolated={f.interpolated} must be in [0, 64].")
     if f.inversion_steps < 1:
         raise ValueError(f"--inversion_steps={f.inversion_steps} must be >= 1.")
     if not f.inversion_lr > 0:
         raise ValueError(f"--inversion_lr={f.inversion_lr} must be > 0.")
-    if f.scale < 1:
-        raise ValueError(f"--scale={f.scale} must be >= 1.")
+    if f.upscale < 1:
+        raise ValueError(f"--upscale={f.upscale} must be >= 1.")
     if not f.out:
         raise ValueError("--out is required.")
 
 
-def draw(export_dir=None, checkpoint=None, images="mnist5k", num_pairs=4, steps=8,
-         spherical=False, inversion_steps=500, inversion_lr=0.05, seed=0):
-    """``(rows, errors, info)``: Figure 4 rows ``[pairs, steps + 4, H, W, C]``."""
+def draw(export_dir=None, checkpoint=None, dataset="mnist5k", num_pairs=4,
+         interpolated=8, spherical=False, inversion_steps=500, inversion_lr=0.05, seed=0):
+    """``(rows, errors, info)``: Figure 4 rows ``[pairs, interpolated + 4, H, W, C]``."""
+    import numpy as np
+
     from tfbegan.serving import latent, loading
 
     generator, info = loading.load_generator(export_dir, checkpoint)
-    real = real_images.load_real_images(images, 2 * num_pairs, info["image_size"],
-                              info["channels"], seed)
+    real = real_images.load_real_images(dataset, 2 * num_pairs, info["image_size"],
+                                        info["channels"], seed)
     if len(real) < 2:
-        raise ValueError(f"--images={images!r} gave {len(real)} image(s); at least 2 "
+        raise ValueError(f"--dataset={dataset!r} gave {len(real)} image(s); at least 2 "
                          f"are needed for one pair.")
+    if not np.all(np.isfinite(real)):
+        bad = sorted({int(i) for i in np.nonzero(~np.isfinite(real))[0]})
+        raise ValueError(f"--dataset={dataset!r} holds NaN or Inf values (image "
+                         f"{bad[0]}{' and others' if len(bad) > 1 else ''}); the "
+                         f"inversion needs finite pixels.")
     pairs = len(real) // 2
     rows, errors = latent.figure4_rows(
-        generator, real[0:2 * pairs:2], real[1:2 * pairs:2], steps=steps,
+        generator, real[0:2 * pairs:2], real[1:2 * pairs:2], steps=interpolated,
         spherical=spherical, prior=info["prior"], inversion_steps=inversion_steps,
         learning_rate=inversion_lr, seed=seed)
     return rows, errors, info
@@ -89,11 +104,11 @@ def _draw_and_save(f):
     from tfbegan import imaging
 
     _validate(f)
-    rows, errors, info = draw(f.export_dir, f.checkpoint, f.images, f.num_pairs,
-                              f.steps, f.spherical, f.inversion_steps, f.inversion_lr,
-                              f.seed)
+    rows, errors, info = draw(f.export_dir, f.checkpoint, f.dataset, f.num_pairs,
+                              f.interpolated, f.spherical, f.inversion_steps,
+                              f.inversion_lr, f.seed)
     imaging.save_grid(f.out, rows.reshape((-1,) + rows.shape[2:]), rows=rows.shape[0],
-                      scale=f.scale)
+                      scale=f.upscale)
     return rows, errors, info
 
 

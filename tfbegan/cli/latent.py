@@ -1,18 +1,20 @@
 """``tfbegan-latent``: latent attribute arithmetic strips (Khan et al. 2018, sec. 5.5).
 
     tfbegan-latent --export_dir=export/vae_began --attribute=digit_3 \\
-        --scale=-2,-1,0,1,2 --num=8 --out=strip.png
+        --attribute_weights=-2,-1,0,1,2 --num=8 --out=strip.png
     tfbegan-latent --export_dir=export/celeba --attribute=Black_Hair \\
         --latent_data_dir=~/tensorflow_datasets --out=black_hair.png
 
 Encodes labelled images with the SavedModel's ``encode`` signature, takes the
 attribute vector ``mean E(with) - mean E(without)`` (:mod:`tfbegan.serving.attributes`),
-adds ``s * vector`` to ``--num`` base latents for each ``s`` in ``--scale`` and
+adds ``s * vector`` to ``--num`` base latents for each ``s`` in
+``--attribute_weights`` and
 decodes them with ``serving_default``. The PNG has one row per base latent and one
 column per scale. Base latents are new draws from the model's prior (``--base=random``,
 as in the paper's Figure 8) or encodings of real images without the attribute
 (``--base=data``). Attributes: ``digit_0`` .. ``digit_9`` (the embedded MNIST
-digits, offline) or CelebA's 40 (tfds names, prepared data).
+digits, offline) or CelebA's 40 (tfds names, prepared data). ``--scale`` is the old
+name of ``--attribute_weights`` (it works for one release, with a warning).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ FLAG_SPECS = (
      "model base path (newest version); needs an 'encode' signature."),
     ("string", "attribute", None, "digit_0..digit_9 (embedded digits) or a CelebA "
      "attribute as tfds spells it (e.g. Black_Hair, Smiling)."),
-    ("list", "scale", ["-2", "-1", "0", "1", "2"], "Weights s of the attribute vector, "
-     "one column each (Khan et al. 2018 sec. 5.5)."),
+    ("list", "attribute_weights", ["-2", "-1", "0", "1", "2"], "Weights s of the "
+     "attribute vector, one column each (Khan et al. 2018 sec. 5.5).",
+     {"renamed_from": ("scale",)}),
     ("integer", "num", 8, "Base latents (rows)."),
     ("enum", "base", "random", "random: base latents drawn from the prior (Khan et al. "
      "2018 Fig. 8); data: encodings of real images without the attribute.",
@@ -60,10 +63,10 @@ def parse_scales(values):
         try:
             scales.append(float(v))
         except ValueError:
-            raise ValueError(f"--scale entry {v!r} is not a number "
-                             f"(expected e.g. --scale=-2,-1,0,1,2).") from None
+            raise ValueError(f"--attribute_weights entry {v!r} is not a number "
+                             f"(expected e.g. --attribute_weights=-2,-1,0,1,2).") from None
     if not scales:
-        raise ValueError("--scale needs at least one number.")
+        raise ValueError("--attribute_weights needs at least one number.")
     return scales
 
 
@@ -80,11 +83,11 @@ def draw_strip(export_dir, attribute, scales, num=8, base="random", seed=0,
     import tensorflow as tf
 
     from tfbegan.models import priors
-    from tfbegan.serving import attributes
+    from tfbegan.serving import attributes, loading
     from tfbegan.serving import export as export_lib
 
     attributes.check_attribute(attribute)
-    loaded = tf.saved_model.load(export_dir)
+    loaded = loading.load_saved_model(export_dir)
     encode_fn, image_shape = attributes.as_encode_fn(loaded)
     meta = export_lib.read_metadata(export_dir)
     batch = min(64, int(meta.get("max_batch", 64)))
@@ -120,6 +123,7 @@ def main(argv, flag_values=None):
         from tfbegan.serving import export as export_lib
         from tfbegan.serving import limits
 
+        common.apply_renames(FLAG_SPECS, FLAGS)
         if not FLAGS.export_dir:
             raise ValueError("--export_dir is required.")
         if not FLAGS.attribute:
@@ -134,7 +138,7 @@ def main(argv, flag_values=None):
             raise ValueError(f"--max_images={FLAGS.max_images} must be >= 2.")
         if FLAGS.upscale < 1:
             raise ValueError(f"--upscale={FLAGS.upscale} must be >= 1.")
-        scales = parse_scales(FLAGS.scale)
+        scales = parse_scales(FLAGS.attribute_weights)
         export_dir = export_lib.resolve_export_dir(FLAGS.export_dir)
         images, vector = draw_strip(
             export_dir, FLAGS.attribute, scales, FLAGS.num, FLAGS.base,

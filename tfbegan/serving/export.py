@@ -91,7 +91,8 @@ def next_version(export_base):
 
 
 def check_export_base(export_base):
-    """Checks, without creating anything, that ``export_base`` can be written.
+    """Checks, leaving nothing behind, that ``export_base`` can be written: by
+    creating and removing a directory in its nearest existing parent.
 
     Meant to run before training starts, so a bad path fails in seconds rather than
     after the whole run. Accepts an existing writable directory, or a missing path
@@ -115,6 +116,13 @@ def check_export_base(export_base):
     elif not os.access(probe, os.W_OK | os.X_OK):
         # os.access sees permission bits, read-only mounts and immutable flags.
         reason = f"no permission to write in {probe!r}"
+    else:
+        # os.access trusts permission bits: /proc, a read-only bind mount seen by
+        # root or an immutable directory can still refuse a new entry.
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".tfbegan-probe-", dir=probe))
+        except OSError as e:
+            reason = f"cannot create a directory in {probe!r}: {e.strerror or e}"
     if reason:
         raise ValueError(f"export_base={export_base!r} is not a writable directory "
                          f"({reason}); pass another --export_base.")
@@ -298,12 +306,16 @@ def export_from_workdir(workdir, export_base, version=None,
 
 
 def read_metadata(export_dir):
-    """The ``assets.extra/tfbegan.json`` of an export, or ``{}`` if absent."""
+    """The ``assets.extra/tfbegan.json`` of an export, or ``{}`` if absent.
+
+    Raises ValueError naming the file when it is not a JSON object."""
     path = os.path.join(export_dir, "assets.extra", CONFIG_FILE)
     if not os.path.exists(path):
         return {}
-    with open(path) as f:
-        return json.load(f)
+    meta = fileio.read_json(path, what=CONFIG_FILE)
+    if not isinstance(meta, dict):
+        raise ValueError(f"{CONFIG_FILE} {path} does not hold a JSON object; re-export.")
+    return meta
 
 
 def resolve_export_dir(path):

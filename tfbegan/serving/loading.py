@@ -107,19 +107,51 @@ def generate(generator, z, batch_size=64):
     return np.concatenate(outs, axis=0)
 
 
+def load_saved_model(path):
+    """``tf.saved_model.load(path)``; a SavedModel that does not load (a truncated or
+    overwritten ``variables/variables.data-*``, a damaged ``saved_model.pb``) raises
+    ValueError, one line naming ``path`` and TensorFlow's reason."""
+    try:
+        return tf.saved_model.load(path)
+    except Exception as e:  # IndexError, OpError, DecodeError...: all mean unusable
+        text = str(e).strip().splitlines()
+        reason = text[0][:200] if text else type(e).__name__
+        raise ValueError(f"SavedModel {path!r} does not load ({type(e).__name__}: "
+                         f"{reason}); re-export it.") from None
+
+
+def check_z_dim(meta, fn, path):
+    """``z_dim`` from the export's ``tfbegan.json`` after checking it against the
+    signature ``fn``'s latent input (ValueError naming the file when they differ)."""
+    sig = signature_input(fn)
+    spec = sig[1] if sig is not None else None
+    if spec is None:
+        args = getattr(fn, "structured_input_signature", (None, {}))[1] or {}
+        spec = args.get("z_start")
+    taken = int(spec.shape[-1]) if spec is not None and spec.shape.rank else None
+    z_dim = meta.get("z_dim") or taken
+    if taken is not None and z_dim != taken:
+        raise ValueError(f"tfbegan.json of {path!r} says z_dim={z_dim!r}, but its "
+                         f"signatures take z of size {taken}; re-export it.")
+    return int(z_dim)
+
+
 def _from_checkpoint(checkpoint):
     from tfbegan.training import checkpoints
 
     path = os.fspath(checkpoint)
     if os.path.isdir(path):
-        found = checkpoints.latest_checkpoint(path)
+        # Newest first, past any that does not load (left in place), as tfbegan-export.
+        model, state, found = checkpoints.load_latest(path, compile=False,
+                                                      move_corrupt=False)
         if found is None:
             raise FileNotFoundError(f"no checkpoint under {path!r} (expected "
                                     f"checkpoints/ckpt-<step>.keras).")
         path = found
-    if not os.path.isfile(path):
+    elif not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint {path!r} does not exist.")
-    model, state = checkpoints.load_checkpoint(path, compile=False)
+    else:
+        model, state = checkpoints.load_checkpoint(path, compile=False)
     info = {"image_size": int(model.image_size), "channels": int(model.channels),
             "z_dim": int(model.z_dim), "prior": getattr(model, "prior", "uniform"),
             "step": state.get("step"), "source": os.path.abspath(path)}
@@ -132,12 +164,12 @@ def _from_export(export_dir):
     if not os.path.isdir(export_dir):
         raise FileNotFoundError(f"export_dir={export_dir!r} is not a directory.")
     path = export_lib.resolve_export_dir(export_dir)
-    loaded = tf.saved_model.load(path)
+    meta = export_lib.read_metadata(path)  # before the load: a bad file fails fast
+    loaded = load_saved_model(path)
     if "serving_default" not in loaded.signatures:
         raise ValueError(f"{path!r} has no serving_default signature.")
-    meta = export_lib.read_metadata(path)
-    fn, z_dim = as_generator_fn(loaded)
-    z_dim = int(meta.get("z_dim") or z_dim)
+    fn, _ = as_generator_fn(loaded)
+    z_dim = check_z_dim(meta, loaded.signatures["serving_default"], path)
     probe = None
     if not meta.get("image_size") or not meta.get("channels"):
         probe = fn(tf.zeros([1, z_dim]))

@@ -47,6 +47,9 @@ from tfbegan import fileio
 from tfbegan.models import MODELS
 from tfbegan.steps import global_step
 
+# Re-exported: part of this module's API (save_checkpoint raises the error).
+from tfbegan.training.finite_state import NonFiniteStateError, non_finite_state
+
 logger = logging.getLogger("tfbegan")
 
 CHECKPOINT_DIR = "checkpoints"
@@ -99,44 +102,27 @@ def _write_json_file(path, data):
 
 
 def _estimated_bytes(model, directory):
-    """Bytes a checkpoint needs: the newest archive's size, else 3x the weights.
+    """An upper bound of the bytes a checkpoint takes at the peak of its write.
 
-    Adam keeps two slots per trained variable, so weights plus optimizer state
-    come to about three times the weights.
+    The archive (the newest one's size, else 3x the weights: Adam keeps two slots per
+    trained variable), Keras' temporary copy of the weights beside it (written when
+    memory is short), the sidecar and the temporary directory, each rounded up to
+    whole file-system blocks, plus 10%.
     """
-    sizes = [os.path.getsize(p) for _, p in list_checkpoints(os.path.dirname(directory))
-             if os.path.exists(p)]
-    if sizes:
-        return sizes[-1]
-    values = 0
-    for v in model.weights:
-        count = 1
-        for dim in v.shape:
-            count *= int(dim)
-        values += count
-    return 3 * 4 * max(values, 1)  # float32
-
-
-class NonFiniteStateError(FloatingPointError):
-    """The model's weights or optimizer state hold NaN or Inf: nothing was written."""
-
-
-def non_finite_state(model):
-    """Paths of the model's weights and optimizer variables holding NaN or Inf.
-
-    A loss can stay finite for the step whose update made the weights non-finite, so
-    the losses alone do not tell whether a state is good.
-    """
-    variables = list(model.weights)
-    for opt in getattr(model, "optimizers", None) or [getattr(model, "optimizer", None)]:
-        if opt is not None:
-            variables += list(opt.variables)
-    bad = []
-    for v in variables:
-        value = np.asarray(keras.ops.convert_to_numpy(v))
-        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
-            bad.append(getattr(v, "path", None) or v.name)
-    return bad
+    found = [p for _, p in list_checkpoints(os.path.dirname(directory)) if os.path.exists(p)]
+    if found:
+        archive = os.path.getsize(found[-1])
+        sidecar = os.path.getsize(sidecar_path(found[-1])) if os.path.exists(
+            sidecar_path(found[-1])) else 4096
+    else:
+        archive = 3 * 4 * max(sum(int(np.prod(v.shape)) for v in model.weights), 1)
+        sidecar = 4096
+    try:
+        block = os.statvfs(directory).f_frsize or 4096
+    except OSError:
+        block = 4096
+    blocks = sum(-(-size // block) for size in (archive, archive, sidecar, block))
+    return int(blocks * block * 1.1)
 
 
 def save_checkpoint(model, workdir, step, state=None, keep=3):
@@ -300,8 +286,10 @@ def _file_step(path):
     return int(m.group(1)) if m else None
 
 
-def _read_sidecar(path, model):
-    """The sidecar state; without a readable sidecar, ``{"step": <model's step>}``."""
+def _read_sidecar(path, model, resuming=True):
+    """The sidecar state; without a readable sidecar, ``{"step": <model's step>}``
+    and a warning worded for a resume (``resuming``) or for a reader (an export or an
+    evaluation, which a live run may race by pruning the checkpoint)."""
     sidecar = sidecar_path(path)
     problem = "is missing"
     if os.path.exists(sidecar):
@@ -315,9 +303,14 @@ def _read_sidecar(path, model):
             problem = f"is unreadable ({_first_line(e)})"
     step = global_step(model)
     step = _file_step(path) if step is None else step
-    logger.warning("checkpoint sidecar %s %s: resuming from step %s taken from the "
-                   "model's optimizer; callback state (learning-rate decay bookkeeping) "
-                   "starts afresh.", sidecar, problem, step)
+    if resuming:
+        logger.warning("checkpoint sidecar %s %s: resuming from step %s taken from the "
+                       "model's optimizer; callback state (learning-rate decay "
+                       "bookkeeping) starts afresh.", sidecar, problem, step)
+    else:
+        logger.warning("checkpoint sidecar %s %s (a live run may have pruned it): "
+                       "reading %s as step %s.", sidecar, problem,
+                       os.path.basename(path), step)
     return {} if step is None else {"step": step}
 
 
@@ -327,8 +320,9 @@ def load_checkpoint(path, compile=True):
     Returns ``(model, state)``. Without a readable sidecar (deleted, or a run killed
     between the archive's rename and the sidecar's), ``state`` is
     ``{"step": N}`` with N the model's optimizer iteration count (the file name's
-    step when ``compile=False``) and a warning says that callback state starts
-    afresh.
+    step when ``compile=False``, as readers load) and a warning says so: that
+    callback state starts afresh for a resume (``compile=True``), that a live run
+    may have pruned the sidecar for a reader.
 
     Raises:
       CheckpointError: the archive is corrupt or Keras cannot rebuild it (one line
@@ -341,7 +335,7 @@ def load_checkpoint(path, compile=True):
     except Exception as e:  # any failure means this file is unusable
         raise CheckpointError(f"checkpoint {path!r} does not load "
                               f"({type(e).__name__}: {_first_line(e)}).") from None
-    return model, _read_sidecar(path, model)
+    return model, _read_sidecar(path, model, resuming=compile)
 
 
 def move_aside(path):

@@ -31,6 +31,7 @@ import time
 import keras
 import numpy as np
 
+from tfbegan import fileio
 from tfbegan.callbacks import (
     Checkpointer,
     ConvergenceLRDecay,
@@ -123,18 +124,39 @@ def train(config: TrainConfig, workdir: str, strategy=None, extra_callbacks=()):
         if getattr(data, name) is None and name in config.model_kwargs:
             data = data.replace(**{name: config.model_kwargs[name]})
     config = config.replace(data=data_lib.resolve(data))
-    strategy = _validate(config, workdir, strategy)
-    # Only the chief writes: under multi-worker training the other workers share the
-    # chief's workdir (docs/multi_worker.md) and must not contend for its lock.
-    lock = WorkdirLock(workdir) if is_chief(strategy) else contextlib.nullcontext()
-    with lock, _dtype_policy(config.mixed_precision):
-        return _run(config, workdir, strategy, extra_callbacks)
+    created = not os.path.lexists(workdir)
+    try:
+        strategy = _validate(config, workdir, strategy)
+        # Only the chief writes: under multi-worker training the other workers share
+        # the chief's workdir (docs/multi_worker.md) and must not contend for its lock.
+        lock = WorkdirLock(workdir) if is_chief(strategy) else contextlib.nullcontext()
+        with lock, _dtype_policy(config.mixed_precision):
+            return _run(config, workdir, strategy, extra_callbacks)
+    except BaseException:
+        if created:
+            _remove_if_empty(workdir)
+        raise
+
+
+def _remove_if_empty(workdir):
+    """Removes a workdir this run created when a failure left nothing in it."""
+    from tfbegan.training.workdir_lock import LOCK_FILE
+
+    try:
+        if set(os.listdir(workdir)) <= {LOCK_FILE}:
+            if os.listdir(workdir):
+                os.remove(os.path.join(workdir, LOCK_FILE))
+            os.rmdir(workdir)
+    except OSError:
+        pass  # another process wrote into it meanwhile: keep it
 
 
 def _validate(config, workdir, strategy):
     """Every check that needs no model, before any write; returns the strategy."""
     from tfbegan.data import pipeline as data_lib
 
+    fileio.check_utf8_path(workdir, "workdir")
+    fileio.check_utf8_path(config.export_base, "export_base")
     check_workdir(workdir)
     check_resume_compatible(workdir, config)
     if config.export_base:
@@ -281,9 +303,11 @@ def _make_callbacks(config, workdir, model, state, chief, real, strategy):
         patience=config.lr_patience, factor=config.lr_decay_factor,
         min_lr=config.min_learning_rate, decay_every=config.lr_decay_every,
         every=config.log_every)
-    saved = state.get("callbacks", {})
-    if "ConvergenceLRDecay" in saved:
-        lr_decay.set_state(saved["ConvergenceLRDecay"])
+    if not _restore_state(lr_decay, state):
+        lr_decay = ConvergenceLRDecay(
+            patience=config.lr_patience, factor=config.lr_decay_factor,
+            min_lr=config.min_learning_rate, decay_every=config.lr_decay_every,
+            every=config.log_every)
     samples = SampleGrid(os.path.join(workdir, "samples"), every=config.sample_every,
                             seed=config.seed + 1234, log_dir=log_dir if chief else None)
     checkpointer = Checkpointer(workdir, every=config.checkpoint_every,
@@ -306,6 +330,24 @@ def _make_callbacks(config, workdir, model, state, chief, real, strategy):
     callbacks += [checkpointer, stop_on_signal]
     return callbacks, {"nan_guard": nan_guard, "samples": samples, "catcher": catcher,
                        "preemption": stop_on_signal}
+
+
+def _restore_state(callback, state):
+    """Sets ``callback``'s state from the checkpoint sidecar's ``callbacks``; False
+    (after one warning) when that state is of the wrong type, for the caller to start
+    the callback afresh, as without a sidecar."""
+    saved = state.get("callbacks", {})
+    name = type(callback).__name__
+    try:
+        if name in saved:
+            callback.set_state(saved[name])
+        return True
+    except (TypeError, ValueError, AttributeError, KeyError) as e:
+        logger.warning("checkpoint sidecar of step %s: %s state %.80r is not usable (%s); "
+                       "it starts afresh.", state.get("step"), name,
+                       saved.get(name) if isinstance(saved, dict) else saved,
+                       type(e).__name__)
+        return False
 
 
 def _fit(config, model, start, callbacks, catcher):

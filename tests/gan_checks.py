@@ -1,14 +1,24 @@
-"""Checks the encoder-model tests (BiGAN, AGE) share: each optimizer applies the
-gradient of its own loss, and two replicas train like one device."""
+"""What the model tests share: their model shapes, their random images, and the
+checks the encoder models (BiGAN, AGE) share: each optimizer applies the gradient of
+its own loss, and two replicas train like one device.
+
+Tests whose hand-computed values need another shape keep their own dict beside it.
+"""
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+#: The shape most model tests train: 8 px grey, one convolution per scale.
+TINY = dict(image_size=8, channels=1, filters=4, repeats=1, z_dim=4, h_dim=6, seed=3)
+#: BEGAN's layout of Berthelot et al. 2017 (two convolutions per scale) at 8 px.
+SMALL = dict(image_size=8, channels=1, filters=4, repeats=2, z_dim=4, h_dim=6)
 
-def images(n=4, seed=0, size=8):
-    """``n`` grey ``size`` x ``size`` images, uniform in [-1, 1]."""
-    return np.random.RandomState(seed).uniform(-1, 1, (n, size, size, 1)).astype("float32")
+
+def images(n=4, seed=0, size=8, channels=1):
+    """``n`` ``size`` x ``size`` images of ``channels`` channels, uniform in [-1, 1]."""
+    return np.random.RandomState(seed).uniform(
+        -1, 1, (n, size, size, channels)).astype("float32")
 
 
 def compile_sgd(model, lr=0.1):

@@ -134,6 +134,7 @@ for model in sys.argv[2:]:
 """
 
 
+@pytest.mark.large  # 86 s: five families at their full default size
 def test_every_model_trains_with_no_other_flag(tmp_path):
     models = ["began", "denoising_began", "vae_began", "bigan", "age"]
     r = subprocess.run([sys.executable, "-c", TRAIN_EACH, str(tmp_path), *models],

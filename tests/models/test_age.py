@@ -20,7 +20,7 @@ from tfbegan.evaluation.reconstruction import reconstruction_grid, save_reconstr
 from tfbegan.losses.age import age_losses, fit_gaussian, gaussian_kl_to_standard
 from tfbegan.models import AGE, BiGAN, priors
 
-TINY = dict(image_size=8, channels=1, filters=4, repeats=1, z_dim=4, h_dim=6, seed=3)
+TINY = checks.TINY
 
 
 _images = checks.images

@@ -23,7 +23,7 @@ from tfbegan.losses.age import (
 )
 from tfbegan.models import AGE
 
-TINY = dict(image_size=8, channels=1, filters=4, repeats=1, z_dim=4, h_dim=6, seed=3)
+TINY = checks.TINY
 
 
 _sgd = checks.compile_sgd

@@ -1,5 +1,6 @@
 """BEGAN: gradient isolation, learning, replicas, round trips, bad data."""
 
+import gan_checks as checks
 import keras
 import numpy as np
 import pytest
@@ -7,12 +8,10 @@ import tensorflow as tf
 
 from tfbegan.models import BEGAN
 
-SMALL = dict(image_size=8, channels=1, filters=4, repeats=2, z_dim=4, h_dim=6)
+SMALL = checks.SMALL
 
 
-def _images(n, size=8, channels=1, seed=0):
-    return np.random.RandomState(seed).uniform(-1, 1, (n, size, size, channels)).astype(
-        "float32")
+_images = checks.images
 
 
 def _sgd_model(lr, **kwargs):

@@ -11,8 +11,7 @@ from tfbegan.cli import flags_bigan
 from tfbegan.models import BiGAN
 from tfbegan.models.bigan import bigan_losses
 
-TINY = dict(image_size=8, channels=1, filters=4, repeats=1, z_dim=4, h_dim=6, seed=3,
-            d_units=8)
+TINY = {**checks.TINY, "d_units": 8}
 
 
 def _model(**overrides):

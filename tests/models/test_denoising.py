@@ -1,5 +1,6 @@
 """Denoising BEGAN (Li et al. 2018): Eq. 6, batch norm, skip connections, historical averaging."""
 
+import gan_checks as checks
 import keras
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ TINY = dict(image_size=16, channels=1, filters=2, repeats=2, z_dim=3, h_dim=3, s
 
 
 def _images(n=4, size=16, seed=0):
-    return np.random.default_rng(seed).uniform(-1, 1, (n, size, size, 1)).astype(np.float32)
+    return checks.images(n, seed, size=size)
 
 
 def _model(strategy=None, init_seed=1, lr=1e-3, **kwargs):

@@ -3,6 +3,7 @@ one and two steps by hand, batch-norm statistics, sampling, export, checkpoints 
 resume, two replicas, validation and the flag."""
 
 
+import gan_checks as checks
 import keras
 import numpy as np
 import pytest
@@ -21,8 +22,7 @@ SMALL = dict(image_size=8, channels=1, filters=4, z_dim=4, h_dim=6, architecture
              seed=3)
 
 
-def _images(n, seed=0):
-    return np.random.RandomState(seed).uniform(-1, 1, (n, 8, 8, 1)).astype("float32")
+_images = checks.images
 
 
 def _model(cls=BEGAN, lr=0.1, **kwargs):

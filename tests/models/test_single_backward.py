@@ -8,6 +8,7 @@ tests/test_age.py (``gan_checks.assert_sgd_step_applies_own_gradients``), with
 two replicas against one there too.
 """
 
+import gan_checks as checks
 import keras
 import numpy as np
 import pytest
@@ -16,12 +17,11 @@ import tensorflow as tf
 from tfbegan.models import BEGAN, VAEBEGAN, DenoisingBEGAN
 from tfbegan.models.gradients import add_scaled, loss_scale_ratio
 
-SMALL = dict(image_size=8, channels=1, filters=4, repeats=2, z_dim=4, h_dim=6)
+SMALL = checks.SMALL
 LR = 0.1
 
 
-def _images(n=4, seed=0):
-    return np.random.RandomState(seed).uniform(-1, 1, (n, 8, 8, 1)).astype("float32")
+_images = checks.images
 
 
 def _compile_sgd(model):
@@ -144,7 +144,7 @@ def test_vae_began_step_equals_three_backward_passes():
         out = model.compute_vae_losses(x, eps, z_g, tf.constant(0.3), training=True)
     expected = {"d": tape.gradient(out["d_loss"], model.discriminator.trainable_variables),
                 "g": tape.gradient(out["g_loss"], model.generator.trainable_variables),
-                "e": tape.gradient(out["e_loss"], model.vae_encoder.trainable_variables)}
+                "e": tape.gradient(out["e_loss"], model.encoder.trainable_variables)}
     _check_step(model, x, expected)
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import gan_checks as checks
 import keras
 import numpy as np
 import pytest
@@ -48,7 +49,7 @@ def linear_vae_began(**kwargs):
     z_dim, h_dim = model.z_dim, model.h_dim
     inp = keras.Input((8, 8, 1))
     out = keras.layers.Dense(2 * z_dim, name="e")(keras.layers.Flatten()(inp))
-    model.vae_encoder = keras.Model(inp, out, name="vae_encoder")
+    model.encoder = keras.Model(inp, out, name="vae_encoder")
     inp = keras.Input((z_dim,))
     out = keras.layers.Reshape((8, 8, 1))(keras.layers.Dense(64, name="g")(inp))
     model.generator = keras.Model(inp, out, name="generator")
@@ -66,7 +67,7 @@ def linear_vae_began(**kwargs):
 def test_each_loss_on_fixed_linear_networks_by_hand():
     model = linear_vae_began(image_size=8, channels=1, z_dim=1, h_dim=1)
     # E: mu = 0.5, log sigma^2 = ln 4 for every image (zero kernel).
-    model.vae_encoder.get_layer("e").set_weights(
+    model.encoder.get_layer("e").set_weights(
         [np.zeros((64, 2)), np.array([0.5, math.log(4.0)])])
     # G: z -> constant image 0.1 z.
     model.generator.get_layer("g").set_weights([np.full((1, 64), 0.1), np.zeros(64)])
@@ -86,7 +87,7 @@ def test_each_loss_on_fixed_linear_networks_by_hand():
         "loss_real": (0.7 + 0.3) / 2,          # |0.5 - 1.2|, |-0.5 + 0.8|
         "loss_fake": (0.3 + 0.2) / 2,          # |0.1 - 0.4|, |0 - 0.2|
         "loss_v": (0.45 + 0.05) / 2,           # |0.25 - 0.7|, |-0.15 + 0.1|
-        "loss_e": (0.25 + 0.35) / 2,           # |0.5 - 0.25|, |-0.5 + 0.15|
+        "recon_l1": (0.25 + 0.35) / 2,           # |0.5 - 0.25|, |-0.5 + 0.15|
         "loss_s": (0.25 + 0.35) / 2,           # |z_d - z'_v|
         "loss_n": 0.5 * (0.25 + 4.0 - math.log(4.0) - 1.0),
     }
@@ -105,8 +106,7 @@ def test_each_loss_on_fixed_linear_networks_by_hand():
 
 
 # ---------------------------------------------------------------------- training
-def _images(n=4, seed=0):
-    return np.random.default_rng(seed).uniform(-1, 1, (n, 8, 8, 1)).astype("float32")
+_images = checks.images
 
 
 def test_gradient_isolation_three_optimizers():
@@ -117,7 +117,7 @@ def test_gradient_isolation_three_optimizers():
                   g_optimizer=keras.optimizers.SGD(lr["g"]),
                   d_optimizer=keras.optimizers.SGD(lr["d"]))
     x = tf.constant(_images(2))
-    nets = {"e": model.vae_encoder, "g": model.generator, "d": model.discriminator}
+    nets = {"e": model.encoder, "g": model.generator, "d": model.discriminator}
     losses = {"e": "e_loss", "g": "g_loss", "d": "d_loss"}
     before = {n: [v.numpy() for v in net.trainable_variables] for n, net in nets.items()}
     # The noise of step 0: eps keyed (seed, 1), z_g keyed (seed, 0), global batch 2.
@@ -128,7 +128,7 @@ def test_gradient_isolation_three_optimizers():
              for n, net in nets.items()}
     # The losses really couple the networks: L_gen also depends on E and D, etc.
     assert all(g is not None for g in tape.gradient(out["g_loss"],
-                                                    model.vae_encoder.trainable_variables))
+                                                    model.encoder.trainable_variables))
     other = tape.gradient(out["g_loss"], model.discriminator.trainable_variables)
     del tape
     model.train_step(x)
@@ -187,7 +187,7 @@ def test_metrics_and_convergence_measure():
     assert h["e_t"] == pytest.approx(e, abs=1e-6)
     assert h["m_global"] == pytest.approx(h["loss_real"] + abs(e), abs=1e-6)
     assert h["k"] == pytest.approx(max(0.0, 1.02e-3 * e), abs=1e-8)
-    assert h["e_loss"] == pytest.approx(h["loss_n"] + 0.1 * h["loss_s"] + 0.1 * h["loss_e"],
+    assert h["e_loss"] == pytest.approx(h["loss_n"] + 0.1 * h["loss_s"] + 0.1 * h["recon_l1"],
                                         abs=1e-5)
     assert model.convergence_metric in hist and model.prior == "normal"
 
@@ -265,7 +265,7 @@ def test_registry_flags_and_encode():
     mu, _ = model.encode_stats(x)
     np.testing.assert_allclose(model.encode(x), mu)
     np.testing.assert_allclose(model.encode(x),
-                               model.vae_encoder(x)[:, :2].numpy(), atol=1e-6)
+                               model.encoder(x)[:, :2].numpy(), atol=1e-6)
 
 
 def test_flagfiles_name_defined_flags():

@@ -4,6 +4,7 @@ default (Khan et al. 2018's BEGAN backbone)."""
 
 import os
 
+import gan_checks as checks
 import keras
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ TINY = dict(image_size=32, channels=1, filters=2, repeats=1, z_dim=3, h_dim=4)
 
 
 def _images(n=4, seed=0):
-    return np.random.default_rng(seed).uniform(-1, 1, (n, 32, 32, 1)).astype("float32")
+    return checks.images(n, seed, size=32)
 
 
 def _layer_names(network):
@@ -24,8 +25,8 @@ def _layer_names(network):
 def test_default_is_the_paper_backbone():
     model = VAEBEGAN(**TINY)
     assert model.architecture == "began"
-    assert "vae_encoder_to_h" in _layer_names(model.vae_encoder)
-    assert "vae_encoder_conv" not in _layer_names(model.vae_encoder)
+    assert "vae_encoder_to_h" in _layer_names(model.encoder)
+    assert "vae_encoder_conv" not in _layer_names(model.encoder)
     assert "generator_fc0" not in _layer_names(model.generator)
 
 
@@ -33,10 +34,10 @@ def test_dcgan_networks_train_and_round_trip(tmp_path):
     keras.utils.set_random_seed(2)
     model = VAEBEGAN(**TINY, architecture="dcgan", seed=3)
     # E: D's DCGAN-style encoder (one stride-2 conv, a Dense) to 2 N_z, no batch norm.
-    names = _layer_names(model.vae_encoder)
+    names = _layer_names(model.encoder)
     assert {"vae_encoder_conv", "vae_encoder_to_h"} <= names
     assert not any("bn" in n for n in names)
-    assert model.vae_encoder.output.shape[-1] == 2 * TINY["z_dim"]
+    assert model.encoder.output.shape[-1] == 2 * TINY["z_dim"]
     assert "generator_fc0" in _layer_names(model.generator)
     assert "encoder_conv" in _layer_names(model.discriminator_encoder)
     model.compile(**model.make_optimizers(1e-3, 0.5))

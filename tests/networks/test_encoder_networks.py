@@ -13,8 +13,7 @@ from tfbegan.models import AGE, BiGAN
 from tfbegan.models.config import ModelConfig
 from tfbegan.networks import encoders
 
-TINY = dict(image_size=8, channels=1, filters=4, repeats=1, z_dim=4, h_dim=6, seed=3,
-            architecture="dcgan")
+TINY = {**checks.TINY, "architecture": "dcgan"}
 
 
 def _bigan(**overrides):

@@ -153,6 +153,18 @@ def test_iqa_distances_only_for_autoencoder_discriminators(tmp_path):
     assert os.path.exists(tmp_path / "began" / "iqa_distances.csv")
 
 
+def test_settings_the_model_class_refuses_fail_before_any_write(tmp_path):
+    """The d_lr_ratio check reads the class's networks (no list of names elsewhere)."""
+    from tfbegan.training import train_lib
+
+    with pytest.raises(ValueError, match=r"model 'age' has no discriminator \(its "
+                                         r"networks: encoder, generator\)"):
+        train_lib.train(tiny_config(model="age", d_lr_ratio=0.5), str(tmp_path / "age"))
+    with pytest.raises(ValueError, match="model='gan' is not supported; allowed: age, "):
+        train_lib.train(tiny_config(model="gan"), str(tmp_path / "gan"))
+    assert not os.listdir(tmp_path)
+
+
 def test_nan_in_the_data_is_blamed_on_the_data(tmp_path, monkeypatch):
     import tensorflow as tf
 

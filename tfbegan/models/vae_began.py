@@ -46,7 +46,7 @@ class VAEBEGAN(BEGAN):
 
     Networks (all with the BEGAN backbone, sec. 4):
 
-    * ``vae_encoder`` E: image -> ``[mu, log sigma^2]`` (a BEGAN encoder whose final
+    * ``encoder`` E: image -> ``[mu, log sigma^2]`` (a BEGAN encoder whose final
       Dense has ``2 * z_dim`` units); ``z_v = mu + eps * sigma``, eps ~ N(0, I) (Eq. 4).
     * ``generator`` G (the VAE decoder): z -> image; ``x_v = G(z_v)``,
       ``x_g = G(z_g)`` with z_g ~ N(0, I) (``prior = "normal"``).
@@ -58,7 +58,8 @@ class VAEBEGAN(BEGAN):
     ========  =========================================  =====================
     metric    paper term                                 definition
     ========  =========================================  =====================
-    loss_e    L_e (Eq. 2)                                mean |x - x_v|
+    recon_l1  L_e (Eq. 2)                                mean |x - x_v| (BiGAN's and
+                                                         AGE's name for it)
     loss_n    L_n (Eq. 3)                                :func:`gaussian_kl`
     loss_real L_d (Eq. 7)                                mean |x - x'_d|
     loss_fake L_g (Eq. 7)                                mean |x_g - x'_g|
@@ -170,10 +171,10 @@ class VAEBEGAN(BEGAN):
         self.eta = float(eta)
         self.kl_scale = kl_scale
         self.warmup_steps = warmup_steps
-        self.vae_encoder = self.build_vae_encoder_network(self.model_config)
+        self.encoder = self.build_encoder_network(self.model_config)
 
     # ------------------------------------------------------------------ networks
-    def build_vae_encoder_network(self, config):
+    def build_encoder_network(self, config):
         """E: image -> [mu, log sigma^2] (``2 * z_dim``), BEGAN's encoder backbone
         (``architecture="dcgan"``: the DCGAN-style encoder of D, without batch norm)."""
         config = config.replace(h_dim=2 * config.z_dim)
@@ -192,12 +193,12 @@ class VAEBEGAN(BEGAN):
         return self.discriminator.get_layer("decoder")
 
     def metric_names(self):
-        return ("loss_real", "loss_fake", "loss_v", "loss_e", "loss_n", "loss_s",
+        return ("loss_real", "loss_fake", "loss_v", "recon_l1", "loss_n", "loss_s",
                 "d_loss", "g_loss", "e_loss", "k", "e_t", "m_global")
 
     # ------------------------------------------------------------------ compile
     # D first, as in BEGAN: its iterations count the steps (and key eps, z_g).
-    optimizer_networks = (("d", "discriminator"), ("g", "generator"), ("e", "vae_encoder"))
+    optimizer_networks = (("d", "discriminator"), ("g", "generator"), ("e", "encoder"))
     default_learning_rate = DEFAULT_LEARNING_RATE
 
     def compile(self, e_optimizer=None, g_optimizer=None, d_optimizer=None, **kwargs):
@@ -220,7 +221,7 @@ class VAEBEGAN(BEGAN):
     def encode_stats(self, images, training=False):
         """``(mu, log sigma^2)`` of q(z | x), each ``[batch, z_dim]``."""
         # float32 under mixed precision: the reparameterisation and KL need it.
-        stats = tf.cast(self.vae_encoder(self.check_images(images), training=training),
+        stats = tf.cast(self.encoder(self.check_images(images), training=training),
                         tf.float32)
         return stats[:, :self.z_dim], stats[:, self.z_dim:]
 
@@ -266,7 +267,7 @@ class VAEBEGAN(BEGAN):
         shared = self.beta * loss_s + self.gamma * loss_e
         return {
             "loss_real": loss_real, "loss_fake": loss_fake, "loss_v": loss_v,
-            "loss_e": loss_e, "loss_n": loss_n, "loss_s": loss_s,
+            "recon_l1": loss_e, "loss_n": loss_n, "loss_s": loss_s,
             "d_loss": loss_real - k * adversarial,
             "g_loss": adversarial + shared,
             "e_loss": self.kl_weight * loss_n + shared,
@@ -274,7 +275,7 @@ class VAEBEGAN(BEGAN):
             "mu": mu, "log_var": log_var, "x_v": x_v, "x_g": x_g,
         }
 
-    _SCALARS = ("loss_real", "loss_fake", "loss_v", "loss_e", "loss_n", "loss_s",
+    _SCALARS = ("loss_real", "loss_fake", "loss_v", "recon_l1", "loss_n", "loss_s",
                 "d_loss", "g_loss", "e_loss")
 
     def _noise(self, local_batch, ctx, step):
@@ -330,7 +331,7 @@ class VAEBEGAN(BEGAN):
         """
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
-        e_vars = self.vae_encoder.trainable_variables
+        e_vars = self.encoder.trainable_variables
         fakes = [out["x_g"], out["x_v"]]
         d_adv, (ct_g, ct_v) = shared_fake_backward(tape, scaled["g_adversarial"], d_vars,
                                                    fakes)

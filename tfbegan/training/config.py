@@ -6,8 +6,6 @@ import dataclasses
 
 from tfbegan.checks import check_choice, check_d_lr_ratio, check_range, fields_with
 
-#: Model names (``tfbegan.models.MODELS``) with no discriminator to give its own rate.
-MODELS_WITHOUT_DISCRIMINATOR = ("age",)
 #: Field metadata: a TrainConfig setting that may change when a run is resumed.
 RESUMABLE = {"resumable": True}
 
@@ -85,9 +83,6 @@ class TrainConfig:
         check_range("steps", self.steps, 1, MAX_STEPS, integer=True)
         check_range("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
         check_d_lr_ratio(self.d_lr_ratio)
-        if self.d_lr_ratio != 1.0 and self.model in MODELS_WITHOUT_DISCRIMINATOR:
-            raise ValueError(f"d_lr_ratio={self.d_lr_ratio!r}: model {self.model!r} has no "
-                             f"discriminator; leave the ratio at 1.")
         check_range("beta1", self.beta1, 0.0, 1.0, high_open=True)
         check_range("lr_decay_factor", self.lr_decay_factor, 0.0, 1.0, low_open=True)
         check_range("lr_patience", self.lr_patience, 0, integer=True)

@@ -86,15 +86,25 @@ class TrainingInterrupted(Exception):
 
 def build_model(config: TrainConfig):
     """A fresh, compiled model for ``config`` (call inside the strategy scope)."""
-    if config.model not in MODELS:
-        raise ValueError(f"model={config.model!r} is not supported; allowed: "
-                         f"{', '.join(sorted(MODELS))}.")
+    _check_model(config)
     model = MODELS[config.model](**config.model_kwargs)
     model.compile(**model.make_optimizers(config.learning_rate, config.beta1,
                                           d_lr_ratio=config.d_lr_ratio),
                   jit_compile=config.jit_compile,
                   steps_per_execution=config.steps_per_execution)
     return model
+
+
+def _check_model(config):
+    """The model name and the settings only its class can judge, before any write."""
+    if config.model not in MODELS:
+        raise ValueError(f"model={config.model!r} is not supported; allowed: "
+                         f"{', '.join(sorted(MODELS))}.")
+    networks = dict(MODELS[config.model].optimizer_networks)
+    if config.d_lr_ratio != 1.0 and "d" not in networks:
+        raise ValueError(f"d_lr_ratio={config.d_lr_ratio!r}: model {config.model!r} has no "
+                         f"discriminator (its networks: {', '.join(networks.values())}); "
+                         f"leave the ratio at 1.")
 
 
 def train(config: TrainConfig, workdir: str, strategy=None, extra_callbacks=()):
@@ -155,6 +165,7 @@ def _validate(config, workdir, strategy):
     """Every check that needs no model, before any write; returns the strategy."""
     from tfbegan.data import pipeline as data_lib
 
+    _check_model(config)
     fileio.check_utf8_path(workdir, "workdir")
     fileio.check_utf8_path(config.export_base, "export_base")
     check_workdir(workdir)

@@ -202,11 +202,20 @@ def test_adaptive_adversary_weights_e_loss_and_follows_the_deltas(tmp_path):
         float(model.adversary_weight.numpy()))
 
 
-def test_kl_fake_weight_fixed_and_as_the_adaptive_start():
+def _inputs():
     x = tf.constant(checks.images(4, seed=1))
-    z = _model().sample_z(4, seed=2)
-    out = _model(kl_fake_weight=0.5).compute_losses(x, z, training=False)
-    ref = _model().compute_losses(x, z, training=False)
+    return x, _model().sample_z(4, seed=2)
+
+
+def _losses_with_and_without(**option):
+    """compute_losses of the same networks (same seed) with ``option`` and without."""
+    x, z = _inputs()
+    return (_model(**option).compute_losses(x, z, training=False),
+            _model().compute_losses(x, z, training=False))
+
+
+def test_kl_fake_weight_fixed_and_as_the_adaptive_start():
+    out, ref = _losses_with_and_without(kl_fake_weight=0.5)
     # Same networks (same seed): e's loss moves by 0.5 Delta(e(g(Z))), g's does not.
     assert float(out["e_loss"] - ref["e_loss"]) == pytest.approx(
         0.5 * float(ref["delta_fake"]), rel=1e-5)
@@ -252,10 +261,8 @@ def test_encoder_real_statistics_keeps_e_moving_statistics_real_only():
 
 
 def test_g_mu_x_adds_the_image_term_to_gs_loss_only():
-    x = tf.constant(checks.images(4, seed=1))
-    z = _model().sample_z(4, seed=2)
-    out = _model(g_mu_x=3.0).compute_losses(x, z, training=False)
-    ref = _model().compute_losses(x, z, training=False)
+    x, z = _inputs()
+    out, ref = _losses_with_and_without(g_mu_x=3.0)
     # (g_loss carries 1000 L_Z: float32 leaves ~1e-4 of it in the difference.)
     assert float(out["g_loss"] - ref["g_loss"]) == pytest.approx(
         3.0 * float(ref["l_x"]), abs=1e-3)

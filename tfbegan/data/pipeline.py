@@ -272,6 +272,17 @@ def _tfds_dataset(data_config, global_batch_size, seed, shuffle, repeat):
     return ds.map(imaging.from_uint8, num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def _checked(data_config, count_name, count, seed):
+    """``(resolved data_config, source kind)`` after checking the arguments every
+    reader takes (one line naming the bad value)."""
+    if not isinstance(data_config, DataConfig):
+        raise ValueError(f"data_config={data_config!r} must be a tfbegan.data.pipeline.DataConfig.")
+    check_range(count_name, count, 1, integer=True)
+    check_range("seed", seed, 0, 2**63 - 1, integer=True)
+    data_config = resolve(data_config)
+    return data_config, data_config.source[0]
+
+
 def make_dataset(data_config: DataConfig, global_batch_size: int, seed: int = 0,
                  shuffle: bool = True, repeat: bool = True) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of float32 ``[global_batch_size, S, S, C]`` in [-1, 1].
@@ -318,12 +329,7 @@ def make_dataset(data_config: DataConfig, global_batch_size: int, seed: int = 0,
       ValueError: unknown dataset, missing or empty folder, unprepared tfds data, a
         batch larger than the dataset, an out-of-range argument.
     """
-    if not isinstance(data_config, DataConfig):
-        raise ValueError(f"data_config={data_config!r} must be a tfbegan.data.pipeline.DataConfig.")
-    check_range("global_batch_size", global_batch_size, 1, integer=True)
-    check_range("seed", seed, 0, 2**63 - 1, integer=True)
-    data_config = resolve(data_config)
-    kind = data_config.source[0]
+    data_config, kind = _checked(data_config, "global_batch_size", global_batch_size, seed)
     builders = {"mnist5k": _mnist5k_dataset, "folder": _folder_dataset,
                 "tfds": _tfds_dataset}
     ds = builders[kind](data_config, global_batch_size, seed, bool(shuffle), bool(repeat))
@@ -378,12 +384,7 @@ def fixed_real_batch(data_config: DataConfig, num: int = 16, seed: int = 0) -> n
       ValueError: an out-of-range argument, or the errors of :func:`make_dataset`
         (missing folder, unprepared tfds data).
     """
-    if not isinstance(data_config, DataConfig):
-        raise ValueError(f"data_config={data_config!r} must be a tfbegan.data.pipeline.DataConfig.")
-    check_range("num", num, 1, integer=True)
-    check_range("seed", seed, 0, 2**63 - 1, integer=True)
-    data_config = resolve(data_config)
-    kind = data_config.source[0]
+    data_config, kind = _checked(data_config, "num", num, seed)
     if kind == "mnist5k":
         images, _ = load_mnist5k(data_config.image_size)
         images = images[np.sort(_choice(len(images), num, seed))]

@@ -363,3 +363,23 @@ def test_fit_on_a_dataset_gives_no_shuffle_warning():
         warnings.simplefilter("always")
         model.fit(tiny_data(), steps_per_epoch=1, epochs=1, verbose=0)
     assert not [w for w in caught if "shuffle" in str(w.message)]
+
+
+def test_checkpointer_refuses_a_directory_holding_a_later_run(tmp_path):
+    """A fresh run into a directory with another run's ckpt-6 used to overwrite
+    ckpt-3 and keep ckpt-6, which load_latest would then have resumed."""
+    run = str(tmp_path / "run")
+    first = tiny_model()
+    first.fit(tiny_data(), steps_per_epoch=6, epochs=1, verbose=0,
+              callbacks=[checkpointing.Checkpointer(run, every=3)])
+    before = {p: os.path.getmtime(p) for _, p in checkpoints.list_checkpoints(run)}
+    with pytest.raises(ValueError, match=r"holds checkpoints up to step 6, past this "
+                                         r"model's step 0: another run's"):
+        tiny_model().fit(tiny_data(), steps_per_epoch=3, epochs=1, verbose=0,
+                         callbacks=[checkpointing.Checkpointer(run, every=3)])
+    assert {p: os.path.getmtime(p) for _, p in checkpoints.list_checkpoints(run)} == before
+    # The resumed run continues in the same directory.
+    model, _, _ = checkpoints.load_latest(run)
+    model.fit(tiny_data(), steps_per_epoch=3, epochs=1, verbose=0,
+              callbacks=[checkpointing.Checkpointer(run, every=3)])
+    assert [s for s, _ in checkpoints.list_checkpoints(run)] == [3, 6, 9]

@@ -22,6 +22,12 @@ class Checkpointer(PeriodicCallback):
         once it tripped.
       enabled: False on non-chief workers of a multi-worker run.
 
+    A directory that already holds a checkpoint past the model's step belongs to
+    another run (or a later point of this one): ``fit`` is refused at its start, so
+    that the two runs' checkpoints never mix and ``load_latest`` never resumes the
+    other one. Resume with :func:`tfbegan.training.checkpoints.load_latest` or choose
+    an empty directory.
+
     A state whose weights or optimizer variables hold NaN or Inf is never written
     (:func:`tfbegan.training.checkpoints.save_checkpoint`): training stops there and
     ``failure`` (and the NaN guard's, when given) names the step, so the newest
@@ -58,6 +64,17 @@ class Checkpointer(PeriodicCallback):
                 return None
         self.last_saved = step
         return step
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        step = global_step(self.model)
+        found = checkpoints.list_checkpoints(self.workdir) if self.enabled else []
+        if found and found[-1][0] > step:
+            raise ValueError(
+                f"{checkpoints.checkpoint_dir(self.workdir)} holds checkpoints up to step "
+                f"{found[-1][0]}, past this model's step {step}: another run's. Resume "
+                f"it with tfbegan.training.checkpoints.load_latest({self.workdir!r}) or "
+                f"give Checkpointer an empty directory.")
 
     def on_step(self, step, logs):
         self.save(step)

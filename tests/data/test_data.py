@@ -4,6 +4,7 @@ import io
 import logging
 import os
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -321,6 +322,57 @@ def test_tfds_not_prepared_is_one_line(tmp_path, no_network):
     message = str(info.value)
     assert "\n" not in message
     assert "--download" in message and f"tfds build mnist --data_dir={tmp_path}" in message
+
+
+def test_download_offline_is_one_line_within_seconds(tmp_path, monkeypatch):
+    """Offline, --download used to retry for 3.5 minutes and print 247 lines."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from tfbegan.data import tfds_source
+
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    probed = []
+
+    def unreachable(address, timeout=None):
+        probed.append((address, timeout))
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(tfds_source.socket, "create_connection", unreachable)
+    monkeypatch.setattr(tfds, "load", lambda *a, **k: pytest.fail("tfds.load was called"))
+    start = time.perf_counter()
+    with pytest.raises(ValueError) as info:
+        make_dataset(DataConfig("tfds:mnist", data_dir=str(tmp_path), download=True), 4)
+    assert time.perf_counter() - start < 10
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("dataset='tfds:mnist' is not prepared and --download cannot "
+                              "reach storage.googleapis.com (Network is unreachable): use "
+                              "the embedded digits (--dataset=mnist5k)"), message
+    assert probed == [(("storage.googleapis.com", 443), 5.0)]
+
+
+def test_failed_download_leaves_no_partial_files(tmp_path, monkeypatch):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from tfbegan.data import tfds_source
+
+    monkeypatch.setattr(tfds_source, "check_network", lambda name: None)
+    partial = tmp_path / "downloads" / "extracted" / "mnist.gz.tmp.3f2a"
+    older = tmp_path / "downloads" / "someone_elses.tmp.1"
+    older.parent.mkdir(parents=True)
+    older.write_text("x")
+    os.utime(older, (1, 1))
+
+    def failing_load(*args, **kwargs):
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"half")
+        raise ConnectionError("Connection reset by peer\n(and 50 more lines)")
+
+    monkeypatch.setattr(tfds, "load", failing_load)
+    with pytest.raises(ValueError, match=r"failed while fetching from "
+                                         r"storage.googleapis.com \(ConnectionError: "
+                                         r"Connection reset by peer\)"):
+        make_dataset(DataConfig("tfds:mnist", data_dir=str(tmp_path), download=True), 4)
+    assert not partial.exists() and older.exists()
 
 
 def test_tfds_unknown_name(no_network):

@@ -284,6 +284,18 @@ def test_a_first_run_that_failed_on_its_data_does_not_block_the_corrected_one(tm
     bad = tiny_config(data=DataConfig(f"folder:{empty}", image_size=8))
     with pytest.raises(ValueError, match="empty"):
         train_lib.train(bad, work)
+    assert not os.path.exists(work)
+    # A folder with fewer images than one batch fails when the dataset is made: that
+    # used to come after config.json was written.
+    from PIL import Image
+
+    few = tmp_path / "few"
+    few.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(few / f"{i}.png")
+    with pytest.raises(ValueError, match="batch"):
+        train_lib.train(tiny_config(data=DataConfig(f"folder:{few}", image_size=8)), work)
+    assert not os.path.exists(work)
     # The corrected command used to be refused: "holds a different run (data: ...)".
     assert train_lib.train(tiny_config(), work)["step"] == 2
 

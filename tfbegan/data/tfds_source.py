@@ -8,6 +8,11 @@ becomes a one-line ``ValueError`` naming the dataset.
 
 from __future__ import annotations
 
+import glob
+import os
+import socket
+import time
+
 __all__ = ["TFDS_CHANNELS", "builder", "channels", "import_tfds", "load", "num_examples"]
 
 # Channels of common tfds image datasets, used only when the builder's metadata cannot
@@ -79,13 +84,62 @@ def num_examples(target, split, data_dir):
     return int(count) or None
 
 
+#: Where most tfds archives come from; reached before a download starts so that an
+#: offline machine fails in seconds instead of retrying for minutes.
+PROBE_HOST = ("storage.googleapis.com", 443)
+PROBE_TIMEOUT_S = 5.0
+
+
+def offline_message(name, reason, fetching=False):
+    doing = "failed while fetching from" if fetching else "cannot reach"
+    return (f"dataset='tfds:{name}' is not prepared and --download {doing} "
+            f"{PROBE_HOST[0]} ({reason}): use the embedded digits (--dataset=mnist5k), "
+            f"a folder of images (--dataset=folder:PATH), or prepare it on a machine "
+            f"with network (`tfds build {name}`) and pass its directory as --data_dir.")
+
+
+def check_network(name):
+    """Raises a one-line ValueError when the download host cannot be reached.
+
+    Skipped behind a proxy (HTTPS_PROXY / HTTP_PROXY), which a direct connection
+    would not use."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+                                        "http_proxy")):
+        return
+    try:
+        socket.create_connection(PROBE_HOST, timeout=PROBE_TIMEOUT_S).close()
+    except OSError as e:
+        raise ValueError(offline_message(name, e.strerror or type(e).__name__)) from None
+
+
+def _remove_partial_downloads(data_dir, since):
+    """Deletes the ``*.tmp.*`` files a failed download left in ``data_dir/downloads``
+    (only those written since ``since``, a ``time.time()``)."""
+    root = os.path.join(os.path.expanduser(data_dir or "~/tensorflow_datasets"), "downloads")
+    for path in glob.glob(os.path.join(root, "**", "*.tmp.*"), recursive=True):
+        try:
+            if os.path.isfile(path) and os.path.getmtime(path) >= since - 1:
+                os.remove(path)
+        except OSError:
+            pass  # gone already, or not ours to remove
+
+
 def load(name, split, data_dir, download, shuffle, seed):
-    """``tfds.load`` of an image dataset, its failures as one-line ValueErrors."""
+    """``tfds.load`` of an image dataset, its failures as one-line ValueErrors.
+
+    With ``download`` and the data not prepared, the network is checked first
+    (:func:`check_network`: tfds itself retries for minutes offline), and a download
+    that fails is one line and leaves no partial files."""
     tfds = import_tfds()
-    features = builder(name, data_dir).info.features
+    ds_builder = builder(name, data_dir)
+    features = ds_builder.info.features
     if "image" not in features:
         raise ValueError(f"dataset='tfds:{name}' has no 'image' feature (it has "
                          f"{sorted(features.keys())}); use an image dataset.")
+    fetching = download and not ds_builder.is_prepared()
+    if fetching:
+        check_network(name)
+    started = time.time()
     try:
         return tfds.load(name, split=split, data_dir=data_dir, download=download,
                          shuffle_files=shuffle, read_config=tfds.ReadConfig(shuffle_seed=seed))
@@ -96,3 +150,10 @@ def load(name, split, data_dir, download, shuffle, seed):
         raise
     except (ValueError, KeyError) as e:
         raise ValueError(f"dataset='tfds:{name}:{split}': {str(e).splitlines()[0]}") from None
+    except Exception as e:
+        if not fetching:
+            raise
+        _remove_partial_downloads(data_dir, started)
+        first = (str(e).splitlines() or [""])[0][:200]
+        raise ValueError(offline_message(name, f"{type(e).__name__}: {first}",
+                                         fetching=True)) from None

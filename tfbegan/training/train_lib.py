@@ -210,9 +210,18 @@ def _dtype_policy(mixed_precision):
 def _run(config, workdir, strategy, extra_callbacks):
     """train()'s body once settings are validated, the workdir is locked and the
     dtype policy is set."""
+    from tfbegan.data import pipeline as data_lib
+
     chief = is_chief(strategy)
     model, state = _restore_or_build(config, workdir, strategy)
     start = global_step(model)
+    # The data is opened before anything is written, so that a missing, empty or
+    # unprepared source fails with config.json untouched. A resumed run reseeds the
+    # shuffle with its start step instead of skipping `start` batches: skipping would
+    # re-decode every image seen so far (hours on CelebA).
+    dataset = data_lib.make_dataset(config.data, config.batch_size,
+                                    seed=config.seed + start)
+    real = _fixed_real_batch(config, model) if chief else None
     if chief and (start < config.steps or read_config(workdir) is None):
         # A rerun at or past --steps changes nothing, config.json included.
         write_config(workdir, config)
@@ -226,14 +235,12 @@ def _run(config, workdir, strategy, extra_callbacks):
         # A run stopped after its last step, before its samples, plot or export.
         logger.info("workdir %s is at step %d: writing the end-of-run samples, plot and "
                     "export a stopped run left undone.", workdir, start)
-        summary.update(finish.finish_run(config, workdir, model,
-                                         _fixed_real_batch(config, model)))
+        summary.update(finish.finish_run(config, workdir, model, real))
         return summary
-    real = _fixed_real_batch(config, model) if chief else None
     callbacks, handles = _make_callbacks(config, workdir, model, state, chief, real,
                                          strategy)
     callbacks += list(extra_callbacks)
-    elapsed = _fit(config, model, start, callbacks, handles["catcher"])
+    elapsed = _fit(config, model, dataset, start, callbacks, handles["catcher"])
     if handles["nan_guard"].failure:
         raise FloatingPointError(
             f"training stopped: {handles['nan_guard'].failure}; the last good checkpoint "
@@ -361,15 +368,9 @@ def _restore_state(callback, state):
         return False
 
 
-def _fit(config, model, start, callbacks, catcher):
-    """Runs ``fit`` from ``start`` to ``config.steps``; returns the wall seconds."""
-    from tfbegan.data import pipeline as data_lib
-
-    # A resumed run reseeds the shuffle with its start step instead of skipping
-    # `start` batches: skipping would re-decode every image seen so far (hours on
-    # CelebA), and CPU kernels are not bitwise deterministic anyway.
-    dataset = data_lib.make_dataset(config.data, config.batch_size,
-                                    seed=config.seed + start)
+def _fit(config, model, dataset, start, callbacks, catcher):
+    """Runs ``fit`` on ``dataset`` from ``start`` to ``config.steps``; returns the
+    wall seconds."""
     epoch_len = config.log_every
     t0 = time.perf_counter()
     with catcher:

@@ -94,3 +94,21 @@ def test_frozen_and_replace_validates():
     assert c.replace(gamma=0.7).gamma == 0.7
     with pytest.raises(ValueError, match=r"gamma=2"):
         c.replace(gamma=2)
+
+
+def test_resume_refusal_names_only_the_entries_that_differ():
+    """Two changed data settings used to print both whole data dicts (~1,200 chars)."""
+    from tfbegan.data.config import DataConfig
+    from tfbegan.training.config import TrainConfig
+    from tfbegan.training.run_config import config_differences, config_to_dict
+
+    old = TrainConfig(model_kwargs={"filters": 4, "z_dim": 4},
+                      data=DataConfig("mnist5k", image_size=8), batch_size=4)
+    new = old.replace(data=DataConfig("folder:/tmp/imgs", image_size=8, background="black"),
+                      model_kwargs={"filters": 8, "z_dim": 4}, batch_size=8, steps=5000)
+    assert sorted(config_differences(config_to_dict(old), new)) == [
+        "batch_size: 4 -> 8",
+        "data.background: 'white' -> 'black'",
+        "data.dataset: 'mnist5k' -> 'folder:/tmp/imgs'",
+        "model_kwargs.filters: 4 -> 8",
+    ]

@@ -84,9 +84,14 @@ def config_differences(old, config):
     diffs = []
     for k in new:
         was = old.get(k, defaults.get(k))
+        if k in RESUMABLE_CHANGES or was == new[k]:
+            continue
         if isinstance(was, dict) and isinstance(new[k], dict):
-            was = {**new[k], **was}
-        if k not in RESUMABLE_CHANGES and was != new[k]:
+            # Only the entries that differ, so the refusal stays one readable line.
+            diffs += [f"{k}.{sub}: {was[sub]!r} -> {value!r}"
+                      for sub, value in sorted(new[k].items())
+                      if sub in was and was[sub] != value]
+        else:
             diffs.append(f"{k}: {was!r} -> {new[k]!r}")
     return diffs
 

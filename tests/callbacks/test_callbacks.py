@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 
 import keras
 import numpy as np
@@ -54,8 +55,10 @@ def test_user_fit_with_all_callbacks(tmp_path):
                                                   "samples_00000006.png"]
     # 2x2 grid of 8x8 tiles, 2 px padding, scaled 2x: (2*(8+2)+2)*2 = 44.
     assert Image.open(tmp_path / "s" / "samples_00000006.png").size == (44, 44)
-    assert len(lines) == 2 and lines[0].startswith("step 3/6 | loss_real")
-    assert "img/s" in lines[0] and "ETA" in lines[0]
+    assert len(lines) == 3 and re.fullmatch(
+        r"step 1/6 \| first step \d+\.\d s \(tracing and compiling\)", lines[0]), lines
+    assert lines[1].startswith("step 3/6 | loss_real")
+    assert "img/s" in lines[1] and "ETA" in lines[1]
     rows = reporting.read_metrics_csv(str(tmp_path / "m.csv"))
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert set(model.metric_names()) <= set(rows[0])
@@ -223,7 +226,7 @@ def test_periodic_callbacks_fire_once_per_period_with_steps_per_execution(tmp_pa
                                                   "samples_00000020.png"]
     assert [r["step"] for r in reporting.read_metrics_csv(csv_path)] == [12, 20]
     assert [r["step"] for r in distances.history] == [12, 20]
-    assert [line.split(" |")[0] for line in lines] == ["step 12", "step 20"]
+    assert [line.split(" |")[0] for line in lines] == ["step 4", "step 12", "step 20"]
     # Periodic saves at 12 and 20, the final one at 24.
     assert [s for s, _ in checkpoints.list_checkpoints(str(tmp_path / "run"))] == [
         12, 20, 24]
@@ -338,7 +341,8 @@ def test_progress_logger_prints_in_a_user_script(capsys, monkeypatch):
     model.fit(tiny_data(), steps_per_epoch=2, epochs=1, verbose=0,
               callbacks=[reporting.ProgressLogger(every=2)])
     err = capsys.readouterr().err
-    assert err.startswith("step 2 | loss_real"), err
+    assert err.startswith("step 1 | first step "), err
+    assert "\nstep 2 | loss_real" in err, err
 
 
 @pytest.mark.parametrize("callback", [

@@ -315,3 +315,14 @@ def test_console_scripts_end_to_end(exported, classifier_path, tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1])["columns"] == 7
     _check_grid(out, 2, 7)
+
+
+def test_a_colour_model_against_the_digits_is_warned_about():
+    """Before: an RGB model was scored against the grey digits without a word."""
+    assert evaluate_cli.mismatch_warnings("digits", "mnist5k", 1) == []
+    assert evaluate_cli.mismatch_warnings("digits", "mnist5k", 3) == [
+        "this model draws colour images and --dataset=mnist5k holds grey digits: compare "
+        "it with the images it was trained on (--dataset=folder:PATH or tfds:NAME)."]
+    assert evaluate_cli.mismatch_warnings("inception", "folder:x", 3) == []
+    assert evaluate_cli.mismatch_warnings("digits", "folder:x", 1)[0].startswith(
+        "--feature_net=digits on --dataset=folder:x")

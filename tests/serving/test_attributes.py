@@ -191,3 +191,22 @@ def test_draw_strip_keeps_to_the_export_batch_cap(tmp_path):
     z = priors.sample("normal", 3, 3, 0, 0).numpy()
     expect = np.clip(np.rint((np.clip(model.generate(z + 2 * v), -1, 1) + 1) * 127.5), 0, 255)
     np.testing.assert_allclose(images[2::3].astype(float), expect, atol=1)
+
+
+def test_latent_warns_when_the_labelled_images_are_not_the_models_kind(caplog):
+    """Before: --attribute=digit_3 ran silently on an RGB model."""
+    import logging
+
+    from tfbegan.cli import latent
+
+    with caplog.at_level(logging.WARNING, logger="tfbegan"):
+        latent._warn_if_other_data("digit_3", 1)
+        latent._warn_if_other_data("Black_Hair", 3)
+        assert not caplog.records
+        latent._warn_if_other_data("digit_3", 3)
+        latent._warn_if_other_data("Black_Hair", 1)
+    assert [r.getMessage() for r in caplog.records] == [
+        "--attribute=digit_3 is estimated from the embedded grey digits, but this model "
+        "draws colour images: the direction found may mean nothing for it.",
+        "--attribute=Black_Hair is estimated from CelebA's colour faces, but this model "
+        "draws grey images: the direction found may mean nothing for it."]

@@ -121,6 +121,13 @@ def test_cli_errors_are_one_line(run_dir, tmp_path):
                        f"--interpolate --steps=4 --strip_length=4",
                        "--steps is the old name of --strip_length; pass only "
                        "--strip_length."),
+        # Before: the missing directories were created silently.
+        "out_in_missing_dir": (f"tfbegan-sample --export_dir={cwd / 'export' / 'began'} "
+                               f"--out={tmp_path / 'nope' / 'deeper' / 'g.png'}",
+                               f"the directory {tmp_path / 'nope' / 'deeper'} does not "
+                               f"exist"),
+        "out_is_a_dir": (f"tfbegan-sample --export_dir={cwd / 'export' / 'began'} "
+                         f"--out={tmp_path}", "is a directory; give a file name"),
         "bad_max_batch": (f"tfbegan-export --workdir={cwd / 'tfbegan_run'} "
                           f"--export_base={tmp_path / 'out'} --max_batch=65537",
                           "--max_batch=65537 must be an integer in [1, 65536]"),
@@ -155,6 +162,7 @@ def test_cli_errors_are_one_line(run_dir, tmp_path):
         assert "Traceback" not in err
     assert not (tmp_path / "out").exists()  # validated before any work
     assert not (tmp_path / "big.png").exists()
+    assert not (tmp_path / "nope").exists()
     assert sorted(os.listdir(cwd / "export" / "began")) == ["1"]
 
 

@@ -33,7 +33,9 @@ def _default_print(line):
 
 
 class ProgressLogger(PeriodicCallback):
-    """Logs ``step, L(x), L(G(z)), k, M_global, images/s, ETA`` once per N steps.
+    """Logs ``step, L(x), L(G(z)), k, M_global, images/s, ETA`` once per N steps,
+    and one line after the first step of each ``fit`` with the time it took (tracing
+    and compiling), which the images/s of the later lines leave out.
 
     Args:
       every: steps between lines.
@@ -57,6 +59,19 @@ class ProgressLogger(PeriodicCallback):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self._t, self._step = time.perf_counter(), global_step(self.model)
+        self._warm = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not getattr(self, "_warm", True):
+            # The first step traces and compiles the train step (tens of seconds at
+            # start-up): say so at once, and leave it out of the first rate.
+            self._warm = True
+            now, step = time.perf_counter(), global_step(self.model)
+            total = f"/{self.total_steps}" if self.total_steps else ""
+            self.print_fn(f"step {step}{total} | first step {now - self._t:.1f} s "
+                          f"(tracing and compiling)")
+            self._t, self._step = now, step
+        super().on_train_batch_end(batch, logs)
 
     def on_step(self, step, logs):
         now = time.perf_counter()
@@ -68,7 +83,7 @@ class ProgressLogger(PeriodicCallback):
         keys = self.keys or list(getattr(self.model, "metric_names", lambda: ())())
         parts = [f"step {step}" + (f"/{self.total_steps}" if self.total_steps else "")]
         parts += [f"{k} {values[k]:.4f}" for k in keys if k in values]
-        if self.batch_size:
+        if self.batch_size and rate > 0:
             parts.append(f"{rate * self.batch_size:.1f} img/s")
         if self.total_steps and rate > 0:
             eta = (self.total_steps - step) / rate

@@ -167,7 +167,25 @@ def fail(message, code=1):
     sys.exit(code)
 
 
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError,
+def check_out_path(path, flag="out"):
+    """Checks that the PNG ``path`` can be written, before any work: its directory
+    exists (it is not created: a typo would otherwise leave a stray tree) and is
+    writable, and ``path`` is not a directory."""
+    if not path:
+        raise ValueError(f"--{flag} is required.")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"--{flag}={path}: the directory {directory} does not "
+                                f"exist; create it first or choose another path.")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"--{flag}={path} is a directory; give a file name such "
+                                f"as {os.path.join(path, 'grid.png')}.")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(f"--{flag}={path}: no permission to write in {directory}.")
+
+
+USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
+               PermissionError,
                FloatingPointError)
 
 

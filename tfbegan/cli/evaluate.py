@@ -121,6 +121,20 @@ def feature_network(f):
                                                     seed=f.seed)
 
 
+def mismatch_warnings(feature_net, dataset, channels):
+    """Warnings for a comparison whose numbers would mislead: digit features outside
+    the digits, or a colour model against the grey digits."""
+    messages = []
+    if feature_net == "digits" and dataset != "mnist5k":
+        messages.append(f"--feature_net=digits on --dataset={dataset}: the digit "
+                        f"classifier's features mean little outside digits.")
+    if dataset == "mnist5k" and channels == 3:
+        messages.append("this model draws colour images and --dataset=mnist5k holds grey "
+                        "digits: compare it with the images it was trained on "
+                        "(--dataset=folder:PATH or tfds:NAME).")
+    return messages
+
+
 def evaluate_model(f, network):
     """The JSON-serialisable report of the model the flags name."""
     import numpy as np
@@ -129,10 +143,8 @@ def evaluate_model(f, network):
     from tfbegan.models import priors
 
     generator, info = loading.load_generator(f.export_dir, f.checkpoint)
-    if f.feature_net == "digits" and f.dataset != "mnist5k":
-        logging.getLogger("tfbegan").warning(
-            "--feature_net=digits on --dataset=%s: the digit classifier's features "
-            "mean little outside digits.", f.dataset)
+    for message in mismatch_warnings(f.feature_net, f.dataset, info["channels"]):
+        logging.getLogger("tfbegan").warning("%s", message)
     real = real_images.load_real_images(f.dataset, f.num, info["image_size"],
                                        info["channels"], f.seed, f.data_dir,
                                        f.crop)

@@ -70,8 +70,7 @@ def _validate(f):
         raise ValueError(f"--inversion_lr={f.inversion_lr} must be > 0.")
     if f.upscale < 1:
         raise ValueError(f"--upscale={f.upscale} must be >= 1.")
-    if not f.out:
-        raise ValueError("--out is required.")
+    common.check_out_path(f.out)
 
 
 def draw(export_dir=None, checkpoint=None, dataset="mnist5k", num_pairs=4,

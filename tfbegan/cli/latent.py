@@ -19,6 +19,7 @@ name of ``--attribute_weights`` (it works for one release, with a warning).
 
 from __future__ import annotations
 
+import logging
 import os
 
 from absl import flags
@@ -93,6 +94,7 @@ def draw_strip(export_dir, attribute, scales, num=8, base="random", seed=0,
     batch = min(64, int(meta.get("max_batch", 64)))
     if image_shape is None:
         image_shape = (meta["image_size"], meta["image_size"], meta["channels"])
+    _warn_if_other_data(attribute, int(image_shape[2]))
     images, mask = attributes.load_attribute_data(
         attribute, int(image_shape[0]), int(image_shape[2]), max_images=max_images,
         data_dir=data_dir, download=download)
@@ -114,6 +116,18 @@ def draw_strip(export_dir, attribute, scales, num=8, base="random", seed=0,
     return out, vector
 
 
+def _warn_if_other_data(attribute, channels):
+    """Warns when the labelled images are not the kind the model was trained on: the
+    digit attributes come from the embedded grey digits, CelebA's from colour faces."""
+    native = 1 if attribute.startswith("digit_") else 3
+    if channels != native:
+        source = "the embedded grey digits" if native == 1 else "CelebA's colour faces"
+        logging.getLogger("tfbegan").warning(
+            "--attribute=%s is estimated from %s, but this model draws %s images: "
+            "the direction found may mean nothing for it.", attribute, source,
+            "colour" if channels == 3 else "grey")
+
+
 def main(argv, flag_values=None):
     """The CLI body; ``flag_values`` (default: absl's FLAGS) holds parsed flags."""
     FLAGS = flag_values if flag_values is not None else globals()["FLAGS"]
@@ -128,6 +142,7 @@ def main(argv, flag_values=None):
             raise ValueError("--export_dir is required.")
         if not FLAGS.attribute:
             raise ValueError("--attribute is required (e.g. digit_3 or Black_Hair).")
+        common.check_out_path(FLAGS.out)
         if not os.path.isdir(FLAGS.export_dir):
             raise FileNotFoundError(f"--export_dir={FLAGS.export_dir!r} is not a "
                                     f"directory.")

@@ -69,8 +69,7 @@ def _validate():
         raise ValueError("--export_dir is required.")
     if not os.path.isdir(FLAGS.export_dir):
         raise FileNotFoundError(f"--export_dir={FLAGS.export_dir!r} is not a directory.")
-    if not FLAGS.out:
-        raise ValueError("--out is required.")
+    common.check_out_path(FLAGS.out)
     export_dir = export_lib.resolve_export_dir(FLAGS.export_dir)
     meta = export_lib.read_metadata(export_dir)
     default = limits.DEFAULT_MAX_BATCH

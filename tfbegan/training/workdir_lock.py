@@ -8,9 +8,10 @@ line naming the holder's PID and host (the holder writes them into the file).
 
 The lock belongs to the open file, not to the file's existence: when the holder
 exits for any reason, SIGKILL and OOM kills included, the kernel drops it, so a dead
-run never leaves a stale lock to clean up by hand. The file itself is left in place
-(deleting it on release would let a third process lock a fresh inode while a second
-still holds the old one).
+run never leaves a stale lock to clean up by hand. A clean release removes the file
+while still holding the lock, and ``acquire`` re-checks that the file it locked is
+still the one at the path, so a finished workdir holds no lock file and two runs
+never hold two inodes of it.
 
 Limits: ``flock`` is honoured across hosts on Linux NFS clients (emulated with POSIX
 byte-range locks since Linux 2.6.12) and on most cluster file systems, but not on

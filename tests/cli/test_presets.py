@@ -1,5 +1,5 @@
 """The per-family presets (flags/mnist5k_*.flags) train from scratch and meet the
-numbers docs/quality.md records for them ("Presets per model family").
+numbers docs/models.md records for them (docs/models.md).
 
 Each test runs ``tfbegan-train --flagfile=...`` in a fresh work directory (minutes on
 a 2-core CPU, hence ``large``), then scores the last checkpoint with
@@ -8,7 +8,7 @@ a 2-core CPU, hence ``large``), then scores the last checkpoint with
 the encoder models the share of 1,000 real digits whose ``G(E(x))`` keeps its class.
 The bounds are the issue's targets (>= 50 % confident, every class >= 3 %, FID <= 20,
 agreement >= 60 % for the encoder models), which every preset meets
-(docs/quality.md has the measured values and margins).
+(docs/models.md has the measured values and margins).
 """
 
 import os
@@ -24,12 +24,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
        "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
-#: flagfile -> bounds on the last checkpoint's scores (docs/quality.md).
+#: flagfile -> bounds on the last checkpoint's scores (docs/models.md).
 #: min_confident: share named with confidence > 0.9; min_classes: digit classes
 #: drawn by >= 3 % of the samples; max_fid: digit-classifier FID;
 #: min_recon_agreement: classifier agreement between x and G(E(x)).
 PRESETS = {
-    # Measured (docs/quality.md): 67 % confident, 10 classes (the rarest, "2", 5.1 %),
+    # Measured (docs/models.md): 67 % confident, 10 classes (the rarest, "2", 5.1 %),
     # FID 10.4 (seed 0, the flagfile's; --seed=1: 67 %, rarest 4.0 %, FID 13.4). The
     # issue's targets: 50 %, 10 classes, FID 20.
     "mnist5k_began.flags": dict(min_confident=0.5, min_classes=10, max_fid=20.0),

@@ -162,7 +162,7 @@ def test_flagfile_and_helpfull():
         "        assert config == defaults, (config, defaults)\n"
         "    elif os.path.basename(path).startswith('mnist5k_'):\n"
         "        # The per-family presets on the embedded digits: each sets its model,\n"
-        "        # the data at 32x32, and may slow D down (docs/quality.md).\n"
+        "        # the data at 32x32, and may slow D down (docs/results.md).\n"
         "        assert config.data.dataset == 'mnist5k', path\n"
         "        assert config.data.image_size == 32, path\n"
         "        assert os.path.basename(path) == 'mnist5k_' + config.model + '.flags' or \\\n"
@@ -282,7 +282,7 @@ def test_encoder_model_run_writes_reconstruction_grid(tmp_path):
 #: What the no-flag run must reach at its step 3,000: issue 16's targets (>= 70% named
 #: with confidence > 0.9, every class 4-18%, digit-classifier FID <= 10, MS-SSIM within
 #: 0.1 of real digits', k inside (0.02, 0.98) for most logged steps). Measured at one
-#: thread (docs/quality.md, "Seventh search"), seeds 0-4 meet them: FID 4.6-7.6 (seed 0,
+#: thread (docs/results.md, "The no-flag run today"), seeds 0-4 meet them: FID 4.6-7.6 (seed 0,
 #: the seed of this test: 7.6), 74-78% confident, every class 6.6-13.4%, k inside for
 #: 53-57% of logged steps (the k share is the one with little margin).
 CONFIDENT_SHARE = 0.70

@@ -20,9 +20,9 @@ from __future__ import annotations
 #: 2018's denoising loss on the DCGAN-style network pair of public MNIST BEGANs
 #: (``architecture="dcgan"``, ~4x the images per second of Berthelot et al. 2017's
 #: network), batch 64, G at 1e-3 and D at 2e-4, bfloat16 where the CPU runs it
-#: natively, and G's skip connection with gamma 0.85 (docs/quality.md, "Fifth" to
-#: "Seventh search"). Only the values that differ from the
-#: denoising family's own defaults (3 and 4 above) are listed.
+#: natively, and G's skip connection with gamma 0.85 (docs/results.md). Only the
+#: values that differ from the denoising family's own defaults (3 and 4 above) are
+#: listed.
 QUICKSTART = dict(
     model="denoising_began", architecture="dcgan", filters=32, z_dim=32, h_dim=32,
     gamma=0.85, lambda_k=0.05, eta=2, denoise_lambda=4.0, batch_norm=False,

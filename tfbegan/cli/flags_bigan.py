@@ -25,7 +25,7 @@ TABLE = (
          kwarg="d_dropout"),
     Flag("enum", "bigan_prior", "uniform", "Latent prior: U[-1, 1] with a tanh on E "
          "(Donahue et al. 2017) or N(0, I) with a linear E (E's tanh saturates on the "
-         "embedded digits, docs/quality.md).", kwarg="prior",
+         "embedded digits, docs/models.md).", kwarg="prior",
          choices=("uniform", "normal")),
     Flag("bool", "bigan_batch_norm", False, "Batch norm in G's, E's and D's image blocks "
          "(conv -> batch norm -> ELU, DCGAN-style; not in Berthelot et al. 2017's "

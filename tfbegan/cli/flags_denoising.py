@@ -18,7 +18,7 @@ FLAGS = flags.FLAGS
 #: Li et al. 2018's model "ours" (sec. IV): gamma 1 and batch norm with skip
 #: connections. The no-flag run turns both architecture options off and raises
 #: lambda_noise to 4 (``tfbegan.cli.defaults.QUICKSTART``; batch norm collapsed
-#: every digit run onto one class, docs/quality.md).
+#: every digit run onto one class, docs/results.md).
 DEFAULTS = {"gamma": 1.0, "batch_norm": True, "skip_connections": True}
 
 
@@ -26,7 +26,7 @@ DEFAULTS = {"gamma": 1.0, "batch_norm": True, "skip_connections": True}
 TABLE = (
     Flag("float", "denoise_lambda", 2.0, "lambda_noise, weight of the denoising loss "
          "mean((D(x + n) - x)^2) in L_D (Li et al. 2018 Eq. 6: 2; the no-flag run: 4, "
-         "which keeps k high and the digits varied, docs/quality.md); 0 = off (Table 1 "
+         "which keeps k high and the digits varied, docs/results.md); 0 = off (Table 1 "
          "rows 'Baseline' and '+BN').", kwarg="lambda_noise"),
     Flag("float", "denoise_std", 1.0, "sigma of the Gaussian corruption n ~ N(0, "
          "sigma^2) added to real images in [-1, 1] (Li et al. 2018 sec. III: 1).",
@@ -46,7 +46,7 @@ TABLE = (
          "real, noisy and generated images with one set of batch statistics ('joint', "
          "Li et al. 2018's one data flow) or real and generated images each with their "
          "own ('separate'; not in the paper: with 'joint' k stays at 0 on the embedded "
-         "digits, docs/quality.md).", kwarg="bn_statistics", choices=("joint", "separate")),
+         "digits, docs/results.md).", kwarg="bn_statistics", choices=("joint", "separate")),
 )
 
 

@@ -50,7 +50,7 @@ TABLE = (
          "dimensions (Khan et al. 2018 Eq. 3) or 'per_pixel', divided by the number of "
          "pixel values like the per-pixel mean L_e (Eq. 2); not in the paper (the sum "
          "makes the encoder collapse to the prior on the embedded digits, "
-         "docs/quality.md).", kwarg="kl_scale", choices=("sum", "per_pixel")),
+         "docs/models.md).", kwarg="kl_scale", choices=("sum", "per_pixel")),
     Flag("integer", "vae_warmup_steps", 0, "VAE warm-up, not in Khan et al. 2018: G's "
          "loss leaves out its adversarial terms L_g + alpha L_v for the first N steps "
          "(0 = off).", kwarg="warmup_steps"),

@@ -31,7 +31,7 @@ def discriminator_learning_rate(learning_rate, d_lr_ratio=1.0):
     """D's Adam rate, ``d_lr_ratio * learning_rate``; the ratio must be in (0, 100].
 
     Berthelot et al. 2017 sec. 4.1 trains D and G at one rate (ratio 1). A ratio below 1 slows
-    the auto-encoder down, which keeps k_t higher for longer (docs/quality.md).
+    the auto-encoder down, which keeps k_t higher for longer (docs/results.md, "What keeps k up").
     """
     check_d_lr_ratio(d_lr_ratio)
     return float(learning_rate) * float(d_lr_ratio)

@@ -140,7 +140,7 @@ class BiGAN(EncoderGANBase):
       batch_norm: batch norm in G's, E's and D's image blocks (conv -> batch norm
         -> ELU, Li et al. 2018's option); off by default. With the DCGAN-style
         networks it adds batch norm to E only; there it keeps E's tanh from
-        saturating on the embedded digits (docs/quality.md).
+        saturating on the embedded digits (docs/models.md).
       cycle_weight: weight lambda >= 0 of ALICE's explicit cycle-consistency term
         (Li et al. 2017, "ALICE: Towards Understanding Adversarial Learning for
         Joint Distribution Matching"): ``lambda * mean |x - G(E(x))|`` is added to

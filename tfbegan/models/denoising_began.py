@@ -80,7 +80,7 @@ class DenoisingBEGAN(BEGAN):
     On the embedded digits the joint statistics keep ``L(G(z))`` above ``L(x)`` from
     the first steps, so ``gamma L(x) - L(G(z)) < 0`` and k stays at 0 (D never pushes
     on generated images and G collapses onto one texture); with separate statistics
-    k rises within 100 steps (docs/quality.md, "Presets per model family").
+    k rises within 100 steps (docs/models.md).
 
     The corruption noise is drawn like z: statelessly for the *global* batch from
     the key (seed, step) folded with :data:`NOISE_SALT`, then sliced per replica.

@@ -1,6 +1,6 @@
-"""The serving side: the README's commands (tfbegan-export, tfbegan-sample, curl, the
-client) run as written, the CLIs' one-line errors, models.config, and export/client.py
-against in-process stand-ins for TensorFlow Serving's REST and gRPC front ends."""
+"""The serving side: docs/serving.md's quick-start commands (tfbegan-export,
+tfbegan-sample, curl, the client) run as written, the CLIs' one-line errors,
+models.config, and the client (tfbegan/serving/client.py) against in-process stand-ins for TensorFlow Serving's REST and gRPC front ends."""
 
 import concurrent.futures
 import http.server
@@ -33,10 +33,10 @@ def _env():
 
 
 def _readme_commands():
-    """Command lines of the README section "Serving with TensorFlow Serving"."""
-    with open(os.path.join(ROOT, "README.md")) as f:
+    """Command lines of docs/serving.md's section "Quick start"."""
+    with open(os.path.join(ROOT, "docs", "serving.md")) as f:
         text = f.read()
-    section = text.split("## Serving with TensorFlow Serving", 1)[1].split("\n## ", 1)[0]
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", section, re.S):
         commands += [c.strip() for c in block.replace("\\\n", " ").splitlines() if c.strip()]

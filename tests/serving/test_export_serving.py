@@ -1,6 +1,7 @@
 """The serving side: docs/serving.md's quick-start commands (tfbegan-export,
 tfbegan-sample, curl, the client) run as written, the CLIs' one-line errors,
-models.config, and the client (tfbegan/serving/client.py) against in-process stand-ins for TensorFlow Serving's REST and gRPC front ends."""
+models.config, and the client (tfbegan/serving/client.py) against in-process
+stand-ins for TensorFlow Serving's REST and gRPC front ends."""
 
 import concurrent.futures
 import http.server

@@ -300,6 +300,16 @@ def test_a_first_run_that_failed_on_its_data_does_not_block_the_corrected_one(tm
     assert train_lib.train(tiny_config(), work)["step"] == 2
 
 
+def test_a_rerun_with_a_distance_in_short_form_resumes(tmp_path):
+    """--distance=l2 (the VAE+BEGAN preset's) is stored as 'l2:1': the rerun of the
+    same command was refused as "a different run" (found by the docs test)."""
+    from tfbegan.training import train_lib
+
+    cfg = tiny_config(model_kwargs={**tiny_config().model_kwargs, "distance": "l2"})
+    train_lib.train(cfg, str(tmp_path / "run"))
+    assert train_lib.train(cfg.replace(steps=4), str(tmp_path / "run"))["step"] == 4
+
+
 def test_a_rerun_past_its_steps_leaves_config_json_alone(tmp_path):
     from tfbegan.training import train_lib
 

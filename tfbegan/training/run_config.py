@@ -53,6 +53,17 @@ def read_config(workdir):
     return saved
 
 
+def _as_stored(kwargs):
+    """``kwargs`` as a model's ``get_config`` stores them: a distance spec in its
+    canonical form (``"l2"`` is stored as ``"l2:1"``; the rerun of a run given
+    ``--distance=l2`` was refused as a different run)."""
+    from tfbegan.losses.distances import canonical_distance_spec
+
+    if kwargs.get("distance") is not None:
+        kwargs = {**kwargs, "distance": canonical_distance_spec(kwargs["distance"])}
+    return kwargs
+
+
 def checkpoint_differences(workdir, config):
     """``["checkpoint ckpt-N.keras: name: saved -> new, ..."]`` between the model the
     newest readable checkpoint was built with (its class and constructor settings,
@@ -63,7 +74,7 @@ def checkpoint_differences(workdir, config):
             name, saved = checkpoints.model_settings(path)
         except checkpoints.CheckpointError:
             continue  # resume skips it too (checkpoints.load_latest)
-        new = json.loads(json.dumps(config.model_kwargs))
+        new = _as_stored(json.loads(json.dumps(config.model_kwargs)))
         diffs = [] if name == config.model else [f"model: {name!r} -> {config.model!r}"]
         diffs += [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in sorted(new.items())
                   if k in saved and saved[k] != v]

@@ -106,11 +106,17 @@ def test_float16_wraps_optimizers_and_unscales_gradients(policy):
     delta = [a - b for a, b in zip(model.get_weights(), start, strict=True)]
     for name, value in logs.items():
         assert value.dtype == tf.float32, name
-    # Compare the update sizes of the trainable kernels (k is the last weight).
+    # Compare the update sizes (k is the last weight). A scale error is a factor of
+    # 2^15 = 32768. The whole update agrees within 25 %; each kernel within 10x only:
+    # a kernel with tiny gradients carries float16 rounding that varies with the
+    # reduction order of CPU kernels under load (one went to 0.35 of float32's).
+    total = np.sqrt(sum(np.sum(d ** 2) for d in delta[:-1]))
+    ref_total = np.sqrt(sum(np.sum(r ** 2) for r in ref_delta[:-1]))
+    assert 0.8 < total / ref_total < 1.25, total / ref_total
     for d, r in zip(delta[:-1], ref_delta[:-1], strict=True):
         if np.abs(r).max() > 1e-6:
             ratio = np.linalg.norm(d) / np.linalg.norm(r)
-            assert 0.8 < ratio < 1.25, ratio
+            assert 0.1 < ratio < 10, ratio
 
 
 def test_float16_fit_trains_without_nan(policy):

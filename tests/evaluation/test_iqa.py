@@ -210,3 +210,18 @@ def test_table_1_flagfiles(number):
     steps = {2: 18000, 3: 18000, 11: 300000, 12: 300000}.get(number, 100000)
     assert int(values["steps"]) == steps
     assert os.path.basename(path) == f"iqa_model_{number:02d}.flags"
+
+
+def test_figure_panels_say_what_they_show(tmp_path, monkeypatch):
+    """The chrominance figure was titled O, A, OI, AI, SI with no key to them."""
+    titles = []
+    monkeypatch.setattr(iqa, "_render", lambda path, panels, px: titles.append(
+        [t for t, _, _ in panels[0]] + [t for t, _, _ in panels[-1]]) or path)
+    x = np.zeros((1, 8, 8, 3), np.float32)
+    iqa.write_gms_figure(str(tmp_path / "g.png"), x, x)
+    iqa.write_chrominance_figure(str(tmp_path / "c.png"), x, x)
+    gms, chrom = titles
+    assert gms[:4] == ["original", "reconstruction", "original gradient", "recon. gradient"]
+    assert gms[4].startswith("GMS, d=")
+    assert chrom[:4] == ["original", "reconstruction", "original I", "recon. I"]
+    assert chrom[4].startswith("S_I, mean ") and chrom[7:9] == ["original Q", "recon. Q"]

@@ -184,11 +184,12 @@ def _rgb(image):
 
 
 def write_gms_figure(path, original, reconstruction, operator="sobel", panel_px=PANEL_PX):
-    """Figure 3 of Vertolli & Davies 2017 as a PNG: per image one row O, A, OG, AG, S.
+    """Figure 3 of Vertolli & Davies 2017 as a PNG: per image one row of five panels,
+    each titled with what it shows (the paper's O, A, OG, AG, S).
 
-    O / A: the original and its reconstruction; OG / AG: their luminance gradient
-    magnitudes (common grey scale, 0 = black); S: the GMS map (Eq. 5) in [0, 1],
-    white = similar, titled with the image's GMSM distance.
+    The original and its reconstruction; their luminance gradient magnitudes
+    (common grey scale, 0 = black); the GMS map (Eq. 5) in [0, 1], white = similar,
+    titled with the image's GMSM distance d.
 
     Args:
       path: the PNG to write. original, reconstruction: ``[H, W, C]`` or
@@ -210,18 +211,19 @@ def write_gms_figure(path, original, reconstruction, operator="sobel", panel_px=
         img_o, kw_o = _rgb(o[i])
         img_r, kw_r = _rgb(r[i])
         panels.append([
-            ("O", img_o, kw_o), ("A", img_r, kw_r),
-            ("OG", m_o[i], grey), ("AG", m_r[i], grey),
-            (f"S (d={1.0 - float(gms[i].mean()):.3f})", gms[i],
+            ("original", img_o, kw_o), ("reconstruction", img_r, kw_r),
+            ("original gradient", m_o[i], grey), ("recon. gradient", m_r[i], grey),
+            (f"GMS, d={1.0 - float(gms[i].mean()):.3f}", gms[i],
              {"cmap": "gray", "vmin": 0.0, "vmax": 1.0})])
     return _render(path, panels, panel_px)
 
 
 def write_chrominance_figure(path, original, reconstruction, panel_px=PANEL_PX):
     """Figure 4 of Vertolli & Davies 2017 as a PNG: per image two rows (I, then Q), each
-    O, A, OC, AC, S.
+    of five titled panels (the paper's O, A, OC, AC, S): original, reconstruction,
+    their chrominance channel, and its similarity map.
 
-    OC / AC: the original's and reconstruction's I (blue-red scale) or Q
+    The channels: the original's and reconstruction's I (blue-red scale) or Q
     (green-purple scale) channel, symmetric limits at the largest value the YIQ
     matrix allows; S: S_I or S_Q (Eq. 4) on a grey scale clipped to [0, 1] (white
     = similar; negative similarity, opposite hues, shows black).
@@ -245,10 +247,10 @@ def write_chrominance_figure(path, original, reconstruction, panel_px=PANEL_PX):
             scale = {"cmap": cmaps[channel], "vmin": -limits[channel],
                      "vmax": limits[channel]}
             panels.append([
-                ("O", img_o, kw_o), ("A", img_r, kw_r),
-                (f"O{label}", yiq_o[n, ..., channel], scale),
-                (f"A{label}", yiq_r[n, ..., channel], scale),
-                (f"S{label} (mean {float(sim[n].mean()):.3f})", sim[n],
+                ("original", img_o, kw_o), ("reconstruction", img_r, kw_r),
+                (f"original {label}", yiq_o[n, ..., channel], scale),
+                (f"recon. {label}", yiq_r[n, ..., channel], scale),
+                (f"S_{label}, mean {float(sim[n].mean()):.3f}", sim[n],
                  {"cmap": "gray", "vmin": 0.0, "vmax": 1.0})])
     return _render(path, panels, panel_px)
 

@@ -185,8 +185,7 @@ def check_out_path(path, flag="out"):
 
 
 USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
-               PermissionError,
-               FloatingPointError)
+               PermissionError, FloatingPointError)
 
 
 def command_main(execute, log_level=None):

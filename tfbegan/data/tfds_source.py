@@ -91,6 +91,7 @@ PROBE_TIMEOUT_S = 5.0
 
 
 def offline_message(name, reason, fetching=False):
+    """The one line for a download that cannot start (or failed while fetching)."""
     doing = "failed while fetching from" if fetching else "cannot reach"
     return (f"dataset='tfds:{name}' is not prepared and --download {doing} "
             f"{PROBE_HOST[0]} ({reason}): use the embedded digits (--dataset=mnist5k), "

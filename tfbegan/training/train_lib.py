@@ -317,15 +317,15 @@ def _make_callbacks(config, workdir, model, state, chief, real, strategy):
     """The run's callbacks, in order, and the handles ``_run`` reads afterwards."""
     log_dir = os.path.join(workdir, "logs")
     nan_guard = NaNGuard()
-    lr_decay = ConvergenceLRDecay(
-        patience=config.lr_patience, factor=config.lr_decay_factor,
-        min_lr=config.min_learning_rate, decay_every=config.lr_decay_every,
-        every=config.log_every)
-    if not _restore_state(lr_decay, state):
-        lr_decay = ConvergenceLRDecay(
+    def make_lr_decay():
+        return ConvergenceLRDecay(
             patience=config.lr_patience, factor=config.lr_decay_factor,
             min_lr=config.min_learning_rate, decay_every=config.lr_decay_every,
             every=config.log_every)
+
+    lr_decay = make_lr_decay()
+    if not _restore_state(lr_decay, state):
+        lr_decay = make_lr_decay()  # a state that does not fit starts afresh
     samples = SampleGrid(os.path.join(workdir, "samples"), every=config.sample_every,
                             seed=config.seed + 1234, log_dir=log_dir if chief else None)
     checkpointer = Checkpointer(workdir, every=config.checkpoint_every,

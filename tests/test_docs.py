@@ -189,8 +189,11 @@ def _sandbox(tmp_path):
         (shims / name).write_text("#!/bin/sh\nexit 0\n")
     for shim in shims.iterdir():
         shim.chmod(0o755)
+    # Caches inside the sandbox: a tiny run's one-epoch digit classifier must never
+    # become the user's cached one.
     env = {**ENV, "PATH": f"{shims}:{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
-           "PYTHONPATH": REPO}
+           "PYTHONPATH": REPO, "TFBEGAN_CACHE": str(tmp_path / "cache"),
+           "KERAS_HOME": str(tmp_path / "keras")}
     return env
 
 

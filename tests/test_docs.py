@@ -155,6 +155,9 @@ TINY = {
 }
 #: Commands a block may run that this test answers with success and nothing else.
 NO_OPS = ("pip", "ruff", "docker", "curl", "tensorflow_model_server")
+#: What a page assumes its reader has done first.
+PAGE_SETUP = {"docs/serving.md": "tfbegan-train --export_base=\n",
+              "docs/evaluation.md": "tfbegan-train\n"}
 #: Python snippets' sizes, cut down the same way; every entry must be used.
 PYTHON_TINY = [(r"epochs=\d+", "epochs=1"), (r"steps_per_epoch=\d+", "steps_per_epoch=2"),
                (r"total_steps=\d+", "total_steps=2")]
@@ -162,7 +165,7 @@ PYTHON_PRELUDE = """
 import keras
 from tfbegan.models import BEGAN
 def make_model():
-    model = BEGAN(image_size=8, channels=1, filters=4, z_dim=4, h_dim=4)
+    model = BEGAN(image_size=32, channels=1, filters=4, z_dim=4, h_dim=4)
     model.compile(**model.make_optimizers(1e-4, 0.5))
     return model
 model = make_model()  # for snippets that start from "a model in memory"
@@ -203,6 +206,10 @@ def test_every_block_of_a_page_runs_on_tiny_settings(page, tmp_path):
     """Each page's blocks run in order in one directory, as a reader would run them."""
     env = _sandbox(tmp_path)
     python = [PYTHON_PRELUDE]
+    if page in PAGE_SETUP:
+        r = subprocess.run(["bash", "-e", "-c", PAGE_SETUP[page]], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, r.stderr[-3000:]
     for block in docs.blocks([page]):
         if block.skip:
             continue

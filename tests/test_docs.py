@@ -160,7 +160,8 @@ PAGE_SETUP = {"docs/serving.md": "tfbegan-train --export_base=\n",
               "docs/evaluation.md": "tfbegan-train\n"}
 #: Python snippets' sizes, cut down the same way; every entry must be used.
 PYTHON_TINY = [(r"epochs=\d+", "epochs=1"), (r"steps_per_epoch=\d+", "steps_per_epoch=2"),
-               (r"total_steps=\d+", "total_steps=2")]
+               (r"total_steps=\d+", "total_steps=2"), (r"every_n_steps=\d+", "every_n_steps=1"),
+               (r"num_samples=\d+", "num_samples=50")]
 PYTHON_PRELUDE = """
 import keras
 from tfbegan.models import BEGAN

@@ -72,9 +72,14 @@ def command_lines(block):
     """``[(command, [argument, ...])]`` for each tfbegan command a bash block runs,
     with the block's own ``NAME="..."`` variables expanded."""
     text = block.text.replace("\\\n", " ")
-    variables, found = {}, []
+    variables, found, pending = {}, [], ""
     for line in text.splitlines():
-        words = shlex.split(line, comments=True)
+        try:  # a quoted string may span lines (a TF_CONFIG JSON): read on to its end
+            words = shlex.split(pending + line, comments=True)
+            pending = ""
+        except ValueError:
+            pending += line + "\n"
+            continue
         for segment in _segments(words):
             while segment and re.fullmatch(r"\w+=.*", segment[0]):
                 name, _, value = segment[0].partition("=")

@@ -15,7 +15,7 @@ import small_fs
 
 from tfbegan import fileio
 from tfbegan.models import BEGAN, DenoisingBEGAN
-from tfbegan.training import checkpoints
+from tfbegan.training import checkpoints, finite_state
 
 
 def _model(seed=0):
@@ -281,8 +281,8 @@ def test_a_non_finite_state_is_never_written(tmp_path, poison):
     value = np.array(variable)
     value.flat[0] = np.nan
     variable.assign(value)
-    assert checkpoints.non_finite_state(model) == [variable.path]
-    with pytest.raises(checkpoints.NonFiniteStateError,
+    assert finite_state.non_finite_state(model) == [variable.path]
+    with pytest.raises(finite_state.NonFiniteStateError,
                        match=r"not saving step 2: 1 weight or optimizer tensors hold NaN"):
         checkpoints.save_checkpoint(model, work, 2)
     assert _files(work) == ["ckpt-00000001.json", "ckpt-00000001.keras"]
@@ -306,4 +306,4 @@ def test_checkpointer_stops_training_at_a_non_finite_state(tmp_path):
     assert [s for s, _ in checkpoints.list_checkpoints(str(tmp_path))] == [1, 2]
     assert guard.failure.startswith("non-finite weights at step 3")
     loaded, _ = checkpoints.load_checkpoint(checkpoints.latest_checkpoint(str(tmp_path)))
-    assert checkpoints.non_finite_state(loaded) == []
+    assert finite_state.non_finite_state(loaded) == []

@@ -6,6 +6,7 @@ from tfbegan.callbacks.base import PeriodicCallback
 from tfbegan.checks import check_period
 from tfbegan.steps import global_step
 from tfbegan.training import checkpoints
+from tfbegan.training.finite_state import NonFiniteStateError
 
 
 class Checkpointer(PeriodicCallback):
@@ -56,7 +57,7 @@ class Checkpointer(PeriodicCallback):
             try:
                 checkpoints.save_checkpoint(self.model, self.workdir, step, state,
                                             self.keep)
-            except checkpoints.NonFiniteStateError as e:
+            except NonFiniteStateError as e:
                 self.failure = str(e)
                 if self.nan_guard is not None:
                     self.nan_guard.failure = f"non-finite weights at step {step} ({e})"

@@ -46,8 +46,6 @@ from tfbegan import fileio
 # Importing the models registers their classes with Keras, which load_model needs.
 from tfbegan.models import MODELS
 from tfbegan.steps import global_step
-
-# Re-exported: part of this module's API (save_checkpoint raises the error).
 from tfbegan.training.finite_state import NonFiniteStateError, non_finite_state
 
 logger = logging.getLogger("tfbegan")

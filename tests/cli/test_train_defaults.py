@@ -13,12 +13,12 @@ from tfbegan.cli.defaults import QUICKSTART
 CONFIGS = """
 import json, sys
 from absl import flags
-from tfbegan.cli import train
+from tfbegan.cli import presets, train
 train.define_flags()
 out = {}
 for args in json.loads(sys.argv[1]):
     flags.FLAGS.unparse_flags()
-    flags.FLAGS(["prog", *args])
+    flags.FLAGS(presets.expand(["prog", *args]))
     try:
         c = train.config_from_flags()
         out[" ".join(args)] = {"model": c.model, "learning_rate": c.learning_rate,
@@ -59,7 +59,11 @@ def resolved(grey_folder):
                    ["--steps=3000"], ["--model=vae_began", "--gamma=0.3"],
                    ["--model=age", "--denoise_lambda=3"], ["--image_size=0"],
                    [grey_folder], [grey_folder, "--image_size=8", "--channels=3"],
-                   [grey_folder, "--background=purple"])
+                   [grey_folder, "--background=purple"],
+                   [grey_folder, "--image_size=64", "--steps=7"],
+                   [grey_folder, "--model=denoising_began"],
+                   [grey_folder, "--preset=mnist5k_began"],
+                   [grey_folder, "--denoise_lambda=3"], ["--dataset=mnist5k"])
 
 
 def test_no_flag_run_is_the_quickstart_preset(resolved):
@@ -121,7 +125,7 @@ def test_image_size_message_matches_the_help(resolved):
 TRAIN_EACH = """
 import sys
 from absl import flags
-from tfbegan.cli import train
+from tfbegan.cli import presets, train
 from tfbegan.training import train_lib
 train.define_flags()
 for model in sys.argv[2:]:
@@ -178,3 +182,44 @@ def test_renamed_flag_prints_one_deprecation_line():
     assert len(lines) == 1 and lines[0].endswith(
         "--ha_weight is deprecated: it is now --denoise_ha_weight (the old name is removed "
         "in the next release).")
+
+
+def test_a_dataset_without_a_model_takes_the_recipe_for_its_size(resolved, grey_folder):
+    """tfbegan.cli.recipes: Berthelot et al. 2017's BEGAN sized to the images, in place
+    of the digits' quickstart; flags given still win."""
+    r16 = resolved[grey_folder]
+    assert (r16["model"], r16["architecture"], r16["filters"], r16["repeats"]) == \
+        ("began", "began", 64, 2)
+    assert (r16["batch_size"], r16["learning_rate"], r16["gamma"], r16["lambda_k"],
+            r16["steps"]) == (16, 1e-4, 0.5, 0.001, 4000)
+    r64 = resolved[f"{grey_folder} --image_size=64 --steps=7"]
+    assert (r64["filters"], r64["repeats"], r64["steps"]) == (32, 1, 7)
+
+
+def test_the_recipe_gives_way_to_a_model_or_a_preset(resolved, grey_folder):
+    assert resolved[f"{grey_folder} --model=denoising_began"]["architecture"] == "began"
+    assert resolved[f"{grey_folder} --model=denoising_began"]["steps"] == 1000
+    preset = resolved[f"{grey_folder} --preset=mnist5k_began"]
+    assert preset["model"] == "began" and preset["architecture"] == "dcgan"
+    # The embedded digits, named or not, keep the no-flag run's preset.
+    assert resolved["--dataset=mnist5k"] == resolved[""]
+    assert resolved[f"{grey_folder} --denoise_lambda=3"]["error"] == (
+        "--denoise_lambda is a flag of --model=denoising_began and does not apply to "
+        "--model=began.")
+
+
+def test_recipe_table_covers_every_image_size():
+    from tfbegan.checks import check_image_size
+    from tfbegan.cli import recipes
+
+    for size in (8, 16, 32, 64, 128, 256):
+        check_image_size(size)
+        assert recipes.choose(size)["model"] == "began"
+    assert "augment" in recipes.choose(64, num_images=3000)
+    assert "augment" not in recipes.choose(64, num_images=20000)
+    assert "augment" not in recipes.choose(64, num_images=3000, augment_available=False)
+    with pytest.raises(ValueError, match="image_size=48 has no recipe"):
+        recipes.choose(48)
+    line = recipes.describe(recipes.choose(64, 3781), 64, 3781)
+    assert line.startswith("recipe for 3,781 images at 64 px: --model=began --filters=32 "
+                           "--repeats=1 --batch_size=16 --steps=3000")

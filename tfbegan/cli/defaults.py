@@ -3,8 +3,9 @@
 A flag's value is resolved in this order, the first that applies wins:
 
 1. the value given on the command line or in a flagfile;
-2. the quickstart preset (:data:`QUICKSTART`), when ``--model`` is not given: the
-   no-flag run ``tfbegan-train`` and any run that names no model;
+2. when ``--model`` is not given: the recipe chosen from the data
+   (``tfbegan.cli.recipes``) when ``--dataset`` names other images than the
+   embedded digits, else the quickstart preset (:data:`QUICKSTART`), the no-flag run;
 3. the model family's paper values (``DEFAULTS`` of its flag module, e.g. Khan et
    al. 2018's learning rate 5e-5 for ``vae_began``);
 4. the flag's own default: Berthelot et al. 2017's value for the core flags, each
@@ -57,15 +58,18 @@ class ResolvedFlags:
         return name in self._fv
 
 
-def resolve(flag_values, family_defaults):
+def resolve(flag_values, family_defaults, preset=None):
     """``ResolvedFlags`` for the parsed ``flag_values``.
 
     Args:
       flag_values: parsed absl ``FlagValues`` (with ``--model``).
       family_defaults: ``{model name: {flag: value}}``, each family's paper values
         for flags it does not own.
+      preset: the values applied when ``--model`` is not given (with a ``model``
+        entry); default :data:`QUICKSTART` (``tfbegan.cli.recipes`` passes the
+        recipe it chose from the data).
     """
-    preset = {} if flag_values["model"].present else QUICKSTART
-    model = flag_values.model if flag_values["model"].present else QUICKSTART["model"]
+    preset = {} if flag_values["model"].present else (preset or QUICKSTART)
+    model = flag_values.model if flag_values["model"].present else preset["model"]
     overrides = {**family_defaults.get(model, {}), **preset}
     return ResolvedFlags(flag_values, overrides)

@@ -28,7 +28,7 @@ import sys
 from absl import app, flags
 
 # common first sets TF_CPP_MIN_LOG_LEVEL before anything imports TensorFlow.
-from tfbegan.cli import common, defaults, flag_table, presets
+from tfbegan.cli import common, defaults, flag_table, presets, recipes
 from tfbegan.cli import help as help_lib
 from tfbegan.cli.variants import FAMILIES, VARIANTS
 from tfbegan.data.config import DataConfig
@@ -57,8 +57,10 @@ def _define_core_flags():
                         f"{', '.join(presets.names())}.")
     flags.DEFINE_string("model", defaults.QUICKSTART["model"], "Model family: "
                         f"{', '.join(sorted(VARIANTS))}. Without --model, the quickstart "
-                        "preset (--preset=quickstart) fills every flag not given; with "
-                        "it, the family's paper values do.")
+                        "preset (--preset=quickstart) fills every flag not given, or, "
+                        "with a --dataset other than mnist5k, a recipe chosen from the "
+                        "images' size and number (docs/your_images.md); with --model, "
+                        "the family's paper values do.")
     _define_data_flags()
     # Architecture (Berthelot et al. 2017 sec. 3.5).
     flags.DEFINE_integer("image_size", 32, "Image size, a power of two in [8, 256] "
@@ -171,14 +173,40 @@ def _check_family_flags(model):
                                  f"apply to --model={model}.")
 
 
-def _resolved_flags():
-    """FLAGS with the preset / family defaults of ``tfbegan.cli.defaults`` applied."""
+def _resolved_flags(preset=None):
+    """FLAGS with the preset (default: the quickstart) / family defaults of
+    ``tfbegan.cli.defaults`` applied."""
     if FLAGS.model not in VARIANTS:
         raise ValueError(f"--model={FLAGS.model!r} is not supported; allowed: "
                          f"{', '.join(sorted(VARIANTS))}.")
     family_defaults = {name: importlib.import_module(module).DEFAULTS
                        for name, module in VARIANTS.items()}
-    return defaults.resolve(FLAGS, family_defaults)
+    return defaults.resolve(FLAGS, family_defaults, preset)
+
+
+def _data_config(r):
+    """The run's DataConfig, with a folder's size and channels chosen from its images
+    when not given (``tfbegan.data.survey``)."""
+    from tfbegan.data import pipeline as data_lib
+
+    values = {field.name: getattr(r, field.name) for field in dataclasses.fields(DataConfig)
+              if field.name in r}
+    if not r.given("image_size") and values["dataset"].startswith("folder:"):
+        values["image_size"] = None  # chosen from the images (tfbegan.data.survey)
+    return data_lib.resolve(DataConfig(**values))
+
+
+def _with_data_recipe(r, data):
+    """``r`` with the recipe chosen from the data (``tfbegan.cli.recipes``) in place of
+    the quickstart preset, when ``--dataset`` is given without ``--model``."""
+    if not recipes.applies(FLAGS):
+        return r
+    from tfbegan.data import pipeline as data_lib
+
+    count = data_lib.num_examples(data)
+    recipe = recipes.choose(data.image_size, count, augment_available="augment" in FLAGS)
+    logging.getLogger("tfbegan").info("%s", recipes.describe(recipe, data.image_size, count))
+    return _resolved_flags(recipe)
 
 
 def config_from_flags(f=FLAGS):
@@ -188,7 +216,6 @@ def config_from_flags(f=FLAGS):
     same names (``tfbegan.config``), so a new setting needs only its field and flag.
     """
     from tfbegan.checks import check_image_size
-    from tfbegan.data import pipeline as data_lib
     from tfbegan.models.config import BACKBONE_FIELDS
     from tfbegan.training.config import TrainConfig
 
@@ -198,13 +225,10 @@ def config_from_flags(f=FLAGS):
         for message in flag_table.apply_renames(table, FLAGS):
             logging.getLogger("tfbegan").warning("%s", message)
     r = _resolved_flags()
-    _check_family_flags(r.model)
     check_image_size(r.image_size)
-    values = {field.name: getattr(r, field.name) for field in dataclasses.fields(DataConfig)
-              if field.name in r}
-    if not r.given("image_size") and values["dataset"].startswith("folder:"):
-        values["image_size"] = None  # chosen from the images (tfbegan.data.survey)
-    data = data_lib.resolve(DataConfig(**values))
+    data = _data_config(r)
+    r = _with_data_recipe(r, data)
+    _check_family_flags(r.model)
     kwargs = {name: getattr(r, name) for name in BACKBONE_FIELDS if name in r}
     kwargs.update(image_size=data.image_size, channels=data.channels, seed=r.seed)
     kwargs.update(importlib.import_module(VARIANTS[r.model]).model_kwargs(r))

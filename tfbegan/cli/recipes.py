@@ -1,0 +1,92 @@
+"""The recipe ``tfbegan-train`` chooses from the data, when ``--dataset`` names a folder
+or a tfds dataset and neither ``--model`` nor a preset is given.
+
+The no-flag run's preset (``tfbegan.cli.defaults.QUICKSTART``) is tuned for the
+embedded 32 px grey digits; on other images it trains the wrong networks (its
+DCGAN-style generator's second dense layer grows with the image area: 33.5 M weights
+at 64 px) with settings that keep k at its upper clip. :func:`choose` starts instead
+from Berthelot et al. 2017 (BEGAN, its network, its optimiser and equilibrium values)
+and sizes the network and the run to the images, each value with its reason
+(:data:`REASONS`; docs/your_images.md has the table). Any flag given on the command
+line still wins.
+"""
+
+from __future__ import annotations
+
+#: Below this many images a run counts as small data: Zhao et al. 2020's
+#: differentiable augmentation is turned on (their Fig. 1: 10 %-20 % of CIFAR-10,
+#: 5,000-10,000 images, is where it pays most).
+SMALL_DATA = 10_000
+
+#: Per image size: (filters n, conv layers per scale, steps). Berthelot et al. 2017's
+#: network halves the image down to 8 x 8, so a larger image adds a scale; the cost of
+#: a step grows with the area times n^2, so n and the repeats shrink with the size to
+#: keep a CPU run near a quarter of an hour (docs/your_images.md).
+BY_SIZE = {
+    8: (64, 2, 4000),
+    16: (64, 2, 4000),
+    32: (64, 2, 3000),
+    64: (32, 1, 3000),
+    128: (32, 1, 2000),
+    256: (16, 1, 2000),
+}
+
+#: Why each value, for the log line's reader and the docs' table.
+REASONS = {
+    "model": "BEGAN (Berthelot et al. 2017): the paper that trains on photographs",
+    "architecture": "Berthelot et al. 2017's network: it halves to 8 x 8, so its "
+                    "weights grow with the scales, not with the image area",
+    "filters": "n shrinks with the image size: a step's cost grows with area x n^2",
+    "repeats": "one conv per scale from 64 px on: half the cost of the paper's two",
+    "batch_size": "Berthelot et al. 2017 sec. 3.4.1: 16",
+    "learning_rate": "Berthelot et al. 2017 sec. 4.1: 1e-4 for G and D",
+    "gamma": "Berthelot et al. 2017: 0.5, between its sharp 0.3 and diverse 0.7",
+    "lambda_k": "Berthelot et al. 2017 sec. 3.4: 0.001",
+    "steps": "a quarter of an hour on 2 CPU cores at this size",
+    "augment": "fewer than 10,000 images: Zhao et al. 2020's differentiable "
+               "augmentation keeps D from memorising them",
+}
+
+
+def applies(flag_values):
+    """Whether the data recipe replaces the no-flag preset: a dataset other than the
+    embedded digits, and no ``--model`` (a preset that names one sets it)."""
+    return (not flag_values["model"].present and flag_values["dataset"].present
+            and flag_values.dataset != "mnist5k")
+
+
+def choose(image_size, num_images=None, augment_available=True):
+    """The recipe's flag values for images of ``image_size`` px.
+
+    Args:
+      image_size: the training size, a power of two in [8, 256].
+      num_images: how many images the dataset holds (None: unknown, taken as large).
+      augment_available: whether the model takes ``augment`` (Zhao et al. 2020).
+
+    Returns:
+      ``{flag name: value}``, to be applied where the command line is silent.
+    """
+    if image_size not in BY_SIZE:
+        raise ValueError(f"image_size={image_size} has no recipe; sizes: "
+                         f"{', '.join(map(str, BY_SIZE))}.")
+    filters, repeats, steps = BY_SIZE[image_size]
+    recipe = dict(model="began", architecture="began", filters=filters, repeats=repeats,
+                  z_dim=64, h_dim=64, batch_size=16, learning_rate=1e-4, beta1=0.5,
+                  gamma=0.5, lambda_k=0.001, k_init=0.0, eta=1, steps=steps,
+                  sample_every=250, checkpoint_every=500, mixed_precision="auto")
+    if augment_available and num_images is not None and num_images < SMALL_DATA:
+        recipe["augment"] = "color,translation,cutout"
+    return recipe
+
+
+def describe(recipe, image_size, num_images):
+    """The one log line naming the recipe chosen (and how to override it)."""
+    count = "an unknown number of" if num_images is None else f"{num_images:,}"
+    parts = [f"--model={recipe['model']}", f"--filters={recipe['filters']}",
+             f"--repeats={recipe['repeats']}", f"--batch_size={recipe['batch_size']}",
+             f"--steps={recipe['steps']}"]
+    if recipe.get("augment"):
+        parts.append(f"--augment={recipe['augment']}")
+    return (f"recipe for {count} images at {image_size} px: {' '.join(parts)} "
+            f"(Berthelot et al. 2017's values otherwise; docs/your_images.md; any flag "
+            f"given overrides it)")

@@ -223,3 +223,19 @@ def test_recipe_table_covers_every_image_size():
     line = recipes.describe(recipes.choose(64, 3781), 64, 3781)
     assert line.startswith("recipe for 3,781 images at 64 px: --model=began --filters=32 "
                            "--repeats=1 --batch_size=16 --steps=3000")
+
+
+def test_recipe_line_names_the_values_the_run_takes(grey_folder):
+    """Regression: the line named the recipe's --filters=32 when --filters=16 was given."""
+    script = ("import logging, sys\n"
+              "logging.basicConfig(level=logging.INFO, format='%(message)s')\n"
+              "from absl import flags\nfrom tfbegan.cli import train\n"
+              "train.define_flags()\nflags.FLAGS(['prog', *sys.argv[1:]])\n"
+              "train.config_from_flags()\n")
+    r = subprocess.run([sys.executable, "-c", script, grey_folder, "--filters=8",
+                        "--steps=5"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    line = [x for x in r.stderr.splitlines() if x.startswith("recipe for ")]
+    assert len(line) == 1 and line[0].startswith(
+        "recipe for 2 images at 16 px: --model=began --filters=8 --repeats=2 "
+        "--batch_size=16 --steps=5"), line

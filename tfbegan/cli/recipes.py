@@ -80,7 +80,8 @@ def choose(image_size, num_images=None, augment_available=True):
 
 
 def describe(recipe, image_size, num_images):
-    """The one log line naming the recipe chosen (and how to override it)."""
+    """The one log line naming the recipe's values as the run takes them (flags
+    given in place of the recipe's included), and how to override them."""
     count = "an unknown number of" if num_images is None else f"{num_images:,}"
     parts = [f"--model={recipe['model']}", f"--filters={recipe['filters']}",
              f"--repeats={recipe['repeats']}", f"--batch_size={recipe['batch_size']}",

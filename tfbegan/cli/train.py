@@ -205,8 +205,10 @@ def _with_data_recipe(r, data):
 
     count = data_lib.num_examples(data)
     recipe = recipes.choose(data.image_size, count, augment_available="augment" in FLAGS)
-    logging.getLogger("tfbegan").info("%s", recipes.describe(recipe, data.image_size, count))
-    return _resolved_flags(recipe)
+    r = _resolved_flags(recipe)
+    final = {name: getattr(r, name) for name in recipe}  # flags given win
+    logging.getLogger("tfbegan").info("%s", recipes.describe(final, data.image_size, count))
+    return r
 
 
 def config_from_flags(f=FLAGS):

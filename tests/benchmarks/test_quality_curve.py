@@ -44,3 +44,14 @@ def test_plot_draws_one_panel_per_metric(tmp_path):
 
     with Image.open(out) as image:
         assert image.size == (840, 340)
+
+
+def test_phase_breakdown_splits_at_the_progress_lines():
+    import phase_breakdown
+
+    lines = [(2.0, "folder ..."), (14.0, "step 1/300 | first step 9.5 s (tracing and "
+             "compiling)"), (20.0, "step 100/300 | loss_real 0.1"),
+             (40.0, "step 300/300 | loss_real 0.1"), (41.0, "exported ..."), (47.5, "")]
+    assert phase_breakdown.phases(lines) == {
+        "startup_s": 4.5, "first_step_s": 9.5, "training_s": 26.0, "end_of_run_s": 7.5,
+        "total_s": 47.5, "steps": 300}

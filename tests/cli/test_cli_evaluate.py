@@ -75,6 +75,13 @@ def _check_report(report, exported, classifier_path):
     assert sum(report["class_histogram"]) == pytest.approx(1.0)
     for key in ("ms_ssim_generated", "ms_ssim_real"):
         assert 0.0 <= report[key] <= 1.0
+    # SWD on pixels (one level at 8 px) and precision/recall, with their floors
+    # (mnist5k holds 2 x 40 images).
+    assert report["swd"] == report["swd_8"] > 0
+    for key in ("fid", "kid", "swd", "swd_8", "precision", "recall"):
+        assert f"{key}_floor" in report
+    assert 0.0 <= report["precision"] <= 1.0 and 0.0 <= report["recall"] <= 1.0
+    assert report["num_floor"] == 40
 
 
 def test_evaluate_prints_one_json_line(exported, classifier_path, capsys):
@@ -326,3 +333,78 @@ def test_a_colour_model_against_the_digits_is_warned_about():
     assert evaluate_cli.mismatch_warnings("inception", "folder:x", 3) == []
     assert evaluate_cli.mismatch_warnings("digits", "folder:x", 1)[0].startswith(
         "--feature_net=digits on --dataset=folder:x")
+
+
+def _rgba_folder(directory, count):
+    """``count`` 8x8 RGBA PNGs: a random opaque square on a transparent field."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    os.makedirs(directory, exist_ok=True)
+    for i in range(count):
+        pixels = np.zeros((8, 8, 4), np.uint8)
+        pixels[2:6, 2:6, :3] = rng.integers(0, 256, 3)
+        pixels[2:6, 2:6, 3] = 255
+        Image.fromarray(pixels, "RGBA").save(os.path.join(directory, f"{i:02d}.png"))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def keras_classifier(tmp_path_factory):
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Dense(4, activation="relu")(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    path = str(tmp_path_factory.mktemp("kc") / "three.keras")
+    model.save(path)
+    with open(path + ".json", "w") as f:
+        json.dump({"accuracy": 0.5, "classes": ["x", "y", "z"]}, f)
+    return path
+
+
+def test_real_folder_images_are_composited_onto_white(tmp_path):
+    from tfbegan.data import real_images
+
+    real = real_images.load_real_images(f"folder:{_rgba_folder(tmp_path / 'd', 2)}", 2,
+                                        8, 3)
+    # The transparent field is white (1.0 in [-1, 1]) as in training.
+    assert real.shape == (2, 8, 8, 3) and np.all(real[:, 0, 0] == 1.0)
+
+
+def test_evaluate_a_folder_with_a_keras_classifier_and_floors(
+        exported, keras_classifier, tmp_path, capsys, caplog):
+    folder = _rgba_folder(tmp_path / "images", 12)
+    args = (f"--export_dir={exported}", f"--dataset=folder:{folder}", "--num=6",
+            "--feature_net=keras", f"--feature_model={keras_classifier}",
+            "--kid_subsets=2", "--kid_subset_size=4", "--is_splits=2",
+            "--ms_ssim_pairs=4")
+    report = _execute(evaluate_cli, *args)
+    assert report["feature_network"] == "keras_classifier"
+    assert report["feature_network_path"] == keras_classifier
+    assert report["class_names"] == ["x", "y", "z"]
+    assert len(report["class_histogram"]) == 3
+    assert report["num_floor"] == 6 and report["swd_floor"] >= 0
+    assert {"fid_floor", "kid_floor", "precision_floor", "recall_floor"} <= set(report)
+    capsys.readouterr()
+    # 12 images hold two sets of 6, not of 7: an explicit --floors is an error...
+    line = _fails(evaluate_cli, capsys, *args[:2], "--num=7", *args[3:], "--floors")
+    assert line == (f"error: the real-vs-real floors need 2 x --num=7 = 14 images and "
+                    f"--dataset=folder:{folder} holds 12: pass --num=6 at most, or "
+                    f"--nofloors.")
+    # ... the default leaves them out with a warning.
+    with caplog.at_level(logging.WARNING, logger="tfbegan"):
+        report = _execute(evaluate_cli, *args[:2], "--num=7", *args[3:])
+    assert "swd" in report and "swd_floor" not in report
+    assert "no floors reported" in caplog.text
+
+
+def test_keras_feature_net_one_line_errors(exported, tmp_path, capsys):
+    assert _fails(evaluate_cli, capsys, f"--export_dir={exported}",
+                  "--feature_net=keras") == (
+        "error: --feature_net=keras needs --feature_model=PATH (a .keras classifier).")
+    line = _fails(evaluate_cli, capsys, f"--export_dir={exported}", "--feature_net=keras",
+                  f"--feature_model={tmp_path / 'none.keras'}")
+    assert line.startswith("error: feature model '") and "none.keras" in line
+    assert "--feature_net=keras" in _fails(
+        evaluate_cli, capsys, f"--export_dir={exported}", "--feature_model=x.keras")

@@ -325,3 +325,43 @@ def test_quality_evaluator_callback(tmp_path, caplog):
     assert any(name.startswith("events.out.tfevents") for name in events)
     with pytest.raises(ValueError, match="every_n_steps"):
         quality.QualityEvaluator(real, _mean_features(), every_n_steps=0)
+
+
+def test_evaluate_images_reports_swd_and_precision_recall():
+    real = np.random.default_rng(6).uniform(-1, 1, (12, 16, 16, 3)).astype(np.float32)
+    net = features.CallableFeatures(
+        "pixel_stats", lambda x: tf.stack([tf.reduce_mean(x, [1, 2, 3]),
+                                           tf.math.reduce_std(x, [1, 2, 3])], axis=1))
+    same = ev.evaluate_images(real, real, net, kid_subsets=2, kid_subset_size=6,
+                              ms_ssim_pairs=5)
+    # Identical sets: SWD 0 at the one 16 px level, every sample inside the other
+    # set's manifold. The far set's (mean, std) ~ (0.8, 0.06) lies ~0.9 from the real
+    # cluster around (0, 0.58), far beyond its k-NN radii (~0.03).
+    assert same["swd_16"] == 0.0 and same["swd"] == 0.0
+    assert same["precision"] == 1.0 and same["recall"] == 1.0
+    far = ev.evaluate_images(np.clip(real * 0.1 + 0.8, -1, 1), real, net, kid_subsets=2,
+                             kid_subset_size=6, ms_ssim_pairs=5)
+    assert far["precision"] == 0.0 and far["recall"] == 0.0 and far["swd"] > 0
+    off = ev.evaluate_images(real, real, net, kid_subsets=2, kid_subset_size=6,
+                             ms_ssim_pairs=5, swd_on=False, precision_recall_on=False)
+    assert not {"swd", "swd_16", "precision", "recall"} & set(off)
+
+
+def test_real_floors_of_one_set_against_itself_and_reuse_of_the_cache():
+    rng = np.random.default_rng(7)
+    real = rng.uniform(-1, 1, (10, 16, 16, 1)).astype(np.float32)
+    other = rng.uniform(-1, 1, (10, 16, 16, 1)).astype(np.float32)
+    net = _mean_features()
+    floors = ev.real_floors(real, real, net, kid_subsets=2, kid_subset_size=5)
+    assert floors["fid_floor"] == pytest.approx(0.0, abs=1e-9)
+    assert floors["swd_floor"] == 0.0 and floors["swd_16_floor"] == 0.0
+    assert floors["precision_floor"] == 1.0 and floors["recall_floor"] == 1.0
+    assert floors["num_floor"] == 10 and "kid_std_floor" in floors
+    cache = {}
+    report = ev.evaluate_images(other, real, net, kid_subsets=2, kid_subset_size=5,
+                                is_splits=2, ms_ssim_pairs=5, real_cache=cache)
+    floors = ev.real_floors(real, other, net, kid_subsets=2, kid_subset_size=5,
+                            real_cache=cache)
+    # The floor of (real, other) is the model report with other as the generator.
+    for key in ("fid", "kid", "swd", "precision", "recall"):
+        assert floors[f"{key}_floor"] == pytest.approx(report[key])

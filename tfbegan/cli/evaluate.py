@@ -5,12 +5,21 @@
     tfbegan-evaluate --checkpoint=tfbegan_run --feature_net=digits
     tfbegan-evaluate --export_dir=export/celeba --dataset=folder:/data/celeba \\
         --feature_net=inception --inception_weights=/path/inception_v3.h5
+    tfbegan-evaluate --export_dir=export/emoji --dataset=folder:/data/emoji \
+        --feature_net=keras --feature_model=emoji_classifier.keras
     tfbegan-evaluate --report=distances --run=tfbegan_run
 
 Generates ``--num`` images from the model's prior (stateless, ``--seed``), draws
-``--num`` real images from ``--dataset`` and prints FID, KID, the Inception Score
-(when the feature network has a classifier head), MS-SSIM diversity of generated
-and of real images, and the feature network used (tfbegan.evaluation.sample_quality).
+``--num`` real images from ``--dataset`` and prints FID, KID, precision and recall
+(Kynkäänniemi et al. 2019) in the feature network's space, the sliced Wasserstein
+distance of Laplacian-pyramid patches (Karras et al. 2018, pixels: any dataset), the
+Inception Score (when the feature network has a classifier head), MS-SSIM diversity
+of generated and of real images, and the feature network used
+(tfbegan.evaluation.sample_quality). With the floors (default when the dataset holds
+``2 x --num`` images) the same distances between the real images and the next
+``--num`` real ones come beside them as ``<metric>_floor``.
+``--feature_net=keras --feature_model=PATH`` uses any Keras classifier file's
+penultimate layer (tfbegan.evaluation.keras_features).
 ``--feature_net=digits`` is a small CNN trained on the embedded MNIST digits: the
 first evaluation on a machine trains it (offline, a few seconds) and caches it at
 ``--classifier_path``; ``--train_classifier`` retrains it. ``inception`` is
@@ -35,7 +44,7 @@ from tfbegan.serving import loading
 
 FLAGS = flags.FLAGS
 
-FEATURE_NETS = ("digits", "inception")
+FEATURE_NETS = ("digits", "inception", "keras")
 REPORTS = ("quality", "distances")
 
 
@@ -46,8 +55,16 @@ FLAG_SPECS = (
     ("string", "crop", "center", "Crop of folder/tfds images: center or celeba."),
     ("integer", "num", 1000, "Generated images, and real images (at most)."),
     ("enum", "feature_net", "digits", "Feature network: digits (CNN trained on the "
-     "embedded MNIST digits, offline) or inception (InceptionV3, ImageNet weights).",
+     "embedded MNIST digits, offline), inception (InceptionV3, ImageNet weights) or "
+     "keras (the .keras classifier at --feature_model: its penultimate layer).",
      {"enum_values": list(FEATURE_NETS)}),
+    ("string", "feature_model", None, "With --feature_net=keras: a .keras classifier "
+     "file whose output is class probabilities (e.g. from "
+     "benchmarks/emoji_classifier.py)."),
+    ("boolean", "floors", None, "Also report FID, KID, SWD and precision/recall between "
+     "two disjoint real samples of --num images (<metric>_floor). Default: on when the "
+     "dataset holds 2 x --num images (else a warning); --floors makes too few an "
+     "error, --nofloors skips them."),
     ("string", "inception_weights", None, "Path of "
      "inception_v3_weights_tf_dim_ordering_tf_kernels.h5 (default: the Keras cache, "
      "~/.keras/models)."),
@@ -95,6 +112,12 @@ def _validate(f):
                  "classifier_epochs"):
         if getattr(f, name) < 1:
             raise ValueError(f"--{name}={getattr(f, name)} must be >= 1.")
+    if f.feature_net == "keras" and not f.feature_model:
+        raise ValueError("--feature_net=keras needs --feature_model=PATH (a .keras "
+                         "classifier).")
+    if f.feature_model and f.feature_net != "keras":
+        raise ValueError(f"--feature_model={f.feature_model!r} is read only with "
+                         f"--feature_net=keras (got --feature_net={f.feature_net}).")
     if f.kid_subset_size < 2:
         raise ValueError(f"--kid_subset_size={f.kid_subset_size} must be >= 2.")
     if not 8 <= f.classifier_image_size <= 256:
@@ -105,6 +128,10 @@ def _validate(f):
 def feature_network(f):
     """The feature network the flags ask for (training the classifier if asked)."""
 
+    if f.feature_net == "keras":
+        from tfbegan.evaluation.keras_features import KerasClassifierFeatures
+
+        return KerasClassifierFeatures(f.feature_model)
     if f.feature_net == "inception":
         return features.InceptionFeatures(weights=f.inception_weights,
                                             download=f.download_inception)
@@ -135,6 +162,25 @@ def mismatch_warnings(feature_net, dataset, channels):
     return messages
 
 
+def draw_real(f, image_size, channels):
+    """``(real, floor_real)``: the ``--num`` real images the model is compared with
+    and, for the floors, the next ``--num`` of the source's seeded order (disjoint
+    from the first; None without floors)."""
+    want = f.floors is not False
+    real = real_images.load_real_images(f.dataset, 2 * f.num if want else f.num,
+                                        image_size, channels, f.seed, f.data_dir,
+                                        f.crop)
+    if want and len(real) < 2 * f.num:
+        message = (f"the real-vs-real floors need 2 x --num={f.num} = {2 * f.num} "
+                   f"images and --dataset={f.dataset} holds {len(real)}: pass "
+                   f"--num={len(real) // 2} at most, or --nofloors.")
+        if f.floors:
+            raise ValueError(message)
+        logging.getLogger("tfbegan").warning("no floors reported: %s", message)
+        want = False
+    return real[:f.num], (real[f.num:2 * f.num] if want else None)
+
+
 def evaluate_model(f, network):
     """The JSON-serialisable report of the model the flags name."""
     import numpy as np
@@ -145,16 +191,21 @@ def evaluate_model(f, network):
     generator, info = loading.load_generator(f.export_dir, f.checkpoint)
     for message in mismatch_warnings(f.feature_net, f.dataset, info["channels"]):
         logging.getLogger("tfbegan").warning("%s", message)
-    real = real_images.load_real_images(f.dataset, f.num, info["image_size"],
-                                       info["channels"], f.seed, f.data_dir,
-                                       f.crop)
+    real, floor_real = draw_real(f, info["image_size"], info["channels"])
     z = priors.sample(info["prior"], f.num, info["z_dim"], f.seed, 0)
     # Exports clip to [-1, 1]; clip checkpoint generators the same way.
     generated = np.clip(loading.generate(generator, z, f.batch_size), -1.0, 1.0)
+    cache = {}  # the real set's features and SWD descriptors, shared with the floors
     report = sample_quality.evaluate_images(
         generated, real, network, kid_subsets=f.kid_subsets,
         kid_subset_size=f.kid_subset_size, is_splits=f.is_splits,
-        ms_ssim_pairs=f.ms_ssim_pairs, seed=f.seed, batch_size=f.batch_size)
+        ms_ssim_pairs=f.ms_ssim_pairs, seed=f.seed, batch_size=f.batch_size,
+        real_cache=cache)
+    if floor_real is not None:
+        report.update(sample_quality.real_floors(
+            real, floor_real, network, kid_subsets=f.kid_subsets,
+            kid_subset_size=f.kid_subset_size, seed=f.seed, batch_size=f.batch_size,
+            real_cache=cache))
     report.update({"dataset": f.dataset, "source": info["source"],
                    "step": info["step"]})
     if getattr(network, "path", None):

@@ -13,6 +13,15 @@ FLAGS = flags.FLAGS
 #: Berthelot et al. 2017 uses the core flags' own defaults.
 DEFAULTS = {}
 
+def _augment_policy(value):
+    """The canonical policy (``"color, cutout"`` -> ``"color,cutout"``), so config.json
+    and the checkpoint store one spelling and a rerun spelt otherwise resumes; a bad
+    name fails here with the model's message."""
+    from tfbegan.models.augment import canonical_policy  # TensorFlow: only when read
+
+    return canonical_policy(value)
+
+
 #: DiffAugment (Zhao et al. 2020), read by every family whose D is an auto-encoder:
 #: this table's (began, denoising_began) and flags_vae_began's, which lists this row.
 AUGMENT = Flag(
@@ -22,7 +31,8 @@ AUGMENT = Flag(
     "color,translation,cutout; applied in training to the real and the generated "
     "images D sees, so L(x), L(G(z)), k and M_global are those of the augmented "
     "images. Empty = off (Berthelot et al. 2017). BEGAN, denoising_began and "
-    "vae_began only: BiGAN and AGE have no auto-encoder discriminator.")
+    "vae_began only: BiGAN and AGE have no auto-encoder discriminator.",
+    convert=_augment_policy)
 
 #: Defaults: Berthelot et al. 2017; the no-flag run's values are named in each help.
 TABLE = (

@@ -6,6 +6,7 @@ import os
 
 from absl import flags
 from test_train_cli import TINY, run_cli
+from test_train_defaults import configs
 
 from tfbegan.cli import flag_table, flags_began, flags_denoising, flags_vae_began, train
 from tfbegan.cli.variants import FAMILIES
@@ -34,6 +35,18 @@ def test_model_kwargs_carry_the_policy():
         fv(["prog", "--augment=color, translation,cutout"])
         assert module.model_kwargs(fv)["augment"] == POLICY, module.__name__
     assert flag_table.model_kwargs((flags_began.AUGMENT,), fv) == {"augment": POLICY}
+
+
+def test_the_resolved_config_of_each_family():
+    out = configs(["--model=began"], ["--model=vae_began", "--augment=cutout, color"],
+                  ["--model=denoising_began", "--augment=translation"],
+                  ["--model=bigan", "--augment=color"], ["--model=age", "--augment=color"])
+    assert out["--model=began"]["augment"] == ""  # off, and recorded
+    assert out["--model=vae_began --augment=cutout, color"]["augment"] == "cutout,color"
+    assert out["--model=denoising_began --augment=translation"]["augment"] == "translation"
+    for model in ("bigan", "age"):
+        assert f"does not apply to --model={model}" in out[
+            f"--model={model} --augment=color"]["error"]
 
 
 def test_train_with_augment_end_to_end(tmp_path):

@@ -61,7 +61,8 @@ def test_family_kwargs_keep_their_names():
     assert set(flags_denoising.model_kwargs(fv)) == {
         "gamma", "lambda_k", "eta", "k_init", "distance", "controller", "batch_norm",
         "skip_connections", "architecture", "generator_ema", "lambda_noise", "noise_std",
-        "ha_weight", "pull_away_weight", "latent_constraint_weight", "bn_statistics"}
+        "ha_weight", "pull_away_weight", "latent_constraint_weight", "bn_statistics",
+        "augment"}
     # Every row, defaults included: a run's recorded settings are complete.
     assert flags_age.model_kwargs(fv) == {
         "lambda_z": 1000.0, "mu_x": 10.0, "g_steps": 1, "e_lr_ratio": 1.0,
@@ -71,4 +72,4 @@ def test_family_kwargs_keep_their_names():
         "encoder_real_statistics": False, "g_mu_x": 0.0}
     assert set(flags_vae_began.model_kwargs(fv)) == {
         "alpha", "beta", "gamma", "eta", "pid_gains", "k_init", "kl_weight", "kl_scale",
-        "warmup_steps", "distance", "architecture"}
+        "warmup_steps", "distance", "architecture", "augment"}

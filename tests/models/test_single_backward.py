@@ -186,8 +186,11 @@ def test_loss_scale_ratio_and_add_scaled():
 @pytest.mark.parametrize("family", ["denoising", "vae_began"])
 def test_two_replicas_equal_one(two_replica_strategy, family):
     make = {
+        # With DiffAugment (Zhao et al. 2020): its draws are for the global batch,
+        # sliced per replica like z and the noise (BEGAN's train_step).
         "denoising": lambda: DenoisingBEGAN(
-            **SMALL, k_init=0.2, lambda_noise=2.0, batch_norm=False, ha_weight=0.1),
+            **SMALL, k_init=0.2, lambda_noise=2.0, batch_norm=False, ha_weight=0.1,
+            augment="color,translation,cutout"),
         "vae_began": lambda: VAEBEGAN(**SMALL, k_init=0.2),
     }[family]
     x = _images(8, seed=9)

@@ -258,7 +258,7 @@ def test_registry_flags_and_encode():
     assert kwargs == {"alpha": 0.3, "beta": 0.1, "gamma": 0.1, "eta": 0.7,
                       "pid_gains": (0.1, 0.0, 0.2), "k_init": 0.0, "kl_weight": 1.0,
                       "kl_scale": "sum", "warmup_steps": 0, "distance": None,
-                      "architecture": "began"}
+                      "architecture": "began", "augment": ""}
     model = VAEBEGAN(**SMALL, **kwargs)
     assert model.has_encoder
     x = _images(3)

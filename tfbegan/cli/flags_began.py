@@ -1,6 +1,7 @@
 """Flags of plain BEGAN (Berthelot et al. 2017): gamma, lambda_k, eta, k_init, distance,
-controller, and the architecture options batch norm and skip connections (Li et al.
-2018, Fig. 3), which every BEGAN takes."""
+controller, the architecture options batch norm and skip connections (Li et al.
+2018, Fig. 3), which every BEGAN takes, and DiffAugment (Zhao et al. 2020), which
+VAE+BEGAN takes too (``flags_vae_began`` lists the row)."""
 
 from absl import flags
 
@@ -11,6 +12,27 @@ FLAGS = flags.FLAGS
 
 #: Berthelot et al. 2017 uses the core flags' own defaults.
 DEFAULTS = {}
+
+def _augment_policy(value):
+    """The canonical policy (``"color, cutout"`` -> ``"color,cutout"``), so config.json
+    and the checkpoint store one spelling and a rerun spelt otherwise resumes; a bad
+    name fails here with the model's message."""
+    from tfbegan.models.augment import canonical_policy  # TensorFlow: only when read
+
+    return canonical_policy(value)
+
+
+#: DiffAugment (Zhao et al. 2020), read by every family whose D is an auto-encoder:
+#: this table's (began, denoising_began) and flags_vae_began's, which lists this row.
+AUGMENT = Flag(
+    "string", "augment", "", "DiffAugment (Zhao et al. 2020): comma-separated policies "
+    "from color (brightness, saturation, contrast), translation (up to 1/8 of the "
+    "image, filled with 0) and cutout (a square of half the image set to 0), e.g. "
+    "color,translation,cutout; applied in training to the real and the generated "
+    "images D sees, so L(x), L(G(z)), k and M_global are those of the augmented "
+    "images. Empty = off (Berthelot et al. 2017). BEGAN, denoising_began and "
+    "vae_began only: BiGAN and AGE have no auto-encoder discriminator.",
+    convert=_augment_policy)
 
 #: Defaults: Berthelot et al. 2017; the no-flag run's values are named in each help.
 TABLE = (
@@ -44,6 +66,7 @@ TABLE = (
          "come from (Yazici et al. 2019; warmed up as min(d, (1 + t) / (10 + t)) after t "
          "generator steps; tfbegan.models.ema); 0 = off (Berthelot et al. 2017, Li et "
          "al. 2018)."),
+    AUGMENT,
 )
 
 

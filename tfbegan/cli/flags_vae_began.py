@@ -10,7 +10,7 @@ from __future__ import annotations
 from absl import flags
 
 from tfbegan.checks import DEFAULT_PID_GAINS
-from tfbegan.cli import flag_table
+from tfbegan.cli import flag_table, flags_began
 from tfbegan.cli.flag_table import Flag
 
 FLAGS = flags.FLAGS
@@ -61,6 +61,8 @@ TABLE = (
          "MNIST BEGANs as --architecture (E: D's DCGAN-style encoder to 2 N_z, without "
          "batch norm); not in the paper.", kwarg="architecture",
          choices=("began", "dcgan")),
+    # BEGAN's own row (no vae_ prefix): the flag means the same for every AE discriminator.
+    flags_began.AUGMENT,
 )
 
 

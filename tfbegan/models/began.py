@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+import tfbegan.models.augment as augment_lib
 import tfbegan.models.ema as ema
 from tfbegan.checks import CONTROLLERS, DEFAULT_PID_GAINS, check_pid_gains
 from tfbegan.losses import equilibrium
@@ -32,6 +33,10 @@ class BEGAN(GANModel):
       (:mod:`tfbegan.models.gradients`).
     * ``k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1)``, k_0 = ``k_init``.
     * ``M_global = L(x) + |gamma L(x) - L(G(z))|`` (sec. 3.4.2).
+    * ``augment`` (DiffAugment, Zhao et al. 2020; ``tfbegan.models.augment``): in
+      training steps D sees T(x) and T(G(z)), each batch with its own random draw,
+      so every L(x) and L(G(z)) above reads L(T(x)) = |T(x) - D(T(x))|^eta and
+      L(T(G(z))), k and M_global included; G's gradient runs back through T.
 
     Under ``tf.distribute`` each replica computes per-replica means; gradients are
     scaled by ``1 / num_replicas`` before the optimizer's cross-replica sum, so any
@@ -60,6 +65,8 @@ class BEGAN(GANModel):
         ``DenoisingBEGAN`` normalizes one concatenated batch instead.
       generator_ema: decay d in [0, 1) of an exponential moving average of G's
         weights that samples come from (Yazici et al. 2019; ``tfbegan.models.ema``); 0 = off.
+      augment: DiffAugment policies, comma-separated from ``color``, ``translation``,
+        ``cutout`` (Zhao et al. 2020), applied in that order; ``""`` = off (default).
 
     Example:
 
@@ -82,7 +89,8 @@ class BEGAN(GANModel):
                  h_dim=64, gamma=0.5, lambda_k=0.001, eta=1, k_init=0.0, seed=0,
                  distance=None, controller="proportional",
                  pid_gains=DEFAULT_PID_GAINS, batch_norm=False,
-                 skip_connections=False, architecture="began", generator_ema=0.0, **kwargs):
+                 skip_connections=False, architecture="began", generator_ema=0.0, augment="",
+                 **kwargs):
         # Validate before any variable exists.
         config = ModelConfig(image_size=image_size, channels=channels, filters=filters,
                              repeats=repeats, z_dim=z_dim, h_dim=h_dim, gamma=gamma,
@@ -94,6 +102,7 @@ class BEGAN(GANModel):
             raise ValueError(f"controller={controller!r} is not supported; allowed: "
                              f"{CONTROLLERS}.")
         pid_gains = check_pid_gains(pid_gains)
+        augmenter = augment_lib.DiffAugment(augment, image_size, seed)  # validates
         super().__init__(**kwargs)
         self.init_backbone(config, seed)
         self.gamma = float(gamma)
@@ -108,6 +117,8 @@ class BEGAN(GANModel):
         self.skip_connections = config.skip_connections
         self.architecture = config.architecture
         self.generator_ema = config.generator_ema
+        self._augmenter = augmenter
+        self.augment = augmenter.spec  # canonical: "color, cutout" is "color,cutout"
 
         self.generator = build_generator(config)
         self.discriminator = build_discriminator(config)
@@ -154,7 +165,7 @@ class BEGAN(GANModel):
             distance=self.distance_spec, controller=self.controller,
             pid_gains=list(self.pid_gains), batch_norm=self.batch_norm,
             skip_connections=self.skip_connections, architecture=self.architecture,
-            generator_ema=self.generator_ema)
+            generator_ema=self.generator_ema, augment=self.augment)
         return config
 
     def distance(self, v, reconstruction):
@@ -167,8 +178,13 @@ class BEGAN(GANModel):
         return self.discriminator(self.check_images(x), training=False)
 
     # ------------------------------------------------------------------ steps
-    def compute_losses(self, x, z, k, training):
+    def compute_losses(self, x, z, k, training, augment=None):
         """The step's forward pass and every loss, for ``train_step`` and ``test_step``.
+
+        ``augment``: the step's DiffAugment draws (``DiffAugment.step_params``; None
+        in evaluation), applied to x and to G(z) between G and D: the losses are then
+        L(T(x)) and L(T(G(z))), and ``fake`` stays G(z), so the gradient with respect
+        to it includes T's.
 
         Returns a dict: ``fake`` = G(z); ``d_real``, L_D's terms without L(G(z))
         (here L(x)); ``loss_fake`` = L(G(z)); ``g_extra``, L_G's terms beside L(G(z))
@@ -177,8 +193,9 @@ class BEGAN(GANModel):
         ``g_loss = L(G(z)) + g_extra``).
         """
         fake = self.generator(z, training=training)
+        x, seen = self._augmenter.pair(augment, x, fake)
         loss_real = tf.reduce_mean(self.distance(x, self.discriminator(x, training=training)))
-        loss_fake = tf.reduce_mean(self.distance(fake, self.discriminator(fake, training=training)))
+        loss_fake = tf.reduce_mean(self.distance(seen, self.discriminator(seen, training=training)))
         return {"fake": fake, "d_real": loss_real, "loss_fake": loss_fake,
                 "g_extra": tf.constant(0.0),
                 "values": {"loss_real": loss_real, "loss_fake": loss_fake,
@@ -199,15 +216,18 @@ class BEGAN(GANModel):
         """One equilibrium step: D minimises ``L_D = d_real - k_t L(G(z))``, G minimises
         ``L_G = L(G(z)) + g_extra`` (each only its own loss, footnote 2), then
         ``k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1)`` and
-        ``M_global = L(x) + |gamma L(x) - L(G(z))|`` from the all-reduced losses."""
+        ``M_global = L(x) + |gamma L(x) - L(G(z))|`` from the all-reduced losses;
+        with ``augment`` every L is L(T(.)) (class docstring)."""
         self.require_compiled()
         x = self.check_images(data)
         ctx = replica_context()
         n_rep = ctx.num_replicas_in_sync
         k = tf.convert_to_tensor(self.k)
-        inputs = self.step_inputs(x, ctx, self.step_counter())
+        counter = self.step_counter()
+        inputs = self.step_inputs(x, ctx, counter)
+        views = self._augmenter.step_params(tf.shape(x)[0], ctx, counter)
         with tf.GradientTape(persistent=True) as tape:
-            out = self.compute_losses(x, *inputs, k, training=True)
+            out = self.compute_losses(x, *inputs, k, training=True, augment=views)
             # Per-replica means, as the optimizers sum over replicas; scale_loss is the
             # float16 loss scale S (identity otherwise), which apply divides out.
             d_real = self.d_optimizer.scale_loss(out["d_real"] / n_rep)

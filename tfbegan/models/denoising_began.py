@@ -98,13 +98,20 @@ class DenoisingBEGAN(BEGAN):
       D's encoder must recover z from G(z). Needs ``h_dim == z_dim``. Reported as
       ``latent_constraint``.
 
+    **Augmentation** (``augment``, DiffAugment, Zhao et al. 2020): augment, then
+    noise. D sees ``T(x)``, ``T(x) + n`` and ``T(G(z))``; the denoising term is
+    ``mean((D(T(x) + n) - T(x))^2)``, so D still learns to remove the noise from the
+    images it is shown, and the corruption keeps its N(0, sigma^2) law (noise first,
+    then colour or cutout, would rescale or erase it).
+
     Reported metrics: BEGAN's plus ``loss_denoise`` (unweighted ``L_DAE``, when
     ``lambda_noise > 0``) and ``ha_d`` / ``ha_g`` (unweighted penalties, when
     ``ha_weight > 0``); ``d_loss`` and ``g_loss`` include the weighted terms.
 
     Args:
       image_size, channels, filters, repeats, z_dim, h_dim, gamma, lambda_k, eta,
-        k_init, seed, distance, controller, pid_gains: as :class:`BEGAN`.
+        k_init, seed, distance, controller, pid_gains, augment (a keyword): as
+        :class:`BEGAN`.
       lambda_noise: weight of the denoising term, >= 0 (Li et al. 2018: 2); 0 turns it
         off.
       noise_std: sigma of the Gaussian corruption, >= 0 (Li et al. 2018: 1).
@@ -255,7 +262,7 @@ class DenoisingBEGAN(BEGAN):
         h = self.discriminator.get_layer("encoder")(images, training=training)
         return self.discriminator.get_layer("decoder")(h, training=training), h
 
-    def compute_losses(self, x, z, noise, k, training):
+    def compute_losses(self, x, z, noise, k, training, augment=None):
         """Eq. 6 and the options' terms, for ``train_step`` and ``test_step``.
 
         D runs on ``[x, x + noise]`` and ``G(z)``: one concatenated call with batch
@@ -263,21 +270,23 @@ class DenoisingBEGAN(BEGAN):
         BEGAN's dict (:meth:`BEGAN.compute_losses`) with
         ``d_real = L(x) + lambda_noise L_DAE + w_ha HA_D + w_cs latent_constraint``
         and ``g_extra = w_ha HA_G + w_pt pull_away``; ``values`` adds each
-        unweighted term that is on.
+        unweighted term that is on. ``augment``: as :meth:`BEGAN.compute_losses`
+        (x and G(z) are transformed first, then the noise is added).
         """
         fake = self.generator(z, training=training)
+        x, seen = self._augmenter.pair(augment, x, fake)  # augment, then noise
         b = tf.shape(x)[0]
         real = x if noise is None else tf.concat([x, x + noise], axis=0)
         if self.batch_norm and self.bn_statistics == "joint":
             offset = tf.shape(real)[0]
-            recon, h = self._discriminate(tf.concat([real, fake], axis=0), training)
+            recon, h = self._discriminate(tf.concat([real, seen], axis=0), training)
             recon_real, recon_fake = recon[:offset], recon[offset:]
             codes = None if h is None else h[offset:]
         else:
             recon_real = self.discriminator(real, training=training)
-            recon_fake, codes = self._discriminate(fake, training)
+            recon_fake, codes = self._discriminate(seen, training)
         loss_real = tf.reduce_mean(self.distance(x, recon_real[:b]))
-        loss_fake = tf.reduce_mean(self.distance(fake, recon_fake))
+        loss_fake = tf.reduce_mean(self.distance(seen, recon_fake))
         terms = {"loss_real": loss_real, "loss_fake": loss_fake}
         d_real, g_extra = loss_real, tf.constant(0.0)
         if noise is not None:

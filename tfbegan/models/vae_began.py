@@ -87,6 +87,13 @@ class VAEBEGAN(BEGAN):
     ``(seed, 2 * step + 1)`` and sliced per replica; gradients of per-replica means
     are divided by the replica count; metrics and the k update use all-reduced values.
 
+    **Augmentation** (``augment``, DiffAugment, Zhao et al. 2020): only what D sees
+    is transformed, in training steps. The real batch and its VAE reconstruction
+    share one draw T_r, the prior samples have their own T_g: L_d = |T_r(x) -
+    D(T_r(x))|, L_v = |T_r(x_v) - D(T_r(x_v))|, L_g = |T_g(x_g) - D(T_g(x_g))|, L_s =
+    |D_enc(T_r(x)) - D_enc(T_r(x_v))| (a pair compared alike); e_t, k and the
+    convergence measure use these. E sees x and L_e = |x - x_v| and L_n are unchanged.
+
     Naming: ``alpha, beta, gamma, eta`` are Khan et al. 2018's (eta is the diversity ratio
     that BEGAN calls gamma; gamma weights L_e). The pixel losses are l1 (BEGAN's
     exponent 1); ``distance`` swaps in another per-sample distance for L_d, L_g, L_v.
@@ -116,6 +123,7 @@ class VAEBEGAN(BEGAN):
         steps G's loss leaves out the adversarial part ``L_g + alpha L_v`` (G and
         E train as a VAE on ``beta L_s + gamma L_e`` and L_n, D as BEGAN's
         auto-encoder on L_d; k follows its controller). 0 (default) = off.
+      augment: DiffAugment policies as :class:`~BEGAN` (``""`` = off; see above).
 
     Example:
 
@@ -215,7 +223,8 @@ class VAEBEGAN(BEGAN):
                 "gamma": self.gamma, "eta": self.eta, "pid_gains": list(self.pid_gains),
                 "k_init": self.k_init, "seed": self.seed, "distance": self.distance_spec,
                 "kl_weight": self.kl_weight, "kl_scale": self.kl_scale,
-                "warmup_steps": self.warmup_steps, "architecture": self.architecture}
+                "warmup_steps": self.warmup_steps, "architecture": self.architecture,
+                "augment": self.augment}
 
     # ------------------------------------------------------------------ encoder
     def encode_stats(self, images, training=False):
@@ -234,12 +243,13 @@ class VAEBEGAN(BEGAN):
         return self.generator(self.encode(images), training=False)
 
     # ------------------------------------------------------------------ steps
-    def compute_vae_losses(self, x, eps, z_g, k, training):
+    def compute_vae_losses(self, x, eps, z_g, k, training, augment=None):
         """Forward pass of Algorithm 1 (lines 3-10) and every loss term.
 
         Args:
           x: real images. eps: N(0, I) noise for Eq. 4. z_g: latents from the prior.
           k: k_{t-1}, used by L_dis (Eq. 13).
+          augment: the step's DiffAugment draws (real, fake) or None (class docstring).
 
         Returns:
           dict of scalar tensors named as in the class docstring (this replica's
@@ -250,13 +260,17 @@ class VAEBEGAN(BEGAN):
         z_v = mu + eps * tf.exp(0.5 * log_var)
         x_v = self.generator(z_v, training=training)
         x_g = self.generator(z_g, training=training)
+        # What D sees: x and x_v under one draw (L_s compares them), x_g under its own.
+        real_params, fake_params = augment if augment is not None else (None, None)
+        seen_x, seen_v = (self._augmenter(v, real_params) for v in (x, x_v))
+        seen_g = self._augmenter(x_g, fake_params)
         d_enc, d_dec = self.discriminator_encoder, self.discriminator_decoder
-        z_d = d_enc(x, training=training)
-        z_g_d = d_enc(x_g, training=training)
-        z_v_d = d_enc(x_v, training=training)
-        loss_real = tf.reduce_mean(self.distance(x, d_dec(z_d, training=training)))
-        loss_fake = tf.reduce_mean(self.distance(x_g, d_dec(z_g_d, training=training)))
-        loss_v = tf.reduce_mean(self.distance(x_v, d_dec(z_v_d, training=training)))
+        z_d = d_enc(seen_x, training=training)
+        z_g_d = d_enc(seen_g, training=training)
+        z_v_d = d_enc(seen_v, training=training)
+        loss_real = tf.reduce_mean(self.distance(seen_x, d_dec(z_d, training=training)))
+        loss_fake = tf.reduce_mean(self.distance(seen_g, d_dec(z_g_d, training=training)))
+        loss_v = tf.reduce_mean(self.distance(seen_v, d_dec(z_v_d, training=training)))
         loss_e = tf.reduce_mean(pixel_distance(x, x_v, 1))
         loss_n = gaussian_kl(mu, log_var)
         if self.kl_scale == "per_pixel":
@@ -291,12 +305,13 @@ class VAEBEGAN(BEGAN):
         n_rep = ctx.num_replicas_in_sync
         step = tf.cast(self.step_counter(), tf.int64)
         eps, z_g = self._noise(tf.shape(x)[0], ctx, step)
+        views = self._augmenter.step_params(tf.shape(x)[0], ctx, step)
         k = tf.convert_to_tensor(self.k)
         # VAE warm-up: 0 on G's adversarial terms (and D's -k part) while step < N.
         adversarial_on = tf.cast(step >= self.warmup_steps, tf.float32)
 
         with tf.GradientTape(persistent=True) as tape:
-            out = self.compute_vae_losses(x, eps, z_g, k, training=True)
+            out = self.compute_vae_losses(x, eps, z_g, k, training=True, augment=views)
             # Per-replica means; the optimizers sum over replicas.
             # scale_loss: the float16 loss scale S (identity otherwise).
             scaled = {

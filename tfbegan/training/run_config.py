@@ -56,11 +56,15 @@ def read_config(workdir):
 def _as_stored(kwargs):
     """``kwargs`` as a model's ``get_config`` stores them: a distance spec in its
     canonical form (``"l2"`` is stored as ``"l2:1"``; the rerun of a run given
-    ``--distance=l2`` was refused as a different run)."""
+    ``--distance=l2`` was refused as a different run), and so a DiffAugment policy
+    (``"color, cutout"`` is stored as ``"color,cutout"``)."""
     from tfbegan.losses.distances import canonical_distance_spec
+    from tfbegan.models.augment import canonical_policy
 
     if kwargs.get("distance") is not None:
         kwargs = {**kwargs, "distance": canonical_distance_spec(kwargs["distance"])}
+    if kwargs.get("augment"):
+        kwargs = {**kwargs, "augment": canonical_policy(kwargs["augment"])}
     return kwargs
 
 

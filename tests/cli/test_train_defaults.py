@@ -191,11 +191,11 @@ def test_a_dataset_without_a_model_takes_the_recipe_for_its_size(resolved, grey_
     assert (r16["model"], r16["architecture"], r16["filters"], r16["repeats"]) == \
         ("began", "began", 64, 2)
     assert (r16["batch_size"], r16["learning_rate"], r16["gamma"], r16["lambda_k"],
-            r16["steps"]) == (16, 1e-4, 0.5, 0.001, 4000)
+            r16["steps"]) == (16, 1e-4, 0.7, 0.01, 4000)
     # Two images: small data, so Zhao et al. 2020's augmentation is on.
     assert r16["augment"] == "color,translation,cutout"
     r64 = resolved[f"{grey_folder} --image_size=64 --steps=7"]
-    assert (r64["filters"], r64["repeats"], r64["steps"]) == (32, 1, 7)
+    assert (r64["filters"], r64["repeats"], r64["steps"]) == (16, 1, 7)
 
 
 def test_the_recipe_gives_way_to_a_model_or_a_preset(resolved, grey_folder):
@@ -223,7 +223,7 @@ def test_recipe_table_covers_every_image_size():
     with pytest.raises(ValueError, match="image_size=48 has no recipe"):
         recipes.choose(48)
     line = recipes.describe(recipes.choose(64, 3781), 64, 3781)
-    assert line.startswith("recipe for 3,781 images at 64 px: --model=began --filters=32 "
+    assert line.startswith("recipe for 3,781 images at 64 px: --model=began --filters=16 "
                            "--repeats=1 --batch_size=16 --steps=3000")
 
 
@@ -240,4 +240,5 @@ def test_recipe_line_names_the_values_the_run_takes(grey_folder):
     line = [x for x in r.stderr.splitlines() if x.startswith("recipe for ")]
     assert len(line) == 1 and line[0].startswith(
         "recipe for 2 images at 16 px: --model=began --filters=8 --repeats=2 "
-        "--batch_size=16 --steps=5 --augment=color,translation,cutout "), line
+        "--batch_size=16 --steps=5 --gamma=0.7 --lambda_k=0.01 "
+        "--augment=color,translation,cutout "), line

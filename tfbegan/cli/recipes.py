@@ -5,8 +5,8 @@ The no-flag run's preset (``tfbegan.cli.defaults.QUICKSTART``) is tuned for the
 embedded 32 px grey digits; on other images it trains the wrong networks (its
 DCGAN-style generator's second dense layer grows with the image area: 33.5 M weights
 at 64 px) with settings that keep k at its upper clip. :func:`choose` starts instead
-from Berthelot et al. 2017 (BEGAN, its network, its optimiser and equilibrium values)
-and sizes the network and the run to the images, each value with its reason
+from Berthelot et al. 2017 (BEGAN, its network and optimiser), sizes the network and
+the run to the images, and moves k faster than the paper, each value with its reason
 (:data:`REASONS`; docs/your_images.md has the table). Any flag given on the command
 line still wins.
 """
@@ -21,14 +21,15 @@ SMALL_DATA = 10_000
 #: Per image size: (filters n, conv layers per scale, steps). Berthelot et al. 2017's
 #: network halves the image down to 8 x 8, so a larger image adds a scale; the cost of
 #: a step grows with the area times n^2, so n and the repeats shrink with the size to
-#: keep a CPU run near a quarter of an hour (docs/your_images.md).
+#: keep a CPU run within the half hour at 64 px (docs/your_images.md; the emoji at
+#: 64 px: n = 32 ran at half the images per second of n = 16).
 BY_SIZE = {
     8: (64, 2, 4000),
     16: (64, 2, 4000),
     32: (64, 2, 3000),
-    64: (32, 1, 3000),
-    128: (32, 1, 2000),
-    256: (16, 1, 2000),
+    64: (16, 1, 3000),
+    128: (16, 1, 2000),
+    256: (16, 1, 1000),
 }
 
 #: Why each value, for the log line's reader and the docs' table.
@@ -37,11 +38,14 @@ REASONS = {
     "architecture": "Berthelot et al. 2017's network: it halves to 8 x 8, so its "
                     "weights grow with the scales, not with the image area",
     "filters": "n shrinks with the image size: a step's cost grows with area x n^2",
+    "z_dim": "Berthelot et al. 2017 sec. 4: 64 (also h_dim)",
     "repeats": "one conv per scale from 64 px on: half the cost of the paper's two",
     "batch_size": "Berthelot et al. 2017 sec. 3.4.1: 16",
     "learning_rate": "Berthelot et al. 2017 sec. 4.1: 1e-4 for G and D",
-    "gamma": "Berthelot et al. 2017: 0.5, between its sharp 0.3 and diverse 0.7",
-    "lambda_k": "Berthelot et al. 2017 sec. 3.4: 0.001",
+    "gamma": "Berthelot et al. 2017's diverse end, 0.7: with their 0.5 and lambda_k "
+             "0.001 the emoji collapsed onto one brown blob",
+    "lambda_k": "0.01, ten times Berthelot et al. 2017's 0.001: k left 0 within a few "
+                "hundred steps instead of staying near it",
     "steps": "a quarter of an hour on 2 CPU cores at this size",
     "augment": "fewer than 10,000 images: Zhao et al. 2020's differentiable "
                "augmentation keeps D from memorising them",
@@ -72,7 +76,7 @@ def choose(image_size, num_images=None, augment_available=True):
     filters, repeats, steps = BY_SIZE[image_size]
     recipe = dict(model="began", architecture="began", filters=filters, repeats=repeats,
                   z_dim=64, h_dim=64, batch_size=16, learning_rate=1e-4, beta1=0.5,
-                  gamma=0.5, lambda_k=0.001, k_init=0.0, eta=1, steps=steps,
+                  gamma=0.7, lambda_k=0.01, k_init=0.0, eta=1, steps=steps,
                   sample_every=250, checkpoint_every=500, mixed_precision="auto")
     if augment_available and num_images is not None and num_images < SMALL_DATA:
         recipe["augment"] = "color,translation,cutout"
@@ -85,7 +89,8 @@ def describe(recipe, image_size, num_images):
     count = "an unknown number of" if num_images is None else f"{num_images:,}"
     parts = [f"--model={recipe['model']}", f"--filters={recipe['filters']}",
              f"--repeats={recipe['repeats']}", f"--batch_size={recipe['batch_size']}",
-             f"--steps={recipe['steps']}"]
+             f"--steps={recipe['steps']}", f"--gamma={recipe['gamma']}",
+             f"--lambda_k={recipe['lambda_k']}"]
     if recipe.get("augment"):
         parts.append(f"--augment={recipe['augment']}")
     return (f"recipe for {count} images at {image_size} px: {' '.join(parts)} "

@@ -192,8 +192,7 @@ def test_a_dataset_without_a_model_takes_the_recipe_for_its_size(resolved, grey_
         ("began", "began", 64, 2)
     assert (r16["batch_size"], r16["learning_rate"], r16["gamma"], r16["lambda_k"],
             r16["steps"]) == (16, 1e-4, 0.7, 0.01, 4000)
-    # Two images: small data, so Zhao et al. 2020's augmentation is on.
-    assert r16["augment"] == "color,translation,cutout"
+    assert r16["augment"] == ""  # measured worse on the emoji (docs/your_images.md)
     r64 = resolved[f"{grey_folder} --image_size=64 --steps=7"]
     assert (r64["filters"], r64["repeats"], r64["steps"]) == (16, 1, 7)
 
@@ -217,12 +216,9 @@ def test_recipe_table_covers_every_image_size():
     for size in (8, 16, 32, 64, 128, 256):
         check_image_size(size)
         assert recipes.choose(size)["model"] == "began"
-    assert "augment" in recipes.choose(64, num_images=3000)
-    assert "augment" not in recipes.choose(64, num_images=20000)
-    assert "augment" not in recipes.choose(64, num_images=3000, augment_available=False)
     with pytest.raises(ValueError, match="image_size=48 has no recipe"):
         recipes.choose(48)
-    line = recipes.describe(recipes.choose(64, 3781), 64, 3781)
+    line = recipes.describe(recipes.choose(64), 64, 3781)
     assert line.startswith("recipe for 3,781 images at 64 px: --model=began --filters=16 "
                            "--repeats=1 --batch_size=16 --steps=3000")
 
@@ -240,5 +236,4 @@ def test_recipe_line_names_the_values_the_run_takes(grey_folder):
     line = [x for x in r.stderr.splitlines() if x.startswith("recipe for ")]
     assert len(line) == 1 and line[0].startswith(
         "recipe for 2 images at 16 px: --model=began --filters=8 --repeats=2 "
-        "--batch_size=16 --steps=5 --gamma=0.7 --lambda_k=0.01 "
-        "--augment=color,translation,cutout "), line
+        "--batch_size=16 --steps=5 --gamma=0.7 --lambda_k=0.01 "), line

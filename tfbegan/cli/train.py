@@ -204,7 +204,7 @@ def _with_data_recipe(r, data):
     from tfbegan.data import pipeline as data_lib
 
     count = data_lib.num_examples(data)
-    recipe = recipes.choose(data.image_size, count, augment_available="augment" in FLAGS)
+    recipe = recipes.choose(data.image_size)
     r = _resolved_flags(recipe)
     final = {name: getattr(r, name) for name in recipe}  # flags given win
     logging.getLogger("tfbegan").info("%s", recipes.describe(final, data.image_size, count))

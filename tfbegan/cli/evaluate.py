@@ -5,7 +5,7 @@
     tfbegan-evaluate --checkpoint=tfbegan_run --feature_net=digits
     tfbegan-evaluate --export_dir=export/celeba --dataset=folder:/data/celeba \\
         --feature_net=inception --inception_weights=/path/inception_v3.h5
-    tfbegan-evaluate --export_dir=export/emoji --dataset=folder:/data/emoji \
+    tfbegan-evaluate --export_dir=export/emoji --dataset=folder:/data/emoji \\
         --feature_net=keras --feature_model=emoji_classifier.keras
     tfbegan-evaluate --report=distances --run=tfbegan_run
 

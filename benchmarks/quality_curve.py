@@ -56,10 +56,18 @@ def evaluate(path, evaluate_flags):
 
 
 def score_run(workdir, label, evaluate_flags):
-    """Yields one dict per checkpoint of ``workdir``: label, step, minutes, report."""
+    """Yields one dict per checkpoint of ``workdir``: label, step, minutes, report.
+
+    The real-vs-real floors do not depend on the checkpoint: they are computed with
+    the first one only (later calls get ``--nofloors``, unless the flags name
+    ``--floors`` or ``--nofloors``) and copied into every row."""
     start = os.path.getmtime(os.path.join(workdir, "config.json"))
+    floors, flags = {}, list(evaluate_flags)
     for step, path in checkpoints(workdir):
-        report = evaluate(path, evaluate_flags)
+        report = {**evaluate(path, flags), **floors}
+        if not floors and not any(f.startswith(("--floors", "--nofloors")) for f in flags):
+            floors = {k: v for k, v in report.items() if k.endswith("_floor")}
+            flags.append("--nofloors")
         minutes = (os.path.getmtime(path) - start) / 60.0
         yield {"run": label, "step": step, "minutes": round(minutes, 2), **report}
 

@@ -28,11 +28,19 @@ def _run(tmp_path, steps_and_ages):
 def test_checkpoints_in_step_order_with_minutes(tmp_path, monkeypatch):
     run = _run(tmp_path, [(1000, 120), (250, 30), (500, 60)])
     assert [s for s, _ in quality_curve.checkpoints(str(run))] == [250, 500, 1000]
-    monkeypatch.setattr(quality_curve, "evaluate",
-                        lambda path, flags: {"fid": float(len(flags)), "swd": 2.0})
+    calls = []
+
+    def evaluate(path, flags):
+        calls.append(list(flags))
+        report = {"fid": float(len(calls)), "swd": 2.0}
+        return report if "--nofloors" in flags else {**report, "swd_floor": 0.5}
+
+    monkeypatch.setattr(quality_curve, "evaluate", evaluate)
     rows = list(quality_curve.score_run(str(run), "a", ["--num=10"]))
-    assert [(r["step"], r["minutes"], r["fid"]) for r in rows] == [
-        (250, 0.5, 1.0), (500, 1.0, 1.0), (1000, 2.0, 1.0)]
+    assert [(r["step"], r["minutes"], r["fid"], r["swd_floor"]) for r in rows] == [
+        (250, 0.5, 1.0, 0.5), (500, 1.0, 2.0, 0.5), (1000, 2.0, 3.0, 0.5)]
+    # The floors, the same for every checkpoint, are computed with the first only.
+    assert calls == [["--num=10"], ["--num=10", "--nofloors"], ["--num=10", "--nofloors"]]
 
 
 def test_plot_draws_one_panel_per_metric(tmp_path):
